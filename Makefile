@@ -1,0 +1,41 @@
+# QDT: `make run` opens the app on the sample project; `make test` runs the whole test suite headless.
+# Both set everything up first: system packages (apt-get, as root), .venv, the project and its deps.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROJECT ?= sample_data/qingdao_shinan.qdt
+
+.PHONY: run test setup sysdeps lint bench-scene clean
+
+setup: sysdeps $(VENV)/.qdt-installed
+
+sysdeps:
+	@bash tools/system_deps.sh
+
+$(VENV)/.qdt-installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+run: setup
+	@if [ -z "$$DISPLAY" ] && [ -z "$$WAYLAND_DISPLAY" ]; then \
+	  echo "No display: cannot open the QDT window here. Render headless with: $(VENV)/bin/qdt snapshot $(PROJECT) --out view.png"; \
+	  exit 1; \
+	fi
+	$(PY) main.py $(PROJECT)
+
+# pytest-xvfb starts Xvfb for the GUI tests (Qt's offscreen platform cannot host the VTK widget).
+test: setup
+	$(PY) -m pytest
+	$(VENV)/bin/lint-imports
+
+lint: setup
+	$(VENV)/bin/ruff check qdt main.py tests tools
+
+bench-scene: setup
+	$(PY) -m qdt.bench scene --json
+
+clean:
+	rm -rf $(VENV) .pytest_cache

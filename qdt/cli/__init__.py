@@ -1,0 +1,1 @@
+"""The ``qdt`` command line: one module per subcommand."""

@@ -1,0 +1,5 @@
+import sys
+
+from qdt.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,105 @@
+"""``qdt info PATH [--json]``: layers of a project or dataset with kind, count, CRS and bbox."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from qdt.crs import crs_label, parse_crs, transformer
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="list the layers of a project (.qdt) or a dataset",
+                       description="List layers with kind, feature count (or raster size), CRS and bounding box.")
+    p.add_argument("path", help="project file (.qdt) or dataset (GeoPackage, Shapefile, GeoJSON, GeoTIFF, CityJSON)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def _to_project_bbox(bbox: list[float] | None, crs: str | None, project_crs: str) -> list[float] | None:
+    if bbox is None or crs is None or crs == project_crs:
+        return bbox
+    try:
+        t = transformer(parse_crs(crs), parse_crs(project_crs))
+        return list(t.transform_bounds(*bbox))
+    except Exception:  # noqa: BLE001 - an untransformable bbox is reported as is
+        return bbox
+
+
+def project_info(path: Path) -> dict[str, Any]:
+    """Info for a project: each layer's source info, with CRS and bbox as the project sees them."""
+    from qdt.io import ReadError, dataset_info
+    from qdt.project import load_project
+
+    project = load_project(path)
+    project_crs = crs_label(parse_crs(project.crs))
+    layers: list[dict[str, Any]] = []
+    for entry in project.entries:
+        row: dict[str, Any] = {"name": entry.name, "kind": entry.kind, "source": entry.source}
+        if entry.layer_name:
+            row["layer"] = entry.layer_name
+        if entry.feature_class:
+            row["feature_class"] = entry.feature_class
+        try:
+            infos = dataset_info(entry.source)
+        except (ReadError, OSError) as exc:
+            row.update({"available": False, "error": str(exc)})
+            layers.append(row)
+            continue
+        info = next((i for i in infos if i["name"] == entry.layer_name), None) if entry.layer_name else infos[0]
+        if info is None:
+            row.update({"available": False, "error": f"layer '{entry.layer_name}' not found in '{entry.source}'"})
+            layers.append(row)
+            continue
+        source_crs = info.get("crs") or entry.crs
+        row.update({k: v for k, v in info.items() if k not in ("name", "kind", "crs", "bbox")})
+        row["available"] = True
+        row["source_crs"] = source_crs
+        row["crs"] = project_crs if source_crs else None
+        row["bbox"] = _to_project_bbox(info.get("bbox"), source_crs, project_crs)
+        layers.append(row)
+    return {"project": project.name, "crs": project_crs, "layers": layers}
+
+
+def run(args: argparse.Namespace) -> int:
+    from qdt.io import dataset_info
+
+    path = Path(args.path)
+    if not path.exists():
+        raise FileNotFoundError(2, "no such file", str(path))
+    if path.suffix.lower() == ".qdt":
+        result = project_info(path)
+    else:
+        result = {"layers": dataset_info(path)}
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, default=_json_default))
+        return 0
+    if "project" in result:
+        print(f"项目 project: {result['project']}  ({result['crs']})")
+    for layer in result["layers"]:
+        print(_format_row(layer))
+    return 0
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def _format_row(layer: dict[str, Any]) -> str:
+    name = layer["name"]
+    if layer.get("available") is False:
+        return f"{name:<24} {layer['kind']:<10} UNAVAILABLE: {layer.get('error', '')}"
+    if "size" in layer and layer.get("count") is None:
+        cols, rows, bands = layer["size"]
+        amount = f"{cols}x{rows}x{bands} px"
+    else:
+        amount = f"{layer.get('count', '?')} features"
+    bbox = layer.get("bbox")
+    box = "" if not bbox else "bbox " + ", ".join("nan" if not math.isfinite(v) else f"{v:.2f}" for v in bbox)
+    geom = layer.get("geometry_type") or ""
+    return f"{name:<24} {layer['kind']:<10} {geom:<16} {amount:<18} {layer.get('crs') or 'no CRS':<11} {box}"

@@ -1,0 +1,22 @@
+"""Layer models: plain Python + numpy/pandas/shapely, no Qt, no VTK."""
+
+from qdt.layers.base import Layer, LayerKind
+from qdt.layers.citymodel import CityModelLayer
+from qdt.layers.layerlist import LayerList
+from qdt.layers.raster import RasterLayer
+from qdt.layers.style import CategorisedStyle, GraduatedStyle, SingleStyle, Style, style_from_dict
+from qdt.layers.vector import VectorLayer
+
+__all__ = [
+    "CategorisedStyle",
+    "CityModelLayer",
+    "GraduatedStyle",
+    "Layer",
+    "LayerKind",
+    "LayerList",
+    "RasterLayer",
+    "SingleStyle",
+    "Style",
+    "VectorLayer",
+    "style_from_dict",
+]

@@ -1,0 +1,244 @@
+"""Reading and writing .qdt project files (versioned JSON), and opening their layers.
+
+The loader is a pure parser: JSON → model, with migrations from older versions. Writing
+is atomic (temporary file + rename), so a crash never leaves half a project file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from qdt.crs import CRSProblem, parse_crs
+from qdt.project.model import Bookmark, Camera, LayerEntry, Project, ProjectError
+from qdt.tasks import CancelFn, ProgressFn, check_cancel
+
+FORMAT = "qdt-project"
+FORMAT_VERSION = 1
+KINDS = ("vector", "raster", "citymodel")
+
+# version → function upgrading a dict of that version to version + 1
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def migration(from_version: int) -> Callable[[Callable[[dict[str, Any]], dict[str, Any]]], Any]:
+    def register(fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        if from_version in MIGRATIONS:
+            raise ValueError(f"a migration from version {from_version} is already registered")
+        MIGRATIONS[from_version] = fn
+        return fn
+
+    return register
+
+
+@migration(0)
+def _from_v0(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 0 (pre-release) kept layers under "sources" with "path" instead of "source"."""
+    doc = dict(doc)
+    layers = doc.pop("sources", doc.get("layers", []))
+    doc["layers"] = [{**{k: v for k, v in lyr.items() if k != "path"}, "source": lyr.get("source", lyr.get("path"))}
+                     for lyr in layers]
+    doc["version"] = 1
+    return doc
+
+
+def _migrate(doc: dict[str, Any], path: Path) -> dict[str, Any]:
+    version = doc.get("version", 0)
+    if not isinstance(version, int) or version < 0:
+        raise ProjectError(f"project '{path}': 'version' must be a whole number, not {version!r}")
+    if version > FORMAT_VERSION:
+        raise ProjectError(f"project '{path}' was written by a newer QDT (format version {version}; "
+                           f"this QDT reads up to {FORMAT_VERSION})")
+    while version < FORMAT_VERSION:
+        doc = MIGRATIONS[version](doc)
+        version = doc["version"]
+    return doc
+
+
+def _entry_from_dict(d: Any, index: int, base: Path, path: Path) -> LayerEntry:
+    where = f"project '{path}', layer {index + 1}"
+    if not isinstance(d, dict):
+        raise ProjectError(f"{where}: expected an object, got {type(d).__name__}")
+    source = d.get("source")
+    if not isinstance(source, str) or not source:
+        raise ProjectError(f"{where}: 'source' (a file path) is missing")
+    kind = d.get("kind")
+    if kind is None:
+        kind = "raster" if source.lower().endswith((".tif", ".tiff")) else (
+            "citymodel" if source.lower().endswith(".json") and "city" in source.lower() else "vector")
+    if kind not in KINDS:
+        raise ProjectError(f"{where}: unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
+    src = Path(source)
+    abs_source = src if src.is_absolute() else (base / src)
+    opacity = d.get("opacity", 1.0)
+    if not isinstance(opacity, (int, float)):
+        raise ProjectError(f"{where}: 'opacity' must be a number, not {opacity!r}")
+    known = {"name", "kind", "source", "layer", "feature_class", "role", "crs", "visible", "opacity", "style"}
+    return LayerEntry(
+        name=str(d.get("name") or d.get("layer") or src.stem),
+        kind=kind,
+        source=os.path.normpath(str(abs_source)),
+        layer_name=d.get("layer"),
+        feature_class=d.get("feature_class"),
+        role=d.get("role"),
+        crs=d.get("crs"),
+        visible=bool(d.get("visible", True)),
+        opacity=float(opacity),
+        style=d.get("style"),
+        extra={k: v for k, v in d.items() if k not in known},
+    )
+
+
+def load_project(path: str | os.PathLike[str]) -> Project:
+    """Parse a .qdt file into a :class:`Project` (layers not opened yet; see :func:`open_layers`)."""
+    p = Path(path).resolve()
+    if not p.exists():
+        raise ProjectError(f"project file '{path}' does not exist")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"cannot read project file '{path}': {exc}") from exc
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProjectError(f"project file '{path}' is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                           f"{exc.msg})") from exc
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ProjectError(f"'{path}' is not a QDT project file (missing \"format\": \"{FORMAT}\")")
+    doc = _migrate(doc, p)
+    project = Project(name=str(doc.get("name") or p.stem), path=p)
+    crs = doc.get("crs", project.crs)
+    try:
+        parse_crs(crs)
+    except CRSProblem as exc:
+        raise ProjectError(f"project '{path}': {exc}") from exc
+    project.crs = str(crs)
+    project.height_datum = str(doc.get("height_datum", project.height_datum))
+    layers = doc.get("layers", [])
+    if not isinstance(layers, list):
+        raise ProjectError(f"project '{path}': 'layers' must be a list")
+    project.entries = [_entry_from_dict(d, i, p.parent, p) for i, d in enumerate(layers)]
+    try:
+        if doc.get("camera"):
+            project.camera = Camera.from_dict(doc["camera"])
+        project.bookmarks = [Bookmark(str(b["name"]), Camera.from_dict(b["camera"])) for b in doc.get("bookmarks", [])]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProjectError(f"project '{path}': bad camera or bookmark ({exc})") from exc
+    project.ui = dict(doc.get("ui", {}))
+    return project
+
+
+def _relative(source: str, base: Path) -> str:
+    try:
+        return Path(os.path.relpath(source, base)).as_posix()
+    except ValueError:  # another drive on Windows
+        return Path(source).as_posix()
+
+
+def project_to_dict(project: Project, base: Path) -> dict[str, Any]:
+    project.sync_from_layers()
+    layers = []
+    for e in project.entries:
+        d: dict[str, Any] = {"name": e.name, "kind": e.kind, "source": _relative(e.source, base)}
+        for key, value in (("layer", e.layer_name), ("feature_class", e.feature_class), ("role", e.role),
+                           ("crs", e.crs)):
+            if value is not None:
+                d[key] = value
+        d["visible"] = e.visible
+        d["opacity"] = e.opacity
+        if e.style:
+            d["style"] = e.style
+        d.update(e.extra)
+        layers.append(d)
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "name": project.name,
+        "crs": project.crs,
+        "height_datum": project.height_datum,
+        "layers": layers,
+        "camera": project.camera.to_dict() if project.camera else None,
+        "bookmarks": [b.to_dict() for b in project.bookmarks],
+        "ui": project.ui,
+    }
+
+
+def save_project(project: Project, path: str | os.PathLike[str] | None = None) -> Path:
+    """Write the project atomically; paths become relative to the new location."""
+    target = Path(path or project.path or "").resolve()
+    if not str(path or project.path or ""):
+        raise ProjectError("the project has no file name yet")
+    doc = project_to_dict(project, target.parent)
+    text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".qdt-", suffix=".tmp", dir=target.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise ProjectError(f"cannot write project file '{target}': {exc}") from exc
+    project.path = target
+    project.dirty = False
+    return target
+
+
+def open_layers(project: Project, progress: ProgressFn | None = None, is_cancelled: CancelFn | None = None) -> Project:
+    """Open every layer of the project; a layer that fails is kept as an unavailable entry.
+
+    Runs without Qt so it can be a background task: the layers are created here but only
+    added to ``project.layers`` by :func:`attach_layers` (on the GUI thread in the app).
+    """
+    from qdt.io import LayerSource, ReadError, load_layer
+
+    progress = progress or (lambda f, m: None)
+    is_cancelled = is_cancelled or (lambda: False)
+    n = max(len(project.entries), 1)
+    for i, entry in enumerate(project.entries):
+        check_cancel(is_cancelled)
+        progress(i / n, entry.name)
+        entry.layer, entry.error, entry.warnings = None, None, []
+        if not Path(entry.source).exists():
+            entry.error = f"layer '{entry.name}': data file '{entry.source}' is missing"
+            continue
+        src = LayerSource(path=entry.source, layer=entry.layer_name, kind=entry.kind, name=entry.name,
+                          crs=entry.crs, feature_class=entry.feature_class, role=entry.role)
+        try:
+            result = load_layer(src, project_crs=project.crs, is_cancelled=is_cancelled)
+        except ReadError as exc:
+            entry.error = f"layer '{entry.name}': {exc}"
+            continue
+        layer = result.layer
+        layer.name = entry.name
+        layer.visible = entry.visible
+        layer.opacity = entry.opacity
+        style = entry.style_object()
+        if style is not None:
+            layer.style = style
+        entry.layer = layer
+        entry.warnings = list(result.warnings)
+    progress(1.0, "")
+    return project
+
+
+def attach_layers(project: Project) -> None:
+    """Put the opened layers into ``project.layers`` (in entry order)."""
+    project.layers.clear()
+    for entry in project.entries:
+        if entry.layer is not None:
+            project.layers.append(entry.layer)
+    project.events.layers_opened.emit()
+
+
+def open_project(path: str | os.PathLike[str], progress: ProgressFn | None = None,
+                 is_cancelled: CancelFn | None = None) -> Project:
+    """Load a project file and open all its layers (headless convenience)."""
+    project = load_project(path)
+    open_layers(project, progress, is_cancelled)
+    attach_layers(project)
+    return project

@@ -1,0 +1,145 @@
+"""The 3D view: a QVTKRenderWindowInteractor hosting the render Scene.
+
+Renders are requested, never forced: any number of requests within one event-loop turn
+produce one render, and nothing renders into a hidden or closed widget.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import PySide6.QtCore  # noqa: F401 - select PySide6 for vtkmodules.qt before importing it
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
+from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTerrain
+from vtkmodules.vtkRenderingCore import vtkRenderer, vtkWindowToImageFilter
+from vtkmodules.util.numpy_support import vtk_to_numpy
+
+CLICK_TOLERANCE_PX = 4  # a press and release closer than this is a click, not a drag
+
+
+class View3D(QWidget):
+    """Signals: ``picked(object)`` with a PickResult or None after a click on the view;
+    ``cursor_moved(object)`` with world (x, y, z) under the cursor or None."""
+
+    picked = Signal(object)
+    cursor_moved = Signal(object)
+    camera_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.vtk_widget = QVTKRenderWindowInteractor(self)
+        layout.addWidget(self.vtk_widget)
+        self.renderer = vtkRenderer()
+        self.render_window = self.vtk_widget.GetRenderWindow()
+        self.render_window.AddRenderer(self.renderer)
+        self.interactor = self.render_window.GetInteractor()
+        self.interactor.SetInteractorStyle(vtkInteractorStyleTerrain())
+        self.scene = None
+        self._closed = False
+        self._render_pending = False
+        self._press_pos: tuple[int, int] | None = None
+        self._hover_pos: tuple[int, int] | None = None
+        self._hover_timer = QTimer(self)
+        self._hover_timer.setSingleShot(True)
+        self._hover_timer.setInterval(60)  # pick under the cursor at most ~16 times a second
+        self._hover_timer.timeout.connect(self._report_cursor)
+        self.interactor.AddObserver("LeftButtonPressEvent", self._on_press, 1.0)
+        self.interactor.AddObserver("LeftButtonReleaseEvent", self._on_release, 1.0)
+        self.interactor.AddObserver("MouseMoveEvent", self._on_move, 1.0)
+        self.interactor.AddObserver("EndInteractionEvent", lambda *_: self.camera_changed.emit())
+        self.interactor.AddObserver("MouseWheelForwardEvent", lambda *_: self.camera_changed.emit(), -1.0)
+        self.interactor.AddObserver("MouseWheelBackwardEvent", lambda *_: self.camera_changed.emit(), -1.0)
+        self.vtk_widget.Initialize()
+
+    # --- scene ------------------------------------------------------------------------
+    def set_scene(self, scene) -> None:  # noqa: ANN001 - qdt.render.scene.Scene
+        self.scene = scene
+        scene.request_render = self.request_render
+        self.request_render()
+
+    # --- coalesced rendering --------------------------------------------------------------
+    def request_render(self) -> None:
+        if self._closed or self._render_pending:
+            return
+        self._render_pending = True
+        QTimer.singleShot(0, self._render_now)
+
+    def _render_now(self) -> None:
+        self._render_pending = False
+        if self._closed or not self.isVisible():
+            return
+        self.render_window.Render()
+
+    def render_image(self) -> np.ndarray:
+        """Render now and return the window's image as (h, w, 3) uint8, top row first."""
+        self.render_window.Render()
+        grab = vtkWindowToImageFilter()
+        grab.SetInput(self.render_window)
+        grab.ReadFrontBufferOff()
+        grab.Update()
+        img = grab.GetOutput()
+        w, h, _ = img.GetDimensions()
+        arr = vtk_to_numpy(img.GetPointData().GetScalars()).reshape(h, w, -1)[::-1, :, :3]
+        return np.ascontiguousarray(arr)
+
+    # --- mouse -----------------------------------------------------------------------------
+    def _event_pos(self) -> tuple[int, int]:
+        x, y = self.interactor.GetEventPosition()
+        return int(x), int(y)
+
+    def _on_press(self, *_: object) -> None:
+        self._press_pos = self._event_pos()
+
+    def _on_release(self, *_: object) -> None:
+        if self._press_pos is None:
+            return
+        x0, y0 = self._press_pos
+        x1, y1 = self._event_pos()
+        self._press_pos = None
+        if abs(x1 - x0) <= CLICK_TOLERANCE_PX and abs(y1 - y0) <= CLICK_TOLERANCE_PX:
+            self.pick_at(x1, y1)
+
+    def pick_at(self, x: int, y: int) -> object:
+        """Pick at VTK display coordinates (origin bottom-left) and emit ``picked``."""
+        result = self.scene.pick(x, y) if self.scene is not None else None
+        self.picked.emit(result)
+        return result
+
+    def _on_move(self, *_: object) -> None:
+        self._hover_pos = self._event_pos()
+        if not self._hover_timer.isActive():
+            self._hover_timer.start()
+
+    def _report_cursor(self) -> None:
+        if self.scene is None or self._hover_pos is None or self._closed:
+            return
+        result = self.scene.pick(*self._hover_pos, highlight=False) if _accepts_highlight(self.scene) else None
+        self.cursor_moved.emit(None if result is None else tuple(result.world_xyz))
+
+    # --- lifetime ----------------------------------------------------------------------------
+    def close_view(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._hover_timer.stop()
+        if self.scene is not None:
+            self.scene.close()
+            self.scene = None
+        self.render_window.Finalize()
+        self.vtk_widget.Finalize()
+
+    def closeEvent(self, event) -> None:  # noqa: ANN001, N802
+        self.close_view()
+        super().closeEvent(event)
+
+
+def _accepts_highlight(scene: object) -> bool:
+    import inspect
+
+    try:
+        return "highlight" in inspect.signature(scene.pick).parameters  # type: ignore[attr-defined]
+    except (TypeError, ValueError, AttributeError):
+        return False
