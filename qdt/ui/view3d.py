@@ -116,7 +116,7 @@ class View3D(QWidget):
     def _report_cursor(self) -> None:
         if self.scene is None or self._hover_pos is None or self._closed:
             return
-        result = self.scene.pick(*self._hover_pos, highlight=False) if _accepts_highlight(self.scene) else None
+        result = self.scene.pick(*self._hover_pos)
         self.cursor_moved.emit(None if result is None else tuple(result.world_xyz))
 
     # --- lifetime ----------------------------------------------------------------------------
@@ -135,11 +135,3 @@ class View3D(QWidget):
         self.close_view()
         super().closeEvent(event)
 
-
-def _accepts_highlight(scene: object) -> bool:
-    import inspect
-
-    try:
-        return "highlight" in inspect.signature(scene.pick).parameters  # type: ignore[attr-defined]
-    except (TypeError, ValueError, AttributeError):
-        return False

@@ -1,0 +1,148 @@
+"""Standards tables as data: GB 50289-2016 clearances, CJJ 61 networks, GB/T 30428.2 component codes.
+
+Conditions in ``clearances.csv`` are tiny structured strings (``diameter_mm<=200``,
+``pressure in MB,MA``) parsed here — never evaluated as code.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import operator
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from qdt.cim.schema import DATA_DIR
+
+_CONDITION = re.compile(r"^\s*(\w+)\s*(<=|>=|<|>|=|in)\s*(.+?)\s*$")
+_OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: str
+    op: str
+    value: Any
+
+    @classmethod
+    def parse(cls, text: str) -> Condition | None:
+        if not text.strip():
+            return None
+        m = _CONDITION.match(text)
+        if m is None:
+            raise ValueError(f"bad clearance condition {text!r}")
+        fld, op, raw = m.groups()
+        if op == "in":
+            return cls(fld, op, tuple(v.strip() for v in raw.split(",")))
+        if op == "=":
+            return cls(fld, op, raw)
+        return cls(fld, op, float(raw))
+
+    def holds(self, attrs: dict[str, Any]) -> bool | None:
+        """True/False, or None when the attribute needed is not known."""
+        v = attrs.get(self.field)
+        if v is None:
+            return None
+        if self.op == "in":
+            return str(v) in self.value
+        if self.op == "=":
+            return str(v) == self.value
+        try:
+            return bool(_OPS[self.op](float(v), self.value))
+        except (TypeError, ValueError):
+            return None
+
+    def __str__(self) -> str:
+        value = ",".join(self.value) if isinstance(self.value, tuple) else self.value
+        return f"{self.field} {self.op} {value}"
+
+
+@dataclass(frozen=True)
+class ClearanceRule:
+    """Minimum clear distance between the outer walls of two pipes (metres)."""
+
+    kind: str
+    network_a: str
+    condition_a: Condition | None
+    network_b: str
+    condition_b: Condition | None
+    min_m: float
+    table: str
+    source: str
+    verified: bool
+    note: str
+
+    @property
+    def citation(self) -> str:
+        return f"{self.source} Table {self.table}" + ("" if self.verified else " (to confirm)")
+
+
+@lru_cache(maxsize=1)
+def clearance_rules() -> tuple[ClearanceRule, ...]:
+    rules = []
+    with open(DATA_DIR / "clearances.csv", encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            rules.append(ClearanceRule(
+                kind=row["kind"], network_a=row["network_a"], condition_a=Condition.parse(row["condition_a"]),
+                network_b=row["network_b"], condition_b=Condition.parse(row["condition_b"]),
+                min_m=float(row["min_m"]), table=row["table"], source=row["source"],
+                verified=row["verified"].strip().lower() == "true", note=row["note"]))
+    return tuple(rules)
+
+
+def required_clearance(network_a: str, network_b: str, kind: str = "horizontal",
+                       attrs_a: dict[str, Any] | None = None, attrs_b: dict[str, Any] | None = None,
+                       **conditions: Any) -> ClearanceRule | None:
+    """The rule for a pair of networks (order does not matter), or None if the table has none.
+
+    ``attrs_a``/``attrs_b`` hold each pipe's attributes (``diameter_mm``, ``pressure``,
+    ``burial`` …); keyword ``conditions`` apply to both sides. When the attributes that
+    decide between rows are unknown, the strictest (largest) candidate is returned.
+    """
+    if kind not in ("horizontal", "vertical"):
+        raise ValueError(f"kind must be 'horizontal' or 'vertical', not {kind!r}")
+    a = {**conditions, **(attrs_a or {})}
+    b = {**conditions, **(attrs_b or {})}
+    best: ClearanceRule | None = None
+    for rule in clearance_rules():
+        if rule.kind != kind:
+            continue
+        for (na, aa), (nb, ab) in (((network_a, a), (network_b, b)), ((network_b, b), (network_a, a))):
+            if rule.network_a != na or rule.network_b != nb:
+                continue
+            ok_a = rule.condition_a.holds(aa) if rule.condition_a else True
+            ok_b = rule.condition_b.holds(ab) if rule.condition_b else True
+            if ok_a is False or ok_b is False:
+                continue
+            if best is None or rule.min_m > best.min_m:
+                best = rule
+    return best
+
+
+@dataclass(frozen=True)
+class PipeNetwork:
+    code: str
+    cjj_code: int
+    zh: str
+    en: str
+    colour: tuple[int, int, int]
+    subtypes: tuple[str, ...]
+    typical_depth_m: tuple[float, float] | None
+    gravity: bool
+
+
+@lru_cache(maxsize=1)
+def pipe_networks() -> dict[str, PipeNetwork]:
+    doc = json.loads((DATA_DIR / "pipe_networks.json").read_text(encoding="utf-8"))
+    return {n["code"]: PipeNetwork(n["code"], n["cjj_code"], n["zh"], n["en"], tuple(n["colour"]), tuple(n["subtypes"]),
+                                   tuple(n["typical_depth_m"]) if n["typical_depth_m"] else None, bool(n["gravity"]))
+            for n in doc["networks"]}
+
+
+@lru_cache(maxsize=1)
+def component_codes() -> dict[str, dict[str, Any]]:
+    """GB/T 30428.2 minor classes by 4-digit code (major + minor), with a ``verified`` flag."""
+    doc = json.loads((DATA_DIR / "component_codes.json").read_text(encoding="utf-8"))
+    return {c["code"]: c for c in doc["minor_classes"]}
