@@ -14,7 +14,7 @@ from qdt.layers import CategorisedStyle, CityModelLayer, LayerList, RasterLayer,
 from qdt.render.arrays import from_vtk
 from qdt.render.builders.buildings import build_buildings
 from qdt.render.builders.pipes import pipe_centre_line
-from qdt.render.colours import BUILDING_ROOF, BUILDING_WALL, PIPE_NETWORK_FALLBACK, STATUS_FALLBACK
+from qdt.render.colours import BUILDING_ROOF, BUILDING_WALL, PIPE_NETWORK_FALLBACK, status_colours
 from qdt.render.geometry import MAX_TERRAIN_SIDE, polygon_rings, triangulate_polygons
 from qdt.render.registry import BuilderNotFound, builder_for, builder_key, register_builder, unregister_builder
 from qdt.render.visual import BuildContext, LayerVisual
@@ -324,7 +324,7 @@ def test_streetlights_stand_on_the_dem_sized_by_pole_height_and_coloured_by_stat
     np.testing.assert_allclose(scale[:, 2], [10.0, 8.0, 10.0, 10.0, 10.0])  # missing height → 10 m
     head_colours = from_vtk(head.polydata.GetPointData().GetArray("colours"))
     for row, status in enumerate([1, 2, 3, 4, 1]):
-        assert tuple(head_colours[row]) == STATUS_FALLBACK[str(status)]
+        assert tuple(head_colours[row]) == status_colours("streetlight")[str(status)]
     # lamp dots sit at the pole tops and have pick shapes
     assert len(visual.sprites) == 1
     np.testing.assert_allclose(visual.sprites[0].position[:, 2], centres[:, 2] + scale[:, 2], atol=1e-3)

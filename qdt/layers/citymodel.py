@@ -33,8 +33,9 @@ class CityModelLayer(Layer):
     triangle_semantic
         (m,) uint8 codes from :data:`SEMANTIC_CODES`.
     objects
-        One row per city object with geometry (index = feature id): ``object_id``,
-        ``type``, ``lod`` and the object's attributes.
+        One row per city object (index = feature id), parents without geometry
+        included (their ``lod`` is None, e.g. a Building made of BuildingParts):
+        ``object_id``, ``type``, ``lod``, ``parent`` and the object's attributes.
     """
 
     kind = LayerKind.CITYMODEL

@@ -14,7 +14,7 @@ from qdt.layers.style import SingleStyle, Style
 
 RGB = tuple[int, int, int]
 
-HIGHLIGHT: RGB = (255, 214, 0)  # selection: saturated yellow, as in QGIS
+HIGHLIGHT: RGB = (255, 255, 0)  # selection: pure yellow as in QGIS, far from the orange of 维修中 (under repair)
 
 # Sky: hazy horizon at the bottom of the view, deeper blue at the top.
 SKY_HORIZON = (0.86, 0.90, 0.95)

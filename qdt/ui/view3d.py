@@ -12,8 +12,9 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTerrain
-from vtkmodules.vtkRenderingCore import vtkRenderer, vtkWindowToImageFilter
-from vtkmodules.util.numpy_support import vtk_to_numpy
+from vtkmodules.vtkRenderingCore import vtkRenderer
+
+from qdt.render.offscreen import grab_image
 
 CLICK_TOLERANCE_PX = 4  # a press and release closer than this is a click, not a drag
 
@@ -76,14 +77,7 @@ class View3D(QWidget):
     def render_image(self) -> np.ndarray:
         """Render now and return the window's image as (h, w, 3) uint8, top row first."""
         self.render_window.Render()
-        grab = vtkWindowToImageFilter()
-        grab.SetInput(self.render_window)
-        grab.ReadFrontBufferOff()
-        grab.Update()
-        img = grab.GetOutput()
-        w, h, _ = img.GetDimensions()
-        arr = vtk_to_numpy(img.GetPointData().GetScalars()).reshape(h, w, -1)[::-1, :, :3]
-        return np.ascontiguousarray(arr)
+        return grab_image(self.render_window)
 
     # --- mouse -----------------------------------------------------------------------------
     def _event_pos(self) -> tuple[int, int]:

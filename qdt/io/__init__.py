@@ -1,0 +1,42 @@
+"""Readers for real formats and the DataSource seam (no Qt, no VTK).
+
+Public API::
+
+    from qdt.io import ReadError, LayerSource, load_layer, dataset_info, list_layers
+    result = load_layer(LayerSource("city.gpkg", layer="buildings", feature_class="building"))
+    result.layer, result.warnings
+
+Formats register with :func:`register_reader`; importing this package registers
+GeoPackage, Shapefile, GeoJSON (vector), GeoTIFF (raster) and CityJSON (city model).
+"""
+
+from qdt.io import cityjson as _cityjson  # noqa: F401  (registers the CityJSON reader)
+from qdt.io import raster as _raster  # noqa: F401  (registers the GeoTIFF reader)
+from qdt.io import vector as _vector  # noqa: F401  (registers the OGR readers)
+from qdt.io.base import FeatureRequest, LayerInfo, LayerSource, LoadResult, ReadContext, Reader, SourceData
+from qdt.io.datasource import DataSource, FileDataSource
+from qdt.io.errors import ReadError
+from qdt.io.loader import dataset_info, list_layers, load_layer, open_datasource
+from qdt.io.registry import READERS, ReaderRegistry, RegistryError, reader_for, register_reader
+
+__all__ = [
+    "READERS",
+    "DataSource",
+    "FeatureRequest",
+    "FileDataSource",
+    "LayerInfo",
+    "LayerSource",
+    "LoadResult",
+    "ReadContext",
+    "ReadError",
+    "Reader",
+    "ReaderRegistry",
+    "RegistryError",
+    "SourceData",
+    "dataset_info",
+    "list_layers",
+    "load_layer",
+    "open_datasource",
+    "reader_for",
+    "register_reader",
+]

@@ -1,0 +1,88 @@
+"""``load_layer``, ``dataset_info`` and ``list_layers``: the entry points of :mod:`qdt.io`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from pyproj import CRS
+
+from qdt.crs import PROJECT_CRS, CRSProblem, parse_crs
+from qdt.io.base import CancelFn, FeatureRequest, LayerSource, LoadResult, ProgressFn, ReadContext, SourceData
+from qdt.io.cityjson import prepare_citymodel
+from qdt.io.datasource import DataSource, FileDataSource
+from qdt.io.errors import ReadError
+from qdt.io.raster import prepare_raster
+from qdt.io.vector import prepare_vector
+
+Preparer = Callable[[SourceData, LayerSource, CRS, ReadContext], LoadResult]
+
+# What turns a source layer (own CRS) into a project layer, per layer kind.
+PREPARERS: dict[str, Preparer] = {"vector": prepare_vector, "raster": prepare_raster, "citymodel": prepare_citymodel}
+
+
+def open_datasource(source: LayerSource) -> DataSource:
+    """The data source behind a layer source (files only, for now)."""
+    return FileDataSource(source.path, source.kind)
+
+
+def load_layer(source: LayerSource | str | os.PathLike[str], project_crs: Any = PROJECT_CRS,
+               progress: ProgressFn | None = None, is_cancelled: CancelFn | None = None, *,
+               request: FeatureRequest | None = None) -> LoadResult:
+    """Read a layer into the project CRS.
+
+    Parameters
+    ----------
+    source
+        What to read; a plain path is taken as ``LayerSource(path)``.
+    project_crs
+        Target CRS (EPSG:4549 by default); XY are transformed, Z is kept.
+    progress, is_cancelled
+        Task callbacks: ``progress(fraction, message)``; ``is_cancelled()`` → True makes
+        the read raise :class:`qdt.tasks.Cancelled` at the next check.
+    request
+        Subset to read (bbox, fids, columns, no geometry, raster size); all by default.
+
+    Returns
+    -------
+    LoadResult
+        The layer and the warnings met (repairs, guessed encodings, value problems, ...).
+
+    Raises
+    ------
+    ReadError
+        Missing or corrupt file, unknown layer, data without a CRS that is not declared,
+        broken city-model indices. ``str()`` is one line naming the file and layer.
+    """
+    if not isinstance(source, LayerSource):
+        source = LayerSource(source)
+    try:
+        target = parse_crs(project_crs)
+    except CRSProblem as exc:
+        raise ReadError(f"project CRS {project_crs!r} is not a coordinate reference system") from exc
+    context = ReadContext(progress=progress, is_cancelled=is_cancelled, lod=source.lod, role=source.role)
+    datasource = open_datasource(source)
+    context.check()
+    data = datasource.read(source.layer, request or FeatureRequest(), context)
+    context.check()
+    result = PREPARERS[datasource.kind](data, source, target, context)
+    context.report(1.0, "loaded")
+    return result
+
+
+def dataset_info(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Metadata of every layer in a file, without reading features, pixels or triangulating.
+
+    Each dict has ``name``, ``kind``, ``count`` (vector: the feature count GDAL reports;
+    city model: the number of CityObjects) or ``size`` ([cols, rows, bands] for rasters),
+    ``crs`` ("EPSG:n" or None), ``bbox`` ([xmin, ymin, xmax, ymax] in the dataset's own
+    CRS), ``geometry_type`` and ``fields`` (list of {"name", "type"}), plus format extras
+    (CityJSON: ``version``, ``types`` counts, ``lods``, ``zrange``; raster: ``nodata``, ``role``).
+    """
+    return [info.as_dict() for info in FileDataSource(path).layers()]
+
+
+def list_layers(path: str | os.PathLike[str]) -> list[str]:
+    """Layer names in a file (one for single-layer formats)."""
+    return FileDataSource(path).layer_names()
