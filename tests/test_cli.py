@@ -25,7 +25,8 @@ def test_info_json_counts_equal_pyogrio():
     out = qdt("info", SAMPLE_GPKG, "--json", check=True)
     doc = json.loads(out.stdout)
     names = [row["name"] for row in doc["layers"]]
-    expected = {name: pyogrio.read_info(SAMPLE_GPKG, layer=name)["features"] for name, _ in pyogrio.list_layers(SAMPLE_GPKG)}
+    expected = {name: pyogrio.read_info(SAMPLE_GPKG, layer=name)["features"]
+                for name, _ in pyogrio.list_layers(SAMPLE_GPKG)}
     assert sorted(names) == sorted(expected)
     for row in doc["layers"]:
         assert row["count"] == expected[row["name"]], row["name"]

@@ -6,7 +6,6 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from pyproj import Transformer
 
 from qdt.crs import CRSProblem, SceneOrigin, crs_label, parse_crs, to_lonlat, transformer
 from qdt.events import Signal

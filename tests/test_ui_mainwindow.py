@@ -7,11 +7,9 @@ import json
 import numpy as np
 import pytest
 
-pytest.importorskip("PySide6")
-
-from qdt.ui.app import create_application  # noqa: E402
-from qdt.ui.mainwindow import MainWindow  # noqa: E402
-from tests.conftest import SAMPLE_PROJECT  # noqa: E402
+from qdt.ui.app import create_application
+from qdt.ui.mainwindow import MainWindow
+from tests.conftest import SAMPLE_PROJECT
 
 
 @pytest.fixture

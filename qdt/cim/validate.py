@@ -174,14 +174,15 @@ def validate_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> list[V
             if fdef.type == "int":
                 frac = present & np.isfinite(v) & (np.mod(np.nan_to_num(v), 1) != 0)
                 issues += _row_issues(layer, fdef, frame, frac, s, "type", "{value} is not a whole number")
+            unit = f" {fdef.unit}" if fdef.unit else ""
             if fdef.min is not None:
                 low = present & (v < fdef.min)
                 issues += _row_issues(layer, fdef, frame, low, s, "range",
-                                      f"{{value}} is below the minimum {fdef.min:g}{' ' + fdef.unit if fdef.unit else ''}")
+                                      f"{{value}} is below the minimum {fdef.min:g}{unit}")
             if fdef.max is not None:
                 high = present & (v > fdef.max)
                 issues += _row_issues(layer, fdef, frame, high, s, "range",
-                                      f"{{value}} is above the maximum {fdef.max:g}{' ' + fdef.unit if fdef.unit else ''}")
+                                      f"{{value}} is above the maximum {fdef.max:g}{unit}")
         elif fdef.type == "date":
             parsed = _parse_dates(s)
             bad = parsed.isna().to_numpy() & present
@@ -189,7 +190,7 @@ def validate_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> list[V
         if fdef.codelist:
             cl = cat.codelist(fdef.codelist)
             allowed = [str(c) for c in cl.codes]
-            keys = s.map(lambda v: str(cl._normalise(v)), na_action="ignore")
+            keys = s.map(lambda v, cl=cl: str(cl._normalise(v)), na_action="ignore")
             bad = ~keys.isin(allowed).fillna(False).to_numpy(dtype=bool) & present
             choices = ", ".join(f"{e.code} {e.zh}" for e in cl.entries[:12])
             issues += _row_issues(layer, fdef, frame, bad, s, "codelist",

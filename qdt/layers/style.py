@@ -16,10 +16,12 @@ RGB = tuple[int, int, int]
 
 # Colour ramps as (position, rgb) stops; names follow QGIS's defaults.
 RAMPS: dict[str, list[tuple[float, RGB]]] = {
-    "Viridis": [(0.0, (68, 1, 84)), (0.25, (59, 82, 139)), (0.5, (33, 145, 140)), (0.75, (94, 201, 98)), (1.0, (253, 231, 37))],
+    "Viridis": [(0.0, (68, 1, 84)), (0.25, (59, 82, 139)), (0.5, (33, 145, 140)), (0.75, (94, 201, 98)),
+                (1.0, (253, 231, 37))],
     "Blues": [(0.0, (247, 251, 255)), (1.0, (8, 48, 107))],
     "Reds": [(0.0, (255, 245, 240)), (1.0, (103, 0, 13))],
-    "Spectral": [(0.0, (215, 25, 28)), (0.25, (253, 174, 97)), (0.5, (255, 255, 191)), (0.75, (171, 221, 164)), (1.0, (43, 131, 186))],
+    "Spectral": [(0.0, (215, 25, 28)), (0.25, (253, 174, 97)), (0.5, (255, 255, 191)), (0.75, (171, 221, 164)),
+                 (1.0, (43, 131, 186))],
     "YlOrRd": [(0.0, (255, 255, 178)), (0.5, (253, 141, 60)), (1.0, (189, 0, 38))],
 }
 
@@ -112,7 +114,8 @@ class GraduatedStyle(Style):
     kind: ClassVar[str] = "graduated"
 
     @classmethod
-    def equal_interval(cls, field_name: str, values: np.ndarray, classes: int = 5, ramp: str = "Viridis") -> GraduatedStyle:
+    def equal_interval(cls, field_name: str, values: np.ndarray, classes: int = 5,
+                       ramp: str = "Viridis") -> GraduatedStyle:
         v = np.asarray(values, dtype=float)
         v = v[np.isfinite(v)]
         lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 1.0)

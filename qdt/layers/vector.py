@@ -22,7 +22,9 @@ class VectorLayer(Layer):
     kind = LayerKind.VECTOR
 
     def __init__(self, name: str, frame: gpd.GeoDataFrame, *, feature_class: str | None = None, **kw: Any) -> None:
-        super().__init__(name, frame.crs, **kw)
+        geometry_column = getattr(frame, "_geometry_column_name", None)
+        crs = frame.crs if geometry_column is not None and geometry_column in frame.columns else None
+        super().__init__(name, crs, **kw)
         if frame.index.name != "fid":
             frame = frame.rename_axis("fid")
         self.frame = frame
@@ -33,11 +35,22 @@ class VectorLayer(Layer):
         return len(self.frame)
 
     @property
+    def geometry_column(self) -> str | None:
+        """Name of the active geometry column; None for an attribute-only table."""
+        return getattr(self.frame, "_geometry_column_name", None) if isinstance(self.frame, gpd.GeoDataFrame) else None
+
+    @property
+    def has_geometry(self) -> bool:
+        return self.geometry_column is not None and self.geometry_column in self.frame.columns
+
+    @property
     def fids(self) -> np.ndarray:
         return self.frame.index.to_numpy(dtype=np.int64)
 
     @property
     def geometry(self) -> np.ndarray:
+        if not self.has_geometry:
+            return np.empty(0, dtype=object)
         return self.frame.geometry.to_numpy()
 
     @property
@@ -51,14 +64,14 @@ class VectorLayer(Layer):
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
-        if len(self.frame) == 0:
+        if len(self.frame) == 0 or not self.has_geometry:
             return (np.nan, np.nan, np.nan, np.nan)
         b = shapely.total_bounds(self.geometry)
         return (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
 
     @property
     def columns(self) -> list[str]:
-        return [c for c in self.frame.columns if c != self.frame.geometry.name]
+        return [c for c in self.frame.columns if c != self.geometry_column]
 
     def row(self, fid: int) -> dict[str, Any]:
         """Attribute values of one feature (without geometry)."""

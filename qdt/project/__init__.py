@@ -4,7 +4,15 @@ Project files are data only; nothing in them is ever executed.
 """
 
 from qdt.project.model import Bookmark, Camera, LayerEntry, Project, ProjectError
-from qdt.project.store import FORMAT, FORMAT_VERSION, attach_layers, load_project, open_layers, open_project, save_project
+from qdt.project.store import (
+    FORMAT,
+    FORMAT_VERSION,
+    attach_layers,
+    load_project,
+    open_layers,
+    open_project,
+    save_project,
+)
 
 __all__ = [
     "FORMAT",

@@ -82,7 +82,8 @@ class LayerTreeDock(QDockWidget):
                 item.setToolTip(0, entry.error or "")
                 item.setForeground(0, QBrush(QColor(150, 150, 150)))
             else:
-                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsUserCheckable)
+                flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsUserCheckable
+                item.setFlags(flags)
                 item.setCheckState(0, Qt.CheckState.Checked if layer.visible else Qt.CheckState.Unchecked)
                 item.setData(0, LAYER_ROLE, layer.id)
                 count = layer.feature_count

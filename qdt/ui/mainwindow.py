@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from qdt.crs import to_lonlat
 from qdt.project import Project, ProjectError, attach_layers, load_project, open_layers
 from qdt.tasks import Task
+from qdt.ui.inspector import InspectorDock
 from qdt.ui.layertree import LayerTreeDock
 from qdt.ui.resources import app_icon, icon
 from qdt.ui.tasks import TaskHandle, TaskRunner
@@ -51,6 +52,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.view)
         self.layer_tree = LayerTreeDock(self)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.layer_tree)
+        self.inspector = InspectorDock(self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector)
         self.log_dock = QDockWidget("消息日志", self)
         self.log_dock.setObjectName("MessageLogDock")
         self.log = QPlainTextEdit(self.log_dock)
@@ -64,6 +67,7 @@ class MainWindow(QMainWindow):
         self.view.cursor_moved.connect(self._show_cursor)
         self.view.camera_changed.connect(self._show_camera)
         self.layer_tree.zoom_to_layer.connect(self.zoom_to_layer)
+        self.view.picked.connect(self._on_picked)
 
     # --- actions, menus, toolbar ---------------------------------------------------------
     def _action(self, text: str, slot, icon_name: str | None = None, shortcut=None, tip: str = "") -> QAction:  # noqa: ANN001
@@ -82,6 +86,9 @@ class MainWindow(QMainWindow):
         self.act_quit = self._action("退出(&Q)", self.close, None, QKeySequence.StandardKey.Quit)
         self.act_full = self._action("全图显示(&F)", self.zoom_full, "zoom_full", "Home", "缩放到全部图层")
         self.act_north = self._action("正北朝上(&N)", self.north_up, "north_up", "N", "视图旋转为正北朝上")
+        self.act_underground = self._action("地下模式(&U)", self.set_underground, "underground", "U",
+                                            "地表与建筑半透明，显示地下管线")
+        self.act_underground.setCheckable(True)
         file_menu = self.menuBar().addMenu("文件(&F)")
         file_menu.addAction(self.act_open)
         file_menu.addSeparator()
@@ -89,8 +96,10 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("视图(&V)")
         view_menu.addAction(self.act_full)
         view_menu.addAction(self.act_north)
+        view_menu.addAction(self.act_underground)
         view_menu.addSeparator()
         view_menu.addAction(self.layer_tree.toggleViewAction())
+        view_menu.addAction(self.inspector.toggleViewAction())
         view_menu.addAction(self.log_dock.toggleViewAction())
         help_menu = self.menuBar().addMenu("帮助(&H)")
         help_menu.addAction(self._action("关于 QDT(&A)", self._about))
@@ -100,6 +109,7 @@ class MainWindow(QMainWindow):
         tb.addSeparator()
         tb.addAction(self.act_full)
         tb.addAction(self.act_north)
+        tb.addAction(self.act_underground)
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
@@ -138,7 +148,8 @@ class MainWindow(QMainWindow):
             self.project_failed.emit(str(exc))
             return None
         self.cancel_loading()
-        task = Task(f"正在打开项目 {project.name}…", lambda progress, cancelled: open_layers(project, progress, cancelled))
+        task = Task(f"正在打开项目 {project.name}…",
+                    lambda progress, cancelled: open_layers(project, progress, cancelled))
         handle = self.tasks.start(task)
         self._load_handle = handle
         self.progress.setValue(0)
@@ -186,7 +197,7 @@ class MainWindow(QMainWindow):
         self.scene = Scene(project.layers, renderer=self.view.renderer)
         self.view.set_scene(self.scene)
         self.layer_tree.set_project(project)
-        if project.camera is not None and hasattr(self.scene, "set_camera"):
+        if project.camera is not None:
             self.scene.set_camera(project.camera)
         else:
             self.scene.frame_all()
@@ -219,12 +230,45 @@ class MainWindow(QMainWindow):
             self._show_camera()
 
     def north_up(self) -> None:
-        if self.scene is not None and hasattr(self.scene, "reset_north_up"):
+        if self.scene is not None:
             self.scene.reset_north_up()
             self.view.request_render()
 
+    def set_underground(self, on: bool) -> None:
+        """Ground and buildings translucent so pipes and manholes show (a display mode, not a layer setting)."""
+        self.act_underground.setChecked(bool(on))
+        if self.scene is not None:
+            self.scene.set_underground(bool(on))
+            self.view.request_render()
+
+    def _on_picked(self, result) -> None:  # noqa: ANN001 - PickResult | None
+        """A click selects the feature under the cursor (as QGIS's select tool) and shows it in the inspector."""
+        if self.project is None:
+            return
+        for layer in self.project.layers:
+            if result is None or layer is not result.layer:
+                layer.selection = ()
+        if result is None or result.fid is None:
+            self.inspector.show_pick(result if result is not None and result.fid is not None else None)
+            return
+        result.layer.selection = {result.fid}
+        devices, device_layer = self._mounted_devices(result.layer, result.fid)
+        self.inspector.show_pick(result, devices, device_layer)
+        self.view.request_render()
+
+    def _mounted_devices(self, layer, fid: int) -> tuple[list[dict], object]:  # noqa: ANN001
+        """Rows of the smart-pole device table whose pole_code is this pole's code."""
+        if getattr(layer, "feature_class", None) != "smart_pole" or self.project is None:
+            return [], None
+        code = layer.row(fid).get("code")
+        for other in self.project.layers:
+            if getattr(other, "feature_class", None) == "smart_pole_device" and "pole_code" in other.frame.columns:
+                rows = other.frame.loc[other.frame["pole_code"] == code, other.columns]
+                return rows.to_dict("records"), other
+        return [], None
+
     def zoom_to_layer(self, layer) -> None:  # noqa: ANN001
-        if self.scene is not None and hasattr(self.scene, "fly_to_extent"):
+        if self.scene is not None:
             self.scene.fly_to_extent(layer.bounds)
             self.view.request_render()
 
