@@ -35,6 +35,10 @@ class View3D(QWidget):
         layout.addWidget(self.vtk_widget)
         self.renderer = vtkRenderer()
         self.render_window = self.vtk_widget.GetRenderWindow()
+        # The scene uses FXAA and depth peeling; both need a single-sampled framebuffer
+        # (with VTK's default 8 samples the on-screen image stays black on Mesa).
+        self.render_window.SetMultiSamples(0)
+        self.render_window.SetAlphaBitPlanes(True)
         self.render_window.AddRenderer(self.renderer)
         self.interactor = self.render_window.GetInteractor()
         self.interactor.SetInteractorStyle(vtkInteractorStyleTerrain())
