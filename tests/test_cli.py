@@ -44,6 +44,9 @@ def test_info_project_lists_every_layer_in_project_crs():
     assert {"vector", "raster", "citymodel"} <= kinds
     for row in doc["layers"]:
         assert row["available"], row
+        if row["kind"] == "vector" and not row.get("geometry_type"):
+            assert row["feature_class"] == "smart_pole_device" and row["count"] > 0  # attribute table
+            continue
         assert row["crs"] == "EPSG:4549", row
         xmin, ymin, xmax, ymax = row["bbox"]
         # the district lies in Qingdao's 市南区 in EPSG:4549
@@ -94,3 +97,13 @@ def test_snapshot_writes_png_of_requested_size(tmp_path):
     colours = np.unique(pixels // 16, axis=0)
     assert len(colours) > 30, "a rendered city has many distinct colours"
     assert pixels.std(axis=0).max() > 20, "image is not blank"
+
+
+def test_main_without_display_says_so_and_names_snapshot():
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    proc = subprocess.run([sys.executable, "main.py"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "No display" in lines[0] and "qdt snapshot" in lines[0]
