@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from qdt.cli.main import UserError
 from qdt.crs import crs_label, parse_crs, transformer
 
 
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
     path = Path(args.path)
     if not path.exists():
-        raise FileNotFoundError(2, "no such file", str(path))
+        raise UserError(f"'{path}' does not exist")
     if path.suffix.lower() == ".qdt":
         result = project_info(path)
     else:
@@ -102,4 +103,8 @@ def _format_row(layer: dict[str, Any]) -> str:
     bbox = layer.get("bbox")
     box = "" if not bbox else "bbox " + ", ".join("nan" if not math.isfinite(v) else f"{v:.2f}" for v in bbox)
     geom = layer.get("geometry_type") or ""
-    return f"{name:<24} {layer['kind']:<10} {geom:<16} {amount:<18} {layer.get('crs') or 'no CRS':<11} {box}"
+    if layer["kind"] == "vector" and not geom:
+        geom, crs = "attribute table", "—"
+    else:
+        crs = layer.get("crs") or "no CRS"
+    return f"{name:<24} {layer['kind']:<10} {geom:<16} {amount:<18} {crs:<11} {box}"

@@ -45,9 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
-        text = f"{exc.strerror or text}: '{exc.filename}'"
+    if isinstance(exc, OSError) and exc.filename:
+        text = f"{exc.strerror or 'cannot open'}: '{exc.filename}'"
+    else:
+        text = str(exc).strip() or type(exc).__name__
     return " ".join(text.split())
 
 
