@@ -37,6 +37,8 @@ DISTRICT_W, DISTRICT_H = 2000.0, 1500.0
 ORIGIN = (533600.0, 3991500.0)  # south-west corner of district (0, 0), EPSG:4549
 COAST_Y = 400.0  # mean shoreline, metres north of the district's south edge
 DEM_CELL, ORTHO_CELL = 2.0, 1.0
+# GeoPackage 1.2 rather than GDAL 3.12's default 1.4, so older GDAL (QGIS LTR, Debian 12) reads it without warnings
+GPKG_OPTIONS = {"VERSION": "1.2"}
 
 # East-west roads (south to north): name, y offset from the south edge, width, class, lanes
 EW_ROADS = [("东海西路", 470.0, 30.0, "ART", 6), ("香港中路", 700.0, 40.0, "ART", 8), ("闽江路", 930.0, 20.0, "SEC", 4),
@@ -684,7 +686,8 @@ def generate(out_dir: str | Path, scale: int | None = None, seed: int = SEED,
             if geometry_type:
                 frame = frame.set_geometry(shapely.force_2d(_to_multi(frame.geometry.to_numpy())))
             pyogrio.write_dataframe(frame.reset_index(drop=True), gpkg, layer=name, driver="GPKG",
-                                    geometry_type=geometry_type, layer_options={"SPATIAL_INDEX": "YES"})
+                                    geometry_type=geometry_type, layer_options={"SPATIAL_INDEX": "YES"},
+                                    dataset_options=GPKG_OPTIONS if i == 0 else None)
         else:
             pyogrio.write_dataframe(frame.reset_index(drop=True), gpkg, layer=name, driver="GPKG")
     report(0.86, "rasters")
