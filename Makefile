@@ -26,7 +26,7 @@ run: setup
 	fi
 	$(PY) main.py $(PROJECT)
 
-# pytest-xvfb starts Xvfb for the GUI tests (Qt's offscreen platform cannot host the VTK widget).
+# The tests start Xvfb themselves when there is no display (Qt's offscreen platform cannot host the VTK widget).
 test: setup
 	$(PY) -m pytest
 	$(VENV)/bin/lint-imports

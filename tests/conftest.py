@@ -1,9 +1,16 @@
-"""Shared fixtures. GUI tests run on the Xvfb display that pytest-xvfb starts."""
+"""Shared fixtures, and the virtual X display the GUI tests need.
+
+Without a DISPLAY the test session starts its own Xvfb (Qt's offscreen platform cannot host the
+VTK widget). The server must outlive the test process: VTK and Qt still hold X connections while
+Python shuts down, and an X server that disappears first makes Xlib abort with exit status 1. So a
+small watcher process stops Xvfb only after pytest has exited.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,3 +31,26 @@ def sample_copy(tmp_path):
     dest = tmp_path / "sample"
     shutil.copytree(SAMPLE_DIR, dest)
     return dest
+
+
+def _start_xvfb() -> None:
+    if os.environ.get("DISPLAY") or shutil.which("Xvfb") is None:
+        return
+    read_fd, write_fd = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+                              pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        number = pipe.readline().strip()  # Xvfb writes the display number once it accepts clients
+    if not number:
+        server.kill()
+        raise RuntimeError("Xvfb did not start; install it with tools/system_deps.sh")
+    os.environ["DISPLAY"] = f":{number}"
+    watcher = f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 0.2; done; kill {server.pid}"
+    subprocess.Popen(["sh", "-c", watcher], start_new_session=True, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _start_xvfb()
