@@ -45,9 +45,10 @@ def test_committed_sample_equals_a_fresh_generation(regenerated):
 
 
 def test_generation_is_deterministic_and_scales(tmp_path):
-    a = generate(tmp_path / "a", scale=900)
-    b = generate(tmp_path / "b", scale=900)
-    assert a == b and a["buildings"] > 2 * 307 and a["streetlights"] > 2 * a["buildings"]
+    a = generate(tmp_path / "a", scale=1200)
+    b = generate(tmp_path / "b", scale=1200)
+    one = pyogrio.read_info(SAMPLE_GPKG, layer="buildings")["features"]
+    assert a == b and 1.8 * one < a["buildings"] < 2.2 * one and a["streetlights"] > a["buildings"]
     for layer in ("streetlights", "pipes"):
         pd.testing.assert_frame_equal(pd.DataFrame(read(tmp_path / "a" / SAMPLE_GPKG.name, layer)),
                                       pd.DataFrame(read(tmp_path / "b" / SAMPLE_GPKG.name, layer)))

@@ -175,7 +175,7 @@ def _footprints(d: District, roads: pd.DataFrame, rng: np.random.Generator) -> g
             by0, by1 = edges_y[j] + half_y[j] + 12, edges_y[j + 1] - half_y[j + 1] - 12
             if bx1 - bx0 < 30 or by1 - by0 < 30:
                 continue
-            nx, ny = max(1, int((bx1 - bx0) // 48)), max(1, int((by1 - by0) // 48))
+            nx, ny = max(1, int((bx1 - bx0) // 34)), max(1, int((by1 - by0) // 34))
             gx, gy = np.meshgrid(bx0 + (np.arange(nx) + 0.5) * (bx1 - bx0) / nx,
                                  by0 + (np.arange(ny) + 0.5) * (by1 - by0) / ny)
             cx.append(gx.ravel())
@@ -189,8 +189,8 @@ def _footprints(d: District, roads: pd.DataFrame, rng: np.random.Generator) -> g
         keep &= ~((np.abs(cx - lx) < lw / 2 + 30) & (np.abs(cy - ly) < ld / 2 + 30))
     cx, cy, road_name = cx[keep], cy[keep], road_name[keep]
     n = cx.size
-    w = rng.uniform(18, 36, n)
-    dpt = rng.uniform(16, 34, n)
+    w = rng.uniform(14, 28, n)
+    dpt = rng.uniform(13, 26, n)
     x, y = d.world(cx, cy)
     boxes = shapely.box(x - w / 2, y - dpt / 2, x + w / 2, y + dpt / 2)
     kind = rng.choice([0, 1, 2], size=n, p=[0.62, 0.26, 0.12])  # rectangle, L shape, courtyard
@@ -202,7 +202,8 @@ def _footprints(d: District, roads: pd.DataFrame, rng: np.random.Generator) -> g
     near_hk = np.abs(cy - 700.0) < 90
     use = np.where(near_hk, rng.choice(["OFF", "COM", "HOT", "MIX"], n, p=[0.45, 0.25, 0.1, 0.2]),
                    rng.choice(["RES", "MIX", "PUB", "COM", "OFF", "OTH"], n, p=[0.6, 0.12, 0.08, 0.08, 0.08, 0.04]))
-    height = np.where(near_hk, rng.uniform(60, 230, n), rng.gamma(4.0, 7.0, n) + 9)
+    tower = near_hk & (rng.random(n) < 0.45)
+    height = np.where(tower, rng.uniform(60, 230, n), rng.gamma(4.0, 7.0, n) + 9)
     height = np.where(kind == 2, np.minimum(height, 30.0), height)  # courtyard blocks are low
     storey = rng.uniform(3.0, 3.6, n)
     floors = np.maximum(1, np.round(height / storey)).astype(np.int32)
@@ -637,7 +638,7 @@ def generate(out_dir: str | Path, scale: int | None = None, seed: int = SEED,
     report = progress or (lambda f, m: None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    per_district = 300  # about the buildings of one district (the sample has ~300)
+    per_district = 740  # about the buildings of one district (the sample has 749)
     n_districts = 1 if scale is None else max(1, math.ceil(scale / per_district))
     ncol = max(1, math.ceil(math.sqrt(n_districts * DISTRICT_H / DISTRICT_W)))
     districts = [District(i, (i % ncol) * DISTRICT_W, (i // ncol) * DISTRICT_H) for i in range(n_districts)]
