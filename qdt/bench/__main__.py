@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-BENCHES = {"scene": "qdt.bench.scene"}
+BENCHES = {"query": "qdt.bench.query"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,9 @@ Planted clearance violations (for the query issue's clearance check), in every d
   (JS, DN300) — GB 50289-2016 Table 4.1.9 asks 0.5 m;
 - at the 香港中路 × 山东路 junction the 山东路 gas main crosses 0.05 m below the 香港中路 water main —
   Table 4.1.14 asks 0.15 m.
+
+Elsewhere pipes keep the standard's clearances: fixed lateral positions under each road and, where
+roads cross, a depth layer per network (see ``JUNCTION_TOP``).
 """
 
 from __future__ import annotations
@@ -55,14 +58,14 @@ GIVEN = ["建国", "海燕", "志强", "丽华", "晓明", "秀英", "国庆", "
 # carriageway for sidewalk networks, else metres), diameter range (mm), top depth range (m), spacing of
 # manholes/chambers (m), material, owner, cover type (GB/T 30428.2 minor class)
 NETWORKS = [
-    ("JS", "PEI", -3.0, (100, 600), (0.9, 1.4), 120.0, "DI", "青岛水务集团有限公司", "0101"),
+    ("JS", "PEI", -5.0, (100, 600), (0.9, 1.4), 120.0, "DI", "青岛水务集团有限公司", "0101"),
     ("PS", "YS", 0.0, (400, 1200), (1.2, 2.0), 50.0, "RC", "青岛市市政工程管理处", "0103"),
-    ("PS", "WS", -1.6, (300, 600), (1.5, 2.4), 50.0, "HDPE", "青岛市市政工程管理处", "0102"),
+    ("PS", "WS", -2.4, (300, 600), (1.5, 2.4), 50.0, "HDPE", "青岛市市政工程管理处", "0102"),
     ("RQ", "TR", 3.0, (100, 300), (0.9, 1.3), 120.0, "PE", "华润燃气(青岛)有限公司", "0108"),
     ("RL", "RS", 5.5, (200, 500), (1.0, 1.5), 120.0, "ST", "青岛能源热电集团有限公司", "0109"),
     ("DL", "GD", "sidewalk_east", (200, 300), (0.8, 1.2), 120.0, "CU", "国网山东省电力公司青岛供电公司", "0105"),
     ("DL", "LD", "kerb_east", (50, 100), (0.7, 0.9), 120.0, "CU", "青岛市市政设施服务中心", "0106"),
-    ("TX", "XX", "sidewalk_west", (100, 200), (0.7, 1.0), 120.0, "OF", "中国移动通信集团山东有限公司青岛分公司", "0107"),
+    ("TX", "XX", "sidewalk_west", (100, 150), (0.7, 1.0), 120.0, "OF", "中国移动通信集团山东有限公司青岛分公司", "0107"),
 ]
 TX_OWNERS = ["中国移动通信集团山东有限公司青岛分公司", "中国联合网络通信有限公司青岛市分公司", "中国电信股份有限公司青岛分公司"]
 DEVICES = [("LIGHT", 9.0, 120.0), ("CAM", 6.0, 25.0), ("5G", 11.0, 450.0), ("WIFI", 5.0, 20.0), ("ENV", 4.0, 10.0),
@@ -127,8 +130,7 @@ def _roads(d: District) -> pd.DataFrame:
         x0 = 0.0 if name != "东海西路" else 0.0
         rows.append((name, "EW", x0, y, DISTRICT_W, y, w, cls, lanes))
     for name, x, w, cls, lanes in NS_ROADS:
-        y0 = float(coast_y(np.array([x]))[0]) + 70.0
-        rows.append((name, "NS", x, y0, x, DISTRICT_H, w, cls, lanes))
+        rows.append((name, "NS", x, EW_ROADS[0][1], x, DISTRICT_H, w, cls, lanes))  # from the coastal road north
     return pd.DataFrame(rows, columns=["name", "dir", "x0", "y0", "x1", "y1", "width", "road_class", "lanes"])
 
 
@@ -328,6 +330,22 @@ def _poles(d: District, roads: pd.DataFrame, rng: np.random.Generator, serial0: 
     return poles, devices
 
 
+# Top depth (m) of each network where roads cross, layered so that crossing pipes keep the vertical
+# clearances of GB 50289-2016 Table 4.1.14 (with 0.05 m to spare) for the largest diameters generated
+# (TX ≤ 150 mm, DL ≤ 200, RQ ≤ 300, JS ≤ 600, RL ≤ 500) and the 0–0.05 m depth jitter.
+JUNCTION_TOP = {"TX": 0.60, "DL": 1.35, "RQ": 2.15, "JS": 2.70, "RL": 3.50, "PS": 4.20}
+JUNCTION_HALF = 25.0  # m either side of a junction centre where the layering holds
+
+
+def _junction_positions(roads: pd.DataFrame, road: object) -> np.ndarray:
+    """Distances along ``road`` (from its start) of the roads crossing it."""
+    if road.dir == "EW":  # type: ignore[attr-defined]
+        cross = roads[(roads.dir == "NS") & (roads.y0 <= road.y0) & (roads.y1 >= road.y0)]  # type: ignore[attr-defined]
+        return cross.x0.to_numpy(float) - road.x0  # type: ignore[attr-defined]
+    cross = roads[(roads.dir == "EW") & (roads.y0 >= road.y0) & (roads.y0 <= road.y1)]  # type: ignore[attr-defined]
+    return cross.y0.to_numpy(float) - road.y0  # type: ignore[attr-defined]
+
+
 def _pipes(d: District, roads: pd.DataFrame, rng: np.random.Generator, serial0: int
            ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     segs, holes = [], []
@@ -346,7 +364,11 @@ def _pipes(d: District, roads: pd.DataFrame, rng: np.random.Generator, serial0: 
         planted = (net == "RQ") & (use.name.to_numpy() == "香港中路")
         for i, r in enumerate(use.itertuples()):
             length = abs(r.x1 - r.x0) + abs(r.y1 - r.y0)
-            t = np.append(np.arange(0.0, length, spacing), length)
+            junctions = _junction_positions(roads, r)
+            breaks = np.concatenate([np.arange(0.0, length, spacing), [length], junctions - JUNCTION_HALF,
+                                     junctions + JUNCTION_HALF])
+            t = np.unique(np.round(np.clip(breaks, 0.0, length), 3))
+            at_junction = (np.abs(t[:, None] - junctions[None, :]) <= JUNCTION_HALF + 1e-6).any(axis=1)
             m = t.size - 1
             if r.dir == "EW":
                 x, y = r.x0 + t, np.full_like(t, r.y0 + off[i])
@@ -357,16 +379,20 @@ def _pipes(d: District, roads: pd.DataFrame, rng: np.random.Generator, serial0: 
                 dia = 300.0
             if planted[i]:
                 dia = 200.0
-                y = np.full_like(t, r.y0 - 3.0 + 0.15 + 0.10 + 0.30)  # 0.30 m clear of the DN300 water main
+                y = np.full_like(t, r.y0 - 5.0 + 0.15 + 0.10 + 0.30)  # 0.30 m clear of the DN300 water main
             depth = rng.uniform(zmin, zmax, m + 1)
             if net == "PS" and r.dir == "NS":  # gravity sewers deepen downhill towards the sea
                 depth = zmin + (zmax - zmin) * (1 - t / max(length, 1.0)) + rng.uniform(0, 0.2, m + 1)
+            # where roads cross, every network dips to its own layer so crossing pipes keep their
+            # vertical clearances (GB 50289-2016 Table 4.1.14; pressure pipes pass over gravity sewers)
+            depth = np.where(at_junction, JUNCTION_TOP[net] + rng.uniform(0.0, 0.05, m + 1), depth)
             if net == "RQ" and r.name == "山东路":
-                # planted vertical conflict: crosses 香港中路's water main (top 1.0 m, DN300 → bottom 1.3 m)
-                hk = np.abs(y - 700.0) < 60
-                depth = np.where(hk, 1.35, depth)
+                # planted vertical conflict: 0.05 m below 香港中路's water main (top 2.70 m, DN300 → bottom 3.00 m)
+                dia = 200.0
+                hk = np.abs(y - 700.0) <= JUNCTION_HALF + 1e-6
+                depth = np.where(hk, 3.05, depth)
             if net == "JS" and r.name == "香港中路":
-                depth = np.full(m + 1, 1.0)
+                depth = np.where(at_junction, JUNCTION_TOP["JS"], depth)
             segs.append(pd.DataFrame({
                 "x0": x[:-1], "y0": y[:-1], "x1": x[1:], "y1": y[1:], "network": net, "subtype": sub,
                 "diameter_mm": dia, "depth_start": np.round(depth[:-1], 2), "depth_end": np.round(depth[1:], 2),

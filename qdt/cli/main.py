@@ -18,6 +18,8 @@ from qdt import __version__
 COMMANDS = {
     "info": "qdt.cli.info",
     "snapshot": "qdt.cli.snapshot",
+    "query": "qdt.cli.query",
+    "clearance": "qdt.cli.clearance",
 }
 
 

@@ -1,0 +1,77 @@
+"""``qdt clearance SOURCE [--layer PIPES] [--out FILE.csv] [--json]``: pipes closer than GB 50289-2016 asks.
+
+Every pair of pipe segments is checked against the minimum horizontal (Table 4.1.9) and
+vertical (Table 4.1.14) clearances kept in ``qdt/cim/data/clearances.csv``; see
+:mod:`qdt.query.clearance` for how pairs are judged. With a project file the project's DEM
+gives the ground heights; a GeoPackage is checked with flat ground.
+
+The pipes layer defaults to the one of catalogue class ``pipe`` (or named ``pipes``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from qdt.cli.main import UserError
+from qdt.cli.query import SourceLayers, print_warnings
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("clearance", help="find pipes closer than the GB 50289-2016 minimum clearances",
+                       description="Check horizontal and vertical clearances between pipes of different networks "
+                                   "against GB 50289-2016 Tables 4.1.9 and 4.1.14.")
+    p.add_argument("source", help="project file (.qdt) or GeoPackage")
+    p.add_argument("--layer", metavar="PIPES", help="the pipes layer (default: the layer of class 'pipe')")
+    p.add_argument("--out", metavar="FILE", help="also write the findings (.csv; .geojson and .gpkg as points)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def _pipes_name(source: SourceLayers) -> str:
+    for name, layer_name, src, kind in source.entries:
+        if kind == "vector" and (src.feature_class == "pipe" or layer_name == "pipes" or name == "pipes"):
+            return name
+    raise UserError(f"no pipes layer in '{source.path}'; name it with --layer (layers: {', '.join(source.names())})")
+
+
+def run(args: argparse.Namespace) -> int:
+    from qdt.query import ClearanceError, ExportError, check_clearances, export_frame
+
+    if args.out and not args.out.lower().endswith((".csv", ".geojson", ".gpkg")):
+        raise UserError(f"cannot write '{args.out}': use a file ending in .csv (or .geojson, .gpkg)")
+    source = SourceLayers(args.source)
+    name = args.layer or _pipes_name(source)
+    pipes = source.layer(name)
+    if getattr(pipes, "frame", None) is None or not pipes.has_geometry:
+        raise UserError(f"layer '{name}' is not a layer of pipe lines")
+    dem = source.dem()
+    print_warnings("clearance", source.warnings)
+    try:
+        report = check_clearances(pipes, dem, name=name)
+    except ClearanceError as exc:
+        raise UserError(str(exc)) from None
+    out = None
+    if args.out:
+        try:
+            out = export_frame(report.violations, args.out, layer_name="clearance")
+        except ExportError as exc:
+            raise UserError(str(exc)) from None
+    if args.json:
+        doc = report.to_dict()
+        if out is not None:
+            doc["out"] = str(out)
+        print(json.dumps(doc, ensure_ascii=False))
+        return 0
+    ground = "DEM" if report.ground == "dem" else "flat ground"
+    print(f"{name}: {report.count} pipe pairs below the standard's minimum clearance "
+          f"({report.segments} segments, {report.horizontal_checked} alongside and {report.vertical_checked} "
+          f"crossing pairs checked; heights from {ground})")
+    for message, x, y in zip(report.violations["message"].tolist(), report.violations["x"].tolist(),
+                             report.violations["y"].tolist(), strict=True):
+        print(f"{message} at ({x:.2f}, {y:.2f})")
+    if report.crossings_without_depth:
+        print(f"{report.crossings_without_depth} crossings could not be judged: a pipe has no depth")
+    if out is not None:
+        print(f"wrote {out}")
+    return 0

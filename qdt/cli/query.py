@@ -1,0 +1,168 @@
+"""``qdt query SOURCE --layer LAYER [...]``: select features by attributes, location or nearness.
+
+SOURCE is a project file (.qdt: its layers as the project sets them up) or a GeoPackage (its
+layers taken as they are, in the project CRS). A layer is named by its project name (路灯)
+or its source layer name (streetlights). Examples::
+
+    qdt query sample_data/qingdao_shinan.qdt --layer 路灯 --where "状态 = '故障'" --json
+    qdt query city.gpkg --layer buildings --predicate dwithin --distance 30 \\
+        --other pipes --other-where "network = 'RQ'" --out near_gas.geojson
+    qdt query city.gpkg --layer streetlights --nearest 1 --other smart_poles --json
+
+``--json`` prints ``{"layer", "count", "fids"}`` (fids ascending), plus ``"other"`` and one
+``{"fid", "nearest_fid", "distance", "rank"}`` row per pair for ``--nearest``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from qdt.cli.main import UserError
+
+
+class SourceLayers:
+    """The layers of a project file or a GeoPackage, opened on first use.
+
+    Parameters
+    ----------
+    path
+        A ``.qdt`` project or a vector dataset (GeoPackage).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        from qdt.io import LayerSource, list_layers
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise UserError(f"'{self.path}' does not exist")
+        self._opened: dict[int, Any] = {}
+        self.warnings: list[str] = []
+        # (display name, source layer name, LayerSource, kind)
+        self.entries: list[tuple[str, str | None, Any, str]] = []
+        if self.path.suffix.lower() == ".qdt":
+            from qdt.project import load_project
+
+            project = load_project(self.path)
+            self.crs = project.crs
+            for e in project.entries:
+                src = LayerSource(path=e.source, layer=e.layer_name, kind=e.kind, name=e.name, crs=e.crs,
+                                  feature_class=e.feature_class, role=e.role)
+                self.entries.append((e.name, e.layer_name, src, e.kind))
+        else:
+            from qdt.crs import PROJECT_CRS
+
+            self.crs = PROJECT_CRS
+            for name in list_layers(self.path):
+                self.entries.append((name, name, LayerSource(path=self.path, layer=name, kind="vector"), "vector"))
+
+    def names(self) -> list[str]:
+        return [name if not layer or layer == name else f"{name} ({layer})" for name, layer, _, _ in self.entries]
+
+    def index_of(self, name: str) -> int:
+        for key in (0, 1):
+            for n, entry in enumerate(self.entries):
+                if entry[key] == name:
+                    return n
+        raise UserError(f"unknown layer '{name}' in '{self.path}' (layers: {', '.join(self.names())})")
+
+    def open(self, index: int) -> Any:
+        from qdt.io import load_layer
+
+        if index not in self._opened:
+            name, _, source, _ = self.entries[index]
+            result = load_layer(source, project_crs=self.crs)
+            result.layer.name = name
+            self.warnings.extend(result.warnings)
+            self._opened[index] = result.layer
+        return self._opened[index]
+
+    def layer(self, name: str) -> Any:
+        """The layer called ``name`` (display or source layer name), opened now if needed."""
+        return self.open(self.index_of(name))
+
+    def dem(self) -> Any:
+        """The project's DEM layer, or None (a GeoPackage has none)."""
+        for n, (_, _, source, kind) in enumerate(self.entries):
+            if kind == "raster" and source.role == "dem":
+                return self.open(n)
+        return None
+
+
+def print_warnings(command: str, warnings: list[str]) -> None:
+    for line in warnings:
+        print(f"qdt {command}: warning: {line}", file=sys.stderr)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from qdt.query import EXPORT_SUFFIXES, PREDICATES
+
+    p = sub.add_parser("query", help="select features by attributes, location or nearest neighbours",
+                       description="Select features of one layer by an attribute expression, a spatial predicate "
+                                   "against another layer, or the nearest features of another layer.",
+                       epilog="Expressions: docs/expressions.md (e.g. \"状态 = '故障' AND power_w >= 100\").")
+    p.add_argument("source", help="project file (.qdt) or GeoPackage")
+    p.add_argument("--layer", required=True, help="layer to select from (project name or source layer name)")
+    p.add_argument("--where", metavar="EXPR", help="attribute filter on --layer")
+    p.add_argument("--predicate", choices=PREDICATES, metavar="P",
+                   help=f"spatial predicate against --other: {', '.join(PREDICATES)}")
+    p.add_argument("--other", metavar="LAYER2", help="layer to test against (with --predicate or --nearest)")
+    p.add_argument("--other-where", metavar="EXPR", help="attribute filter on --other")
+    p.add_argument("--distance", type=float, metavar="METRES",
+                   help="dwithin: the distance (required); nearest: the largest distance")
+    p.add_argument("--nearest", type=int, metavar="K", help="the K nearest features of --other for each feature")
+    p.add_argument("--out", metavar="FILE", help=f"also write the result ({', '.join(EXPORT_SUFFIXES)})")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from qdt.query import ExportError, ExpressionError, Query, QueryError, export_result, run_query
+
+    try:
+        query = Query(layer=args.layer, where=args.where, predicate=args.predicate, other=args.other,
+                      other_where=args.other_where, distance=args.distance, k=args.nearest)
+        query.check()
+    except (QueryError, ExpressionError) as exc:
+        raise UserError(str(exc)) from None
+    if args.out and Path(args.out).suffix.lower() not in (".csv", ".geojson", ".gpkg"):
+        raise UserError(f"cannot write '{args.out}': use a file ending in .csv, .geojson or .gpkg")
+    source = SourceLayers(args.source)
+    layers = {args.layer: source.layer(args.layer)}
+    if args.other:
+        layers[args.other] = source.layer(args.other)
+    print_warnings("query", source.warnings)
+    try:
+        result = run_query(query, layers)
+    except (QueryError, ExpressionError) as exc:
+        raise UserError(str(exc)) from None
+    out = None
+    if args.out:
+        try:
+            out = export_result(result, args.out)
+        except ExportError as exc:
+            raise UserError(str(exc)) from None
+    if args.json:
+        doc = result.to_dict()
+        if out is not None:
+            doc["out"] = str(out)
+        print(json.dumps(doc, ensure_ascii=False))
+        return 0
+    layer = result.layer
+    label = layer.name if not layer.source_layer or layer.source_layer == layer.name \
+        else f"{layer.name} ({layer.source_layer})"
+    print(f"{label}: {result.count} of {layer.feature_count} features selected")
+    if result.nearest is not None:
+        print("fid\tnearest_fid\tdistance_m\trank")
+        for fid, other, dist, rank in zip(result.nearest["fid"].tolist(), result.nearest["nearest_fid"].tolist(),
+                                          result.nearest["distance"].tolist(), result.nearest["rank"].tolist(),
+                                          strict=True):
+            print(f"{fid}\t{other}\t{dist:.3f}\t{rank}")
+    elif result.count:
+        print("fids: " + " ".join(str(f) for f in result.fids.tolist()))
+    if out is not None:
+        print(f"wrote {out}")
+    return 0
