@@ -17,7 +17,7 @@ ROAD_LIFT = 0.3  # m above the ground, plus a polygon offset, so the drape wins 
 ZONE_LIFT = 0.6
 DEFAULT_ROAD_WIDTH = 7.0  # m, two lanes (display default when `width` is missing)
 DEFAULT_LINE_WIDTH = 1.0  # m, any other line
-ZONE_FILL_OPACITY = 0.3
+ZONE_FILL_OPACITY = 0.1  # a hint of the zone; the orthophoto must stay readable
 OUTLINE_PX = 2.5
 
 
