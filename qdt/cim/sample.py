@@ -65,14 +65,17 @@ NETWORKS = [
     ("RL", "RS", 5.5, (200, 500), (1.0, 1.5), 120.0, "ST", "青岛能源热电集团有限公司", "0109"),
     ("DL", "GD", "sidewalk_east", (200, 300), (0.8, 1.2), 120.0, "CU", "国网山东省电力公司青岛供电公司", "0105"),
     ("DL", "LD", "kerb_east", (50, 100), (0.7, 0.9), 120.0, "CU", "青岛市市政设施服务中心", "0106"),
-    ("TX", "XX", "sidewalk_west", (100, 150), (0.7, 1.0), 120.0, "OF", "中国移动通信集团山东有限公司青岛分公司", "0107"),
+    ("TX", "XX", "sidewalk_west", (100, 150), (0.7, 1.0), 120.0, "OF",
+     "中国移动通信集团山东有限公司青岛分公司", "0107"),
 ]
-TX_OWNERS = ["中国移动通信集团山东有限公司青岛分公司", "中国联合网络通信有限公司青岛市分公司", "中国电信股份有限公司青岛分公司"]
+TX_OWNERS = ["中国移动通信集团山东有限公司青岛分公司", "中国联合网络通信有限公司青岛市分公司",
+             "中国电信股份有限公司青岛分公司"]
 DEVICES = [("LIGHT", 9.0, 120.0), ("CAM", 6.0, 25.0), ("5G", 11.0, 450.0), ("WIFI", 5.0, 20.0), ("ENV", 4.0, 10.0),
            ("LED", 3.5, 300.0), ("BRD", 5.5, 60.0), ("EV", 0.0, 7000.0), ("SOS", 1.4, 15.0), ("SIGN", 5.0, 0.0),
            ("SIGNAL", 6.0, 80.0), ("GW", 3.0, 30.0)]
-DEVICE_OPERATORS = {"CAM": "青岛市公安局市南分局", "5G": "中国铁塔股份有限公司青岛市分公司", "WIFI": "中国电信股份有限公司青岛分公司",
-                    "SIGNAL": "青岛市公安局交通警察支队", "SIGN": "青岛市公安局交通警察支队", "EV": "青岛特来电新能源科技有限公司"}
+DEVICE_OPERATORS = {"CAM": "青岛市公安局市南分局", "5G": "中国铁塔股份有限公司青岛市分公司",
+                    "WIFI": "中国电信股份有限公司青岛分公司", "SIGNAL": "青岛市公安局交通警察支队",
+                    "SIGN": "青岛市公安局交通警察支队", "EV": "青岛特来电新能源科技有限公司"}
 # Landmark buildings (CityJSON LOD2): name, use, (x, y) offset in the district, (w, d), height, roof
 LANDMARKS = [("青岛市人民政府办公大楼", "PUB", (585.0, 1045.0), (110.0, 60.0), 48.0, "stepped"),
              ("颐中皇冠假日酒店", "HOT", (820.0, 770.0), (46.0, 40.0), 118.0, "stepped"),
@@ -215,7 +218,8 @@ def _footprints(d: District, roads: pd.DataFrame, rng: np.random.Generator) -> g
     number = rng.integers(1, 300, n)
     return gpd.GeoDataFrame({
         "code": _code("370202", "0201", serial),
-        "name": [f"{r}{k}号{'大厦' if u in ('OFF', 'COM', 'HOT') else '楼'}" for r, k, u in zip(road_name, number, use, strict=True)],
+        "name": [f"{r}{k}号{'大厦' if u in ('OFF', 'COM', 'HOT') else '楼'}"
+                 for r, k, u in zip(road_name, number, use, strict=True)],
         "height": height, "floors": floors, "use": use,
         "year_built": rng.integers(1985, 2025, n).astype(np.int32),
         "address": [f"青岛市市南区{r}{k}号" for r, k in zip(road_name, number, strict=True)],
@@ -305,8 +309,9 @@ def _poles(d: District, roads: pd.DataFrame, rng: np.random.Generator, serial0: 
     mount = np.array([h for _, h, _ in DEVICES])[dev.t.to_numpy()]
     power = np.array([p for _, _, p in DEVICES])[dev.t.to_numpy()]
     operators = np.array([DEVICE_OPERATORS.get(t, "青岛市市南区城市管理局") for t in types])
-    labels = {"LIGHT": "照明", "CAM": "视频监控", "5G": "5G微基站", "WIFI": "无线局域网", "ENV": "环境监测", "LED": "信息发布屏",
-              "BRD": "公共广播", "EV": "充电桩", "SOS": "一键报警", "SIGN": "交通标志", "SIGNAL": "交通信号灯", "GW": "边缘网关"}
+    from qdt.cim import catalogue
+
+    labels = {e.code: e.zh for e in catalogue().codelist("device_type").entries}
     summary = pd.Series([labels[t] for t in types]).groupby(dev.pi.to_numpy()).agg("、".join)
     devices = pd.DataFrame({
         "pole_code": code[dev.pi.to_numpy()], "device_type": types, "mount_height": mount,
@@ -446,7 +451,8 @@ def _cabinets(d: District, lights: gpd.GeoDataFrame, roads: pd.DataFrame, rng: n
     y = np.concatenate([xy[:, 1] + 1.2, jy])
     kind = np.concatenate([np.full(n_pd, "PD"), rng.choice(["JJ", "XK"], n_j)])
     names = np.concatenate([[f"{c} 路灯配电箱" for c in first.circuit],
-                            [f"{nm} {'通讯交接箱' if k == 'JJ' else '信号控制箱'}" for nm, k in zip(j.name, kind[n_pd:], strict=True)]])
+                            [f"{nm} {'通讯交接箱' if k == 'JJ' else '信号控制箱'}"
+                             for nm, k in zip(j.name, kind[n_pd:], strict=True)]])
     codes = np.concatenate([first.cabinet_code.to_numpy(),
                             np.array(_code("370202", "0111", serial0 + np.arange(n_j) + 1))])
     return gpd.GeoDataFrame({
@@ -542,15 +548,16 @@ def _write_cityjson(path: Path, verts: list[list[float]], objects: dict[str, dic
     doc = {"type": "CityJSON", "version": "2.0",
            "transform": {"scale": [0.001, 0.001, 0.001], "translate": translate.tolist()},
            "metadata": {"referenceSystem": "https://www.opengis.net/def/crs/EPSG/0/4549",
-                        "title": "青岛市南区 五四广场片区 地标建筑 LOD2 (heights: 1985 national height datum, EPSG:5737)"},
+                        "title": "青岛市南区 五四广场片区 地标建筑 LOD2 "
+                                 "(heights: 1985 national height datum, EPSG:5737)"},
            "CityObjects": objects, "vertices": ints.tolist()}
     path.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
 
 def _rasters(out: Path, districts: list[District], layers: dict[str, gpd.GeoDataFrame], scaled: bool) -> None:
     import rasterio
-    from rasterio.features import rasterize
     from affine import Affine
+    from rasterio.features import rasterize
 
     xmax = max(d.dx for d in districts) + DISTRICT_W
     ymax = max(d.dy for d in districts) + DISTRICT_H

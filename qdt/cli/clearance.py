@@ -36,7 +36,7 @@ def _pipes_name(source: SourceLayers) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qdt.query import ClearanceError, ExportError, check_clearances, export_frame
+    from qdt.query import check_clearances, export_frame
 
     if args.out and not args.out.lower().endswith((".csv", ".geojson", ".gpkg")):
         raise UserError(f"cannot write '{args.out}': use a file ending in .csv (or .geojson, .gpkg)")
@@ -47,16 +47,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"layer '{name}' is not a layer of pipe lines")
     dem = source.dem()
     print_warnings("clearance", source.warnings)
-    try:
-        report = check_clearances(pipes, dem, name=name)
-    except ClearanceError as exc:
-        raise UserError(str(exc)) from None
-    out = None
-    if args.out:
-        try:
-            out = export_frame(report.violations, args.out, layer_name="clearance")
-        except ExportError as exc:
-            raise UserError(str(exc)) from None
+    report = check_clearances(pipes, dem, name=name)
+    out = export_frame(report.violations, args.out, layer_name="clearance") if args.out else None
     if args.json:
         doc = report.to_dict()
         if out is not None:

@@ -32,8 +32,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from qdt.crs import CRSProblem
     from qdt.io import ReadError
     from qdt.project import ProjectError
+    from qdt.query import ClearanceError, ExportError, ExpressionError, QueryError
 
-    return (UserError, ReadError, ProjectError, CRSProblem, FileNotFoundError, PermissionError, IsADirectoryError)
+    return (UserError, ReadError, ProjectError, CRSProblem, QueryError, ExpressionError, ClearanceError, ExportError,
+            FileNotFoundError, PermissionError, IsADirectoryError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -120,14 +120,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qdt.query import ExportError, ExpressionError, Query, QueryError, export_result, run_query
+    from qdt.query import Query, export_result, run_query
 
-    try:
-        query = Query(layer=args.layer, where=args.where, predicate=args.predicate, other=args.other,
-                      other_where=args.other_where, distance=args.distance, k=args.nearest)
-        query.check()
-    except (QueryError, ExpressionError) as exc:
-        raise UserError(str(exc)) from None
+    query = Query(layer=args.layer, where=args.where, predicate=args.predicate, other=args.other,
+                  other_where=args.other_where, distance=args.distance, k=args.nearest)
+    query.check()
     if args.out and Path(args.out).suffix.lower() not in (".csv", ".geojson", ".gpkg"):
         raise UserError(f"cannot write '{args.out}': use a file ending in .csv, .geojson or .gpkg")
     source = SourceLayers(args.source)
@@ -135,16 +132,8 @@ def run(args: argparse.Namespace) -> int:
     if args.other:
         layers[args.other] = source.layer(args.other)
     print_warnings("query", source.warnings)
-    try:
-        result = run_query(query, layers)
-    except (QueryError, ExpressionError) as exc:
-        raise UserError(str(exc)) from None
-    out = None
-    if args.out:
-        try:
-            out = export_result(result, args.out)
-        except ExportError as exc:
-            raise UserError(str(exc)) from None
+    result = run_query(query, layers)
+    out = export_result(result, args.out) if args.out else None
     if args.json:
         doc = result.to_dict()
         if out is not None:
