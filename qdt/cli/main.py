@@ -18,6 +18,7 @@ from qdt import __version__
 COMMANDS = {
     "info": "qdt.cli.info",
     "snapshot": "qdt.cli.snapshot",
+    "edit": "qdt.cli.edit",
     "query": "qdt.cli.query",
     "clearance": "qdt.cli.clearance",
 }

@@ -8,6 +8,8 @@ Public API::
 
 Formats register with :func:`register_reader`; importing this package registers
 GeoPackage, Shapefile, GeoJSON (vector), GeoTIFF (raster) and CityJSON (city model).
+Attribute edits go back to a GeoPackage with :func:`update_attributes` (one transaction,
+change log in the file; see :mod:`qdt.io.gpkg_write`).
 """
 
 from qdt.io import cityjson as _cityjson  # noqa: F401  (registers the CityJSON reader)
@@ -16,11 +18,21 @@ from qdt.io import vector as _vector  # noqa: F401  (registers the OGR readers)
 from qdt.io.base import FeatureRequest, LayerInfo, LayerSource, LoadResult, ReadContext, Reader, SourceData
 from qdt.io.datasource import DataSource, FileDataSource
 from qdt.io.errors import ReadError
+from qdt.io.gpkg_write import (
+    CHANGE_LOG_TABLE,
+    ColumnUpdate,
+    WriteError,
+    WriteOutcome,
+    read_change_log,
+    update_attributes,
+)
 from qdt.io.loader import dataset_info, list_layers, load_layer, open_datasource
 from qdt.io.registry import READERS, ReaderRegistry, RegistryError, reader_for, register_reader
 
 __all__ = [
+    "CHANGE_LOG_TABLE",
     "READERS",
+    "ColumnUpdate",
     "DataSource",
     "FeatureRequest",
     "FileDataSource",
@@ -33,10 +45,14 @@ __all__ = [
     "ReaderRegistry",
     "RegistryError",
     "SourceData",
+    "WriteError",
+    "WriteOutcome",
     "dataset_info",
     "list_layers",
     "load_layer",
     "open_datasource",
+    "read_change_log",
     "reader_for",
     "register_reader",
+    "update_attributes",
 ]
