@@ -89,6 +89,10 @@ class MainWindow(QMainWindow):
         self.act_underground = self._action("地下模式(&U)", self.set_underground, "underground", "U",
                                             "地表与建筑半透明，显示地下管线")
         self.act_underground.setCheckable(True)
+        from qdt.render.scene import Scene
+
+        # offered only once the render bridge has the underground display mode
+        self.act_underground.setEnabled(hasattr(Scene, "set_underground"))
         file_menu = self.menuBar().addMenu("文件(&F)")
         file_menu.addAction(self.act_open)
         file_menu.addSeparator()
