@@ -4,8 +4,12 @@ Run ``python -m qdt.cim.sample --out sample_data [--scale N]``. Without ``--scal
 committed sample (one district, about 2 km x 1.5 km in EPSG:4549 on the shore of 浮山湾); ``--scale
 N`` tiles districts side by side until there are about N buildings (for benchmarks; never commit it).
 
-Everything is built with numpy and shapely array functions; the only Python loops run over roads,
-districts and the few landmark buildings, never over features.
+The district's layout — roads, lots, lamp positions, pipe runs, manhole sites, grid zones — is
+computed once (:func:`layout`); every district of a scaled city reuses it with its own random
+buildings and attributes, drawn for all districts at once with one seeded numpy Generator. The
+only Python loops run over roads, blocks and landmarks while the layout is built, never over
+features. The GeoPackage is byte-identical between runs (GDAL's ``OGR_CURRENT_DATE`` pins the
+timestamps it writes).
 
 Planted clearance violations (for the query issue's clearance check), in every district:
 
@@ -26,6 +30,8 @@ import math
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import geopandas as gpd
@@ -40,8 +46,18 @@ DISTRICT_W, DISTRICT_H = 2000.0, 1500.0
 ORIGIN = (533600.0, 3991500.0)  # south-west corner of district (0, 0), EPSG:4549
 COAST_Y = 400.0  # mean shoreline, metres north of the district's south edge
 DEM_CELL, ORTHO_CELL = 2.0, 1.0
+DIVISION = "370202"  # 市南区, GB/T 2260
 # GeoPackage 1.2 rather than GDAL 3.12's default 1.4, so older GDAL (QGIS LTR, Debian 12) reads it without warnings
 GPKG_OPTIONS = {"VERSION": "1.2"}
+# GDAL stamps gpkg_contents.last_change with the time of writing; a fixed stamp keeps the file byte-identical
+FIXED_TIMESTAMP = "2025-01-01T00:00:00Z"
+KEEP_LOT = 0.82  # share of lots with a building; the others are gardens and car parks
+LOT_PITCH = 34.0  # m between lot centres in a block
+SETBACK = 12.0  # m from the road edge to the first lot
+LIGHT_SPACING = 32.0  # m between streetlights on each side of a road
+LIGHTS_PER_CIRCUIT = 24
+MAX_SERIAL = 999_999  # GB/T 30428.2 object codes end in a 6-digit serial
+LANDMARK_DISTRICTS = 50  # landmarks only in the first districts of a scaled city; the CityJSON stays small
 
 # East-west roads (south to north): name, y offset from the south edge, width, class, lanes
 EW_ROADS = [("东海西路", 470.0, 30.0, "ART", 6), ("香港中路", 700.0, 40.0, "ART", 8), ("闽江路", 930.0, 20.0, "SEC", 4),
@@ -50,15 +66,20 @@ EW_ROADS = [("东海西路", 470.0, 30.0, "ART", 6), ("香港中路", 700.0, 40.
 NS_ROADS = [("福州南路", 150.0, 20.0, "SEC", 4), ("南京路", 420.0, 24.0, "SEC", 4), ("山东路", 690.0, 30.0, "ART", 6),
             ("澳门路", 960.0, 16.0, "BRA", 2), ("燕儿岛路", 1230.0, 30.0, "ART", 6), ("江西路", 1500.0, 16.0, "BRA", 2),
             ("彰化路", 1770.0, 20.0, "SEC", 4)]
-STREETS = ["八大湖街道", "香港中路街道", "湛山街道", "金门路街道"]
+# 五四广场: the block between 山东路, 澳门路, 东海西路 and 香港中路 (road edges), facing the city hall
+PLAZA = (705.0, 485.0, 952.0, 680.0)
+MAY_WIND = (828.0, 560.0, 11.0)  # 五月的风, the red spiral sculpture: centre and radius (m), painted on the plaza
+STREETS = ["湛山街道", "香港中路街道", "八大湖街道", "金门路街道"]  # west to east
 SURNAMES = list("王李张刘陈杨赵黄周吴徐孙马朱胡郭何林高罗")
 GIVEN = ["建国", "海燕", "志强", "丽华", "晓明", "秀英", "国庆", "文静", "俊杰", "海涛", "玉兰", "德胜"]
+ESTATES = ["海韵花园", "东海花园", "浮山湾花园", "银海苑", "闽江苑", "燕岛花园", "海信花苑", "青岛花园", "颐和国际",
+           "海天公寓", "香港花园", "彰化小区", "宁夏路小区", "江西路小区", "南京路小区", "延安三路小区"]
 
-# Pipe networks under a road: code, subtype, offset from the centreline (in units of half the
-# carriageway for sidewalk networks, else metres), diameter range (mm), top depth range (m), spacing of
+# Pipe networks under a road: code, subtype (CJJ 61 letters), offset from the centreline (metres, or
+# relative to the road edge for sidewalk networks), diameter range (mm), top depth range (m), spacing of
 # manholes/chambers (m), material, owner, cover type (GB/T 30428.2 minor class)
 NETWORKS = [
-    ("JS", "PEI", -5.0, (100, 600), (0.9, 1.4), 120.0, "DI", "青岛水务集团有限公司", "0101"),
+    ("JS", "JP", -5.0, (100, 600), (0.9, 1.4), 120.0, "DI", "青岛水务集团有限公司", "0101"),
     ("PS", "YS", 0.0, (400, 1200), (1.2, 2.0), 50.0, "RC", "青岛市市政工程管理处", "0103"),
     ("PS", "WS", -2.4, (300, 600), (1.5, 2.4), 50.0, "HDPE", "青岛市市政工程管理处", "0102"),
     ("RQ", "TR", 3.0, (100, 300), (0.9, 1.3), 120.0, "PE", "华润燃气(青岛)有限公司", "0108"),
@@ -70,18 +91,27 @@ NETWORKS = [
 ]
 TX_OWNERS = ["中国移动通信集团山东有限公司青岛分公司", "中国联合网络通信有限公司青岛市分公司",
              "中国电信股份有限公司青岛分公司"]
-DEVICES = [("LIGHT", 9.0, 120.0), ("CAM", 6.0, 25.0), ("5G", 11.0, 450.0), ("WIFI", 5.0, 20.0), ("ENV", 4.0, 10.0),
-           ("LED", 3.5, 300.0), ("BRD", 5.5, 60.0), ("EV", 0.0, 7000.0), ("SOS", 1.4, 15.0), ("SIGN", 5.0, 0.0),
-           ("SIGNAL", 6.0, 80.0), ("GW", 3.0, 30.0)]
-DEVICE_OPERATORS = {"CAM": "青岛市公安局市南分局", "5G": "中国铁塔股份有限公司青岛市分公司",
-                    "WIFI": "中国电信股份有限公司青岛分公司", "SIGNAL": "青岛市公安局交通警察支队",
-                    "SIGN": "青岛市公安局交通警察支队", "EV": "青岛特来电新能源科技有限公司"}
-# Landmark buildings (CityJSON LOD2): name, use, (x, y) offset in the district, (w, d), height, roof
-LANDMARKS = [("青岛市人民政府办公大楼", "PUB", (585.0, 1045.0), (110.0, 60.0), 48.0, "stepped"),
-             ("颐中皇冠假日酒店", "HOT", (820.0, 770.0), (46.0, 40.0), 118.0, "stepped"),
-             ("海信广场", "COM", (1090.0, 780.0), (90.0, 60.0), 36.0, "flat"),
-             ("青岛音乐厅", "CUL", (1355.0, 1040.0), (60.0, 44.0), 24.0, "gable"),
-             ("市南区文化馆", "CUL", (285.0, 1270.0), (40.0, 30.0), 16.0, "gable")]
+# Smart-pole devices (device_type codes of the catalogue): code, mounting height (m), rated power (W)
+DEVICES = [("lighting", 9.0, 120.0), ("camera", 6.0, 25.0), ("5g", 11.0, 450.0), ("wifi", 5.0, 20.0),
+           ("env_sensor", 4.0, 10.0), ("display", 3.5, 300.0), ("broadcast", 5.5, 60.0), ("ev_charger", 0.0, 7000.0),
+           ("emergency", 1.4, 15.0), ("traffic_sign", 5.0, 0.0), ("traffic_signal", 6.0, 80.0), ("gateway", 3.0, 30.0)]
+DEVICE_OPERATORS = {"camera": "青岛市公安局市南分局", "5g": "中国铁塔股份有限公司青岛市分公司",
+                    "wifi": "中国电信股份有限公司青岛分公司", "traffic_signal": "青岛市公安局交通警察支队",
+                    "traffic_sign": "青岛市公安局交通警察支队", "ev_charger": "青岛特来电新能源科技有限公司"}
+# Landmark buildings (CityJSON LOD2): name, use, (x, y) offset in the district, (w, d), height, roof, year built.
+# Placed as they stand around 五四广场: the city hall facing the square across 香港中路, the hotel further east
+# on 香港中路, the mall near the shore.
+LANDMARKS = [("青岛市人民政府办公大楼", "PUB", (828.0, 810.0), (110.0, 50.0), 48.0, "stepped", 1997),
+             ("颐中皇冠假日酒店", "HOT", (1090.0, 790.0), (46.0, 40.0), 118.0, "stepped", 1999),
+             ("海信广场", "COM", (1360.0, 580.0), (90.0, 60.0), 36.0, "flat", 2008),
+             ("青岛音乐厅", "CUL", (1355.0, 1040.0), (60.0, 44.0), 24.0, "gable", 2013),
+             ("市南区文化馆", "CUL", (285.0, 1270.0), (40.0, 30.0), 16.0, "gable", 1987)]
+
+# Top depth (m) of each network where roads cross, layered so that crossing pipes keep the vertical
+# clearances of GB 50289-2016 Table 4.1.14 (with 0.05 m to spare) for the largest diameters generated
+# (TX ≤ 150 mm, DL ≤ 200, RQ ≤ 300, JS ≤ 600, RL ≤ 500) and the 0–0.05 m depth jitter.
+JUNCTION_TOP = {"TX": 0.60, "DL": 1.35, "RQ": 2.15, "JS": 2.70, "RL": 3.50, "PS": 4.20}
+JUNCTION_HALF = 25.0  # m either side of a junction centre where the layering holds
 
 
 def coast_y(x: np.ndarray) -> np.ndarray:
@@ -98,8 +128,30 @@ def ground(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(above >= 0, land, sea)
 
 
-def _names(prefix: list[str] | np.ndarray, numbers: np.ndarray, suffix: str) -> list[str]:
-    return [f"{p}{n}{suffix}" for p, n in zip(prefix, numbers, strict=True)]
+# --- vectorised text ---------------------------------------------------------------------------------
+def _text(values: object) -> np.ndarray:
+    return np.asarray(values).astype(str)
+
+
+def _join(*parts: object) -> np.ndarray:
+    """Element-wise concatenation of arrays and scalars as text (numpy string ufuncs, no Python loop)."""
+    out = _text(parts[0])
+    for p in parts[1:]:
+        out = np.strings.add(out, _text(p))
+    return out
+
+
+def _digits(values: np.ndarray, width: int) -> np.ndarray:
+    return np.strings.zfill(np.asarray(values, dtype=np.int64).astype(str), width)
+
+
+def _code(major_minor: object, serial: np.ndarray) -> np.ndarray:
+    """16-digit object code: division (6) + major and minor class (4) + serial (6) — GB/T 30428.2."""
+    serial = np.asarray(serial, dtype=np.int64)
+    if serial.size and serial.max() > MAX_SERIAL:
+        raise ValueError(f"sample: {serial.max()} features of one class do not fit a 6-digit serial; "
+                         "ask for a smaller --scale")
+    return _join(DIVISION, major_minor, _digits(serial, 6))
 
 
 def _dates(rng: np.random.Generator, n: int, first: int, last: int) -> np.ndarray:
@@ -109,55 +161,83 @@ def _dates(rng: np.random.Generator, n: int, first: int, last: int) -> np.ndarra
 
 
 def _status(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Facility status codes, mostly 1 正常 with some 2 故障, 3 维修中, 4 停用."""
     return rng.choice([1, 2, 3, 4], size=n, p=[0.88, 0.05, 0.04, 0.03]).astype(np.int32)
 
 
-def _code(division: str, major_minor: str, serial: np.ndarray) -> list[str]:
-    """16-digit object code: division (6) + major and minor class (4) + serial (6) — GB/T 30428.2."""
-    return [f"{division}{major_minor}{s:06d}" for s in serial]
+def _people(rng: np.random.Generator, n: int) -> np.ndarray:
+    return _join(rng.choice(SURNAMES, n), rng.choice(GIVEN, n))
 
 
-class District:
-    """One district tile at offset (dx, dy) in metres from ORIGIN."""
-
-    def __init__(self, index: int, dx: float, dy: float) -> None:
-        self.index, self.dx, self.dy = index, dx, dy
-
-    def world(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return x + ORIGIN[0] + self.dx, y + ORIGIN[1] + self.dy
+def _nullable(values: np.ndarray, present: np.ndarray) -> pd.arrays.IntegerArray:
+    """Int32 values with nulls where ``present`` is False (a field that does not apply to the row)."""
+    return pd.arrays.IntegerArray(np.where(present, values, 0).astype(np.int32), ~np.asarray(present, dtype=bool))
 
 
-def _roads(d: District) -> pd.DataFrame:
+def _rank(groups: np.ndarray) -> np.ndarray:
+    """0, 1, 2, … within each run of equal values of a sorted-by-group array (a vectorised cumcount)."""
+    groups = np.asarray(groups)
+    if groups.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.r_[0, np.flatnonzero(groups[1:] != groups[:-1]) + 1]
+    first = np.repeat(starts, np.diff(np.r_[starts, groups.size]))
+    return np.arange(groups.size) - first
+
+
+# --- the layout of one district (local metres from its south-west corner) ---------------------------
+@dataclass(frozen=True)
+class Layout:
+    """Everything about a district that does not change between districts."""
+
+    roads: pd.DataFrame  # name, dir, x0, y0, x1, y1, width, road_class, lanes
+    junctions: pd.DataFrame  # x, y, w_ns, w_ew, name
+    lots: pd.DataFrame  # cx, cy, road_name (south side of the block), estate, rank (number in the block)
+    lights: pd.DataFrame  # x, y, road, seq, abbrev, circuit
+    runs: pd.DataFrame  # one pipe run per (network, road): net, road, name, dir, length, flags
+    points: pd.DataFrame  # pipe points: run, t, x, y, at_junction, hk (planted crossing zone), vertex
+    segment_start: np.ndarray  # point index of each segment's first vertex
+    segment_end: np.ndarray  # … and of its last
+    holes: np.ndarray  # point index of each manhole (first pipe point at a site of a network)
+    junction_boxes: pd.DataFrame  # x, y, name (every third junction gets a cabinet)
+    zones: gpd.GeoDataFrame  # local polygons with street, street_no and community
+
+
+def _roads() -> pd.DataFrame:
     rows = []
     for name, y, w, cls, lanes in EW_ROADS:
-        x0 = 0.0 if name != "东海西路" else 0.0
-        rows.append((name, "EW", x0, y, DISTRICT_W, y, w, cls, lanes))
+        rows.append((name, "EW", 0.0, y, DISTRICT_W, y, w, cls, lanes))
     for name, x, w, cls, lanes in NS_ROADS:
         rows.append((name, "NS", x, EW_ROADS[0][1], x, DISTRICT_H, w, cls, lanes))  # from the coastal road north
     return pd.DataFrame(rows, columns=["name", "dir", "x0", "y0", "x1", "y1", "width", "road_class", "lanes"])
 
 
-def _along(roads: pd.DataFrame, spacing: float, offset: np.ndarray, phase: float = 0.5,
-           junction_gap: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _junctions(roads: pd.DataFrame) -> pd.DataFrame:
+    """Where a north-south road meets an east-west one (T-junctions at the coastal road included)."""
+    ew, ns = roads[roads.dir == "EW"], roads[roads.dir == "NS"]
+    j = ew.merge(ns, how="cross", suffixes=("_ew", "_ns"))
+    j = j[(j.y0_ew >= j.y0_ns) & (j.y0_ew <= j.y1_ns)]
+    return pd.DataFrame({"x": j.x0_ns.to_numpy(), "y": j.y0_ew.to_numpy(), "w_ns": j.width_ns.to_numpy(),
+                         "w_ew": j.width_ew.to_numpy(), "name": (j.name_ew + "与" + j.name_ns).to_numpy()})
+
+
+def _along(roads: pd.DataFrame, spacing: float, offset: np.ndarray, phase: float,
+           junction_gap: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Points every ``spacing`` m along each road at lateral ``offset`` (per road); returns x, y, road index.
 
-    Points within ``junction_gap`` (+ half the crossing road's width) of a crossing road are dropped.
+    Points on a crossing road (its half width plus ``junction_gap``) are dropped.
     """
     xs, ys, ri = [], [], []
     for i, r in enumerate(roads.itertuples()):
         length = abs(r.x1 - r.x0) + abs(r.y1 - r.y0)
         t = np.arange(phase * spacing, length, spacing)
+        keep = np.ones(len(t), dtype=bool)
         if r.dir == "EW":
             x, y = r.x0 + t, np.full_like(t, r.y0 + offset[i])
-            cross = roads[roads.dir == "NS"]
-            keep = np.ones(len(t), dtype=bool)
-            for c in cross.itertuples():
+            for c in roads[roads.dir == "NS"].itertuples():
                 keep &= ~((np.abs(x - c.x0) < c.width / 2 + junction_gap) & (y > c.y0) & (y < c.y1))
         else:
             x, y = np.full_like(t, r.x0 + offset[i]), r.y0 + t
-            cross = roads[roads.dir == "EW"]
-            keep = np.ones(len(t), dtype=bool)
-            for c in cross.itertuples():
+            for c in roads[roads.dir == "EW"].itertuples():
                 keep &= ~(np.abs(y - c.y0) < c.width / 2 + junction_gap)
         xs.append(x[keep])
         ys.append(y[keep])
@@ -165,181 +245,50 @@ def _along(roads: pd.DataFrame, spacing: float, offset: np.ndarray, phase: float
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(ri)
 
 
-def _footprints(d: District, roads: pd.DataFrame, rng: np.random.Generator) -> gpd.GeoDataFrame:
-    """Lots in the blocks between roads → rectangles, L shapes and courtyard buildings."""
+def _lots(roads: pd.DataFrame) -> pd.DataFrame:
+    """Lot centres on a ~34 m pitch in every block between roads, leaving the plaza and landmark sites free."""
     ew = roads[roads.dir == "EW"].sort_values("y0")
     ns = roads[roads.dir == "NS"].sort_values("x0")
     edges_x = [0.0, *ns.x0.tolist(), DISTRICT_W]
     half_x = [0.0, *(ns.width / 2).tolist(), 0.0]
     edges_y = ew.y0.tolist() + [DISTRICT_H]
     half_y = (ew.width / 2).tolist() + [0.0]
-    cx, cy, road_name = [], [], []
+    cx, cy, road, block = [], [], [], []
     for i in range(len(edges_x) - 1):
-        bx0, bx1 = edges_x[i] + half_x[i] + 12, edges_x[i + 1] - half_x[i + 1] - 12
+        bx0, bx1 = edges_x[i] + half_x[i] + SETBACK, edges_x[i + 1] - half_x[i + 1] - SETBACK
         for j in range(len(edges_y) - 1):
-            by0, by1 = edges_y[j] + half_y[j] + 12, edges_y[j + 1] - half_y[j + 1] - 12
+            by0, by1 = edges_y[j] + half_y[j] + SETBACK, edges_y[j + 1] - half_y[j + 1] - SETBACK
             if bx1 - bx0 < 30 or by1 - by0 < 30:
                 continue
-            nx, ny = max(1, int((bx1 - bx0) // 34)), max(1, int((by1 - by0) // 34))
+            nx, ny = max(1, int((bx1 - bx0) // LOT_PITCH)), max(1, int((by1 - by0) // LOT_PITCH))
             gx, gy = np.meshgrid(bx0 + (np.arange(nx) + 0.5) * (bx1 - bx0) / nx,
                                  by0 + (np.arange(ny) + 0.5) * (by1 - by0) / ny)
             cx.append(gx.ravel())
             cy.append(gy.ravel())
-            road_name += [ew.name.iloc[j]] * gx.size
+            road += [ew.name.iloc[j]] * gx.size
+            block += [i * 10 + j] * gx.size
     cx, cy = np.concatenate(cx), np.concatenate(cy)
-    road_name = np.array(road_name)
-    keep = rng.random(cx.size) < 0.82
-    # keep the landmarks' sites free
-    for _, _, (lx, ly), (lw, ld), _, _ in LANDMARKS:
-        keep &= ~((np.abs(cx - lx) < lw / 2 + 30) & (np.abs(cy - ly) < ld / 2 + 30))
-    cx, cy, road_name = cx[keep], cy[keep], road_name[keep]
-    n = cx.size
-    w = rng.uniform(14, 28, n)
-    dpt = rng.uniform(13, 26, n)
-    x, y = d.world(cx, cy)
-    boxes = shapely.box(x - w / 2, y - dpt / 2, x + w / 2, y + dpt / 2)
-    kind = rng.choice([0, 1, 2], size=n, p=[0.62, 0.26, 0.12])  # rectangle, L shape, courtyard
-    corner = shapely.box(x, y, x + w / 2 + 1, y + dpt / 2 + 1)
-    court = shapely.box(x - w / 4, y - dpt / 4, x + w / 4, y + dpt / 4)
-    shapes = np.where(kind == 1, shapely.difference(boxes, corner), boxes)
-    shapes = np.where(kind == 2, shapely.difference(boxes, court), shapes)
-    # heights: towers along 香港中路, offices near the arterials, residential elsewhere
-    near_hk = np.abs(cy - 700.0) < 90
-    use = np.where(near_hk, rng.choice(["OFF", "COM", "HOT", "MIX"], n, p=[0.45, 0.25, 0.1, 0.2]),
-                   rng.choice(["RES", "MIX", "PUB", "COM", "OFF", "OTH"], n, p=[0.6, 0.12, 0.08, 0.08, 0.08, 0.04]))
-    tower = near_hk & (rng.random(n) < 0.45)
-    height = np.where(tower, rng.uniform(60, 230, n), rng.gamma(4.0, 7.0, n) + 9)
-    height = np.where(kind == 2, np.minimum(height, 30.0), height)  # courtyard blocks are low
-    storey = rng.uniform(3.0, 3.6, n)
-    floors = np.maximum(1, np.round(height / storey)).astype(np.int32)
-    height = np.round(floors * storey, 1)
-    base = np.round(ground(cx - w / 2, cy - dpt / 2), 2)
-    serial = np.arange(n) + 1 + d.index * 1_000_000 % 900_000
-    number = rng.integers(1, 300, n)
-    return gpd.GeoDataFrame({
-        "code": _code("370202", "0201", serial),
-        "name": [f"{r}{k}号{'大厦' if u in ('OFF', 'COM', 'HOT') else '楼'}"
-                 for r, k, u in zip(road_name, number, use, strict=True)],
-        "height": height, "floors": floors, "use": use,
-        "year_built": rng.integers(1985, 2025, n).astype(np.int32),
-        "address": [f"青岛市市南区{r}{k}号" for r, k in zip(road_name, number, strict=True)],
-        "base_elevation": base,
-    }, geometry=shapes, crs=PROJECT_CRS)
+    road_arr, block_arr = np.array(road), np.array(block)
+    free = ~((cx > PLAZA[0] - 20) & (cx < PLAZA[2] + 20) & (cy > PLAZA[1] - 20) & (cy < PLAZA[3] + 20))
+    for _, _, (lx, ly), (lw, ld), *_ in LANDMARKS:
+        free &= ~((np.abs(cx - lx) < lw / 2 + 30) & (np.abs(cy - ly) < ld / 2 + 30))
+    block_id = np.unique(block_arr[free], return_inverse=True)[1]
+    return pd.DataFrame({"cx": cx[free], "cy": cy[free], "road_name": road_arr[free],
+                         "estate": np.array(ESTATES)[block_id % len(ESTATES)],
+                         "rank": _rank(block_id) + 1})
 
 
-def _road_frame(d: District, roads: pd.DataFrame, rng: np.random.Generator) -> gpd.GeoDataFrame:
-    x0, y0 = d.world(roads.x0.to_numpy(), roads.y0.to_numpy())
-    x1, y1 = d.world(roads.x1.to_numpy(), roads.y1.to_numpy())
-    coords = np.stack([np.stack([x0, y0], -1), np.stack([x1, y1], -1)], 1)
-    return gpd.GeoDataFrame({
-        "code": [f"370202DL{d.index:03d}{i:03d}" for i in range(len(roads))],
-        "name": roads.name.to_list(), "road_class": roads.road_class.to_list(),
-        "width": roads.width.to_numpy(float), "lanes": roads.lanes.to_numpy(np.int32),
-        "surface": rng.choice(["LQ", "LQ", "LQ", "SN"], len(roads)),
-    }, geometry=shapely.linestrings(coords), crs=PROJECT_CRS)
-
-
-def _lights(d: District, roads: pd.DataFrame, rng: np.random.Generator, serial0: int) -> gpd.GeoDataFrame:
+def _light_sites(roads: pd.DataFrame) -> pd.DataFrame:
     parts = []
     for side in (-1.0, 1.0):
-        off = side * (roads.width.to_numpy() / 2 + 1.0)
-        x, y, ri = _along(roads, 32.0, off, phase=0.5 if side < 0 else 1.0, junction_gap=8.0)
-        parts.append((x, y, ri))
-    x = np.concatenate([p[0] for p in parts])
-    y = np.concatenate([p[1] for p in parts])
-    ri = np.concatenate([p[2] for p in parts])
-    n = x.size
-    road = roads.name.to_numpy()[ri]
-    small = roads.road_class.to_numpy()[ri] == "BRA"
-    lamp = rng.choice(["LED", "HPS", "MH", "IND"], n, p=[0.82, 0.12, 0.04, 0.02])
-    serial = serial0 + np.arange(n) + 1
-    per_road = pd.Series(ri).groupby(ri).cumcount().to_numpy() + 1
-    abbrev = {name: f"R{k:02d}" for k, name in enumerate(roads.name)}
-    ab = np.array([abbrev[r] for r in road])
-    circuit_no = (per_road - 1) // 24 + 1
-    wx, wy = d.world(x, y)
-    return gpd.GeoDataFrame({
-        "code": _code("370202", "0110", serial),
-        "pole_code": [f"SN-{a}-{k:04d}" for a, k in zip(ab, per_road, strict=True)],
-        "lamp_type": lamp,
-        "power_w": np.where(lamp == "LED", rng.choice([60.0, 90.0, 120.0, 150.0], n), rng.choice([150.0, 250.0], n)),
-        "pole_height": np.where(small, 6.0, rng.choice([8.0, 10.0, 12.0], n, p=[0.3, 0.5, 0.2])),
-        "arm_length": np.where(small, 0.5, rng.choice([1.0, 1.5, 2.0], n)),
-        "heads": rng.choice([1, 2], n, p=[0.85, 0.15]).astype(np.int32),
-        "colour_temp": np.where(lamp == "HPS", 2000, rng.choice([3000, 4000, 5000], n)).astype(np.int32),
-        "control_mode": rng.choice(["TIME", "LIGHT", "REMOTE"], n, p=[0.3, 0.2, 0.5]),
-        "status": _status(rng, n),
-        "install_date": _dates(rng, n, 2005, 2025),
-        "owner": rng.choice(["青岛市市南区城市管理局", "青岛市市政设施服务中心"], n),
-        "maintainer": rng.choice(["青岛市政路灯工程有限公司", "青岛海湾照明工程有限公司"], n),
-        "circuit": [f"{a}-{c:02d}" for a, c in zip(ab, circuit_no, strict=True)],
-        "cabinet_code": _code("370202", "0114", serial0 + pd.factorize(pd.Series(ab) + circuit_no.astype(str))[0] + 1),
-        "pole_material": rng.choice(["ST", "AL", "FRP"], n, p=[0.7, 0.25, 0.05]),
-        "road_name": road,
-    }, geometry=shapely.points(wx, wy), crs=PROJECT_CRS)
-
-
-def _junctions(roads: pd.DataFrame) -> pd.DataFrame:
-    ew, ns = roads[roads.dir == "EW"], roads[roads.dir == "NS"]
-    j = ew.merge(ns, how="cross", suffixes=("_ew", "_ns"))
-    j = j[(j.y0_ew > j.y0_ns) & (j.y0_ew < j.y1_ns)]
-    return pd.DataFrame({"x": j.x0_ns.to_numpy(), "y": j.y0_ew.to_numpy(), "w_ns": j.width_ns.to_numpy(),
-                         "w_ew": j.width_ew.to_numpy(), "name": (j.name_ew + "-" + j.name_ns).to_numpy()})
-
-
-def _poles(d: District, roads: pd.DataFrame, rng: np.random.Generator, serial0: int
-           ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    j = _junctions(roads)
-    corners = np.array([[1, 1], [-1, -1], [1, -1], [-1, 1]], dtype=float)
-    per = rng.integers(1, 5, len(j))  # 1–4 poles a junction
-    ji = np.repeat(np.arange(len(j)), per)
-    ci = pd.Series(ji).groupby(ji).cumcount().to_numpy()
-    x = j.x.to_numpy()[ji] + corners[ci, 0] * (j.w_ns.to_numpy()[ji] / 2 + 1.5)
-    y = j.y.to_numpy()[ji] + corners[ci, 1] * (j.w_ew.to_numpy()[ji] / 2 + 1.5)
-    n = x.size
-    code = np.array(_code("370202", "0113", serial0 + np.arange(n) + 1))
-    # devices: LIGHT nearly always, plus 1–5 others
-    ndev = rng.integers(2, 7, n)
-    pi = np.repeat(np.arange(n), ndev)
-    k = pd.Series(pi).groupby(pi).cumcount().to_numpy()
-    others = rng.integers(1, len(DEVICES), pi.size)
-    dtype = np.where(k == 0, 0, others)
-    dev = pd.DataFrame({"pi": pi, "t": dtype}).drop_duplicates()
-    types = np.array([t for t, _, _ in DEVICES])[dev.t.to_numpy()]
-    mount = np.array([h for _, h, _ in DEVICES])[dev.t.to_numpy()]
-    power = np.array([p for _, _, p in DEVICES])[dev.t.to_numpy()]
-    operators = np.array([DEVICE_OPERATORS.get(t, "青岛市市南区城市管理局") for t in types])
-    from qdt.cim import catalogue
-
-    labels = {e.code: e.zh for e in catalogue().codelist("device_type").entries}
-    summary = pd.Series([labels[t] for t in types]).groupby(dev.pi.to_numpy()).agg("、".join)
-    devices = pd.DataFrame({
-        "pole_code": code[dev.pi.to_numpy()], "device_type": types, "mount_height": mount,
-        "operator": operators, "power_w": power, "status": _status(rng, len(dev)),
-        "install_date": _dates(rng, len(dev), 2019, 2025),
-        "model": rng.choice(["HW-AP7060", "HK-DS2CD", "ZTE-QCell", "SZ-ENV300", "LS-P3"], len(dev)),
-    })
-    wx, wy = d.world(x, y)
-    poles = gpd.GeoDataFrame({
-        "code": code,
-        "name": [f"{nm} 智慧杆{c + 1:02d}" for nm, c in zip(j.name.to_numpy()[ji], ci, strict=True)],
-        "pole_height": rng.choice([10.0, 12.0, 15.0], n, p=[0.3, 0.5, 0.2]),
-        "status": _status(rng, n),
-        "install_date": _dates(rng, n, 2019, 2025),
-        "owner": rng.choice(["青岛市大数据发展管理局", "青岛市市南区城市管理局"], n),
-        "operator": rng.choice(["中国铁塔股份有限公司青岛市分公司", "青岛华通智能科技研究院有限公司"], n),
-        "cabinet_code": [f"ZH-{d.index:03d}-{i:04d}" for i in ji],
-        "devices": summary.reindex(np.arange(n)).to_numpy(),
-        "device_count": pd.Series(dev.pi.to_numpy()).value_counts().reindex(np.arange(n)).to_numpy(np.int32),
-    }, geometry=shapely.points(wx, wy), crs=PROJECT_CRS)
-    return poles, devices
-
-
-# Top depth (m) of each network where roads cross, layered so that crossing pipes keep the vertical
-# clearances of GB 50289-2016 Table 4.1.14 (with 0.05 m to spare) for the largest diameters generated
-# (TX ≤ 150 mm, DL ≤ 200, RQ ≤ 300, JS ≤ 600, RL ≤ 500) and the 0–0.05 m depth jitter.
-JUNCTION_TOP = {"TX": 0.60, "DL": 1.35, "RQ": 2.15, "JS": 2.70, "RL": 3.50, "PS": 4.20}
-JUNCTION_HALF = 25.0  # m either side of a junction centre where the layering holds
+        off = side * (roads.width.to_numpy() / 2 + 1.0)  # 1 m behind the kerb, on the sidewalk
+        x, y, ri = _along(roads, LIGHT_SPACING, off, phase=0.5 if side < 0 else 1.0, junction_gap=8.0)
+        parts.append(pd.DataFrame({"x": x, "y": y, "road": ri}))
+    lights = pd.concat(parts, ignore_index=True)
+    lights["seq"] = lights.groupby("road").cumcount().to_numpy() + 1
+    lights["abbrev"] = _join("R", _digits(lights.road.to_numpy(), 2))
+    lights["circuit"] = (lights.seq.to_numpy() - 1) // LIGHTS_PER_CIRCUIT + 1
+    return lights
 
 
 def _junction_positions(roads: pd.DataFrame, road: object) -> np.ndarray:
@@ -351,145 +300,402 @@ def _junction_positions(roads: pd.DataFrame, road: object) -> np.ndarray:
     return cross.y0.to_numpy(float) - road.y0  # type: ignore[attr-defined]
 
 
-def _pipes(d: District, roads: pd.DataFrame, rng: np.random.Generator, serial0: int
-           ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    segs, holes = [], []
-    for net, sub, offset, (dmin, dmax), (zmin, zmax), spacing, material, owner, cover in NETWORKS:
-        use = roads if net != "RL" else roads[roads.road_class == "ART"]
-        use = use.reset_index(drop=True)
-        half = use.width.to_numpy() / 2
-        if offset == "sidewalk_east":
-            off = half + 1.5
-        elif offset == "kerb_east":
-            off = half - 0.6
-        elif offset == "sidewalk_west":
-            off = -(half + 1.8)
-        else:
-            off = np.full(len(use), float(offset))
-        planted = (net == "RQ") & (use.name.to_numpy() == "香港中路")
-        for i, r in enumerate(use.itertuples()):
+def _pipe_runs(roads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One run of points per network and road: manhole sites every ``spacing`` m plus the pipe's vertices.
+
+    Vertices (``vertex``) are the road's ends and the points 25 m either side of each junction, so a
+    segment runs from junction zone to junction zone and every network can dip to its own layer
+    where roads cross; the other points are manholes along a segment.
+    """
+    runs, points = [], []
+    for k, (net, _sub, offset, *_rest) in enumerate(NETWORKS):
+        spacing = NETWORKS[k][5]
+        use = roads[roads.road_class == "ART"] if net == "RL" else roads  # district heating under arterials only
+        for i, r in use.iterrows():
+            half = r.width / 2
+            off = {"sidewalk_east": half + 1.5, "kerb_east": half - 0.6, "sidewalk_west": -(half + 1.8)}.get(
+                offset, offset) if isinstance(offset, str) else float(offset)
+            planted = net == "RQ" and r["name"] == "香港中路"
+            if planted:
+                off = -5.0 + 0.15 + 0.10 + 0.30  # 0.30 m clear of the DN300 water main (centre at -5 m)
             length = abs(r.x1 - r.x0) + abs(r.y1 - r.y0)
             junctions = _junction_positions(roads, r)
-            breaks = np.concatenate([np.arange(0.0, length, spacing), [length], junctions - JUNCTION_HALF,
-                                     junctions + JUNCTION_HALF])
-            t = np.unique(np.round(np.clip(breaks, 0.0, length), 3))
+            vertices = np.unique(np.round(np.clip(np.concatenate(
+                [[0.0, length], junctions - JUNCTION_HALF, junctions + JUNCTION_HALF]), 0.0, length), 3))
+            t = np.union1d(vertices, np.round(np.arange(0.0, length, spacing), 3))
             at_junction = (np.abs(t[:, None] - junctions[None, :]) <= JUNCTION_HALF + 1e-6).any(axis=1)
-            m = t.size - 1
             if r.dir == "EW":
-                x, y = r.x0 + t, np.full_like(t, r.y0 + off[i])
+                x, y = r.x0 + t, np.full_like(t, r.y0 + off)
             else:
-                x, y = np.full_like(t, r.x0 + off[i]), r.y0 + t
-            dia = float(np.round(rng.uniform(dmin, dmax) / 50) * 50) if net != "DL" else float(dmin)
-            if net == "JS" and r.name == "香港中路":
-                dia = 300.0
-            if planted[i]:
-                dia = 200.0
-                y = np.full_like(t, r.y0 - 5.0 + 0.15 + 0.10 + 0.30)  # 0.30 m clear of the DN300 water main
-            depth = rng.uniform(zmin, zmax, m + 1)
-            if net == "PS" and r.dir == "NS":  # gravity sewers deepen downhill towards the sea
-                depth = zmin + (zmax - zmin) * (1 - t / max(length, 1.0)) + rng.uniform(0, 0.2, m + 1)
-            # where roads cross, every network dips to its own layer so crossing pipes keep their
-            # vertical clearances (GB 50289-2016 Table 4.1.14; pressure pipes pass over gravity sewers)
-            depth = np.where(at_junction, JUNCTION_TOP[net] + rng.uniform(0.0, 0.05, m + 1), depth)
-            if net == "RQ" and r.name == "山东路":
-                # planted vertical conflict: 0.05 m below 香港中路's water main (top 2.70 m, DN300 → bottom 3.00 m)
-                dia = 200.0
-                hk = np.abs(y - 700.0) <= JUNCTION_HALF + 1e-6
-                depth = np.where(hk, 3.05, depth)
-            if net == "JS" and r.name == "香港中路":
-                depth = np.where(at_junction, JUNCTION_TOP["JS"], depth)
-            segs.append(pd.DataFrame({
-                "x0": x[:-1], "y0": y[:-1], "x1": x[1:], "y1": y[1:], "network": net, "subtype": sub,
-                "diameter_mm": dia, "depth_start": np.round(depth[:-1], 2), "depth_end": np.round(depth[1:], 2),
-                "material": material, "owner": owner, "road_name": r.name,
-                "pressure": ("MB" if planted[i] else rng.choice(["L", "MB", "MA"])) if net == "RQ" else None,
-                "voltage_kv": (10.0 if sub == "GD" else 0.38) if net == "DL" else np.nan,
-                "holes": int(rng.choice([6, 9, 12, 18, 24])) if net in ("TX", "DL") and sub != "LD" else -1,
-                "burial": "GK" if net in ("TX", "DL") and sub != "LD" else ("GG" if net == "RL" else "ZM"),
-            }))
-            holes.append(pd.DataFrame({"x": x, "y": y, "network": net, "cover_type": cover, "owner": owner,
-                                       "road_name": r.name, "depth": np.round(depth + dia / 1000 + 0.3, 2)}))
-    p = pd.concat(segs, ignore_index=True)
-    n = len(p)
-    if "TX" in set(p.network):
-        tx = (p.network == "TX").to_numpy()
-        p.loc[tx, "owner"] = rng.choice(TX_OWNERS, int(tx.sum()))
-    wx0, wy0 = d.world(p.x0.to_numpy(), p.y0.to_numpy())
-    wx1, wy1 = d.world(p.x1.to_numpy(), p.y1.to_numpy())
-    geom = shapely.linestrings(np.stack([np.stack([wx0, wy0], -1), np.stack([wx1, wy1], -1)], 1))
-    holes_df = pd.concat(holes, ignore_index=True).drop_duplicates(["network", "x", "y"], ignore_index=True)
+                x, y = np.full_like(t, r.x0 + off), r.y0 + t
+            run = len(runs)
+            # planted vertical conflict: 山东路's gas main dips under 香港中路's water main at their junction
+            hk = np.abs(y - 700.0) <= JUNCTION_HALF + 1e-6 if (net == "RQ" and r["name"] == "山东路") else \
+                np.zeros(t.size, dtype=bool)
+            runs.append((k, i, r["name"], r.dir, length, planted, net == "RQ" and r["name"] == "山东路",
+                         net == "JS" and r["name"] == "香港中路"))
+            points.append(pd.DataFrame({"run": run, "t": t, "x": x, "y": y, "at_junction": at_junction, "hk": hk,
+                                        "vertex": np.isin(t, vertices)}))
+    runs_df = pd.DataFrame(runs, columns=["net", "road", "name", "dir", "length", "planted", "sd_gas", "hk_water"])
+    return runs_df, pd.concat(points, ignore_index=True)
+
+
+def _zones(roads: pd.DataFrame) -> gpd.GeoDataFrame:
+    """单元网格: the land between neighbouring roads, one grid cell each; the shore strip joins the cells
+    reaching up to 香港中路 (the promenade belongs to the first row of blocks)."""
+    xs = np.r_[0.0, np.sort(roads.x0[roads.dir == "NS"].to_numpy()), DISTRICT_W]
+    ys = np.r_[0.0, np.sort(roads.y0[roads.dir == "EW"].to_numpy())[1:], DISTRICT_H]
+    gx0, gy0 = np.meshgrid(xs[:-1], ys[:-1])
+    gx1, gy1 = np.meshgrid(xs[1:], ys[1:])
+    cells = shapely.box(gx0.ravel(), gy0.ravel(), gx1.ravel(), gy1.ravel())
+    shore_x = np.linspace(0, DISTRICT_W, 81)
+    land = shapely.polygons(np.column_stack([np.r_[shore_x, DISTRICT_W, 0.0],
+                                             np.r_[coast_y(shore_x), DISTRICT_H, DISTRICT_H]]))
+    cells = shapely.intersection(cells, land)
+    keep = shapely.area(cells) > 500.0
+    cells = cells[keep]
+    cx = ((gx0 + gx1) / 2).ravel()[keep]
+    row = np.searchsorted(ys, ((gy0 + gy1) / 2).ravel()[keep]) - 1
+    street = np.minimum((cx / (DISTRICT_W / len(STREETS))).astype(int), len(STREETS) - 1)
+    ew_names = [n for n, *_ in EW_ROADS]  # a cell's community is named after the road along its south side
+    community = _join(np.array(ew_names)[np.clip(row, 0, len(ew_names) - 1)], "社区")
+    order = np.lexsort((row, street))
+    return gpd.GeoDataFrame({"street": np.array(STREETS)[street[order]], "street_no": street[order] + 1,
+                             "community": community[order]}, geometry=cells[order])
+
+
+@lru_cache(maxsize=1)
+def layout() -> Layout:
+    """The district layout, built once per process."""
+    roads = _roads()
+    junctions = _junctions(roads)
+    runs, points = _pipe_runs(roads)
+    vertex = np.flatnonzero(points.vertex.to_numpy())
+    same_run = points.run.to_numpy()[vertex[1:]] == points.run.to_numpy()[vertex[:-1]]
+    starts, ends = vertex[:-1][same_run], vertex[1:][same_run]
+    net_code = np.array([n[0] for n in NETWORKS])[runs.net.to_numpy()[points.run.to_numpy()]]
+    sites = pd.DataFrame({"net": net_code, "x": points.x.round(3), "y": points.y.round(3)})
+    holes = np.flatnonzero(~sites.duplicated().to_numpy())
+    return Layout(roads, junctions, _lots(roads), _light_sites(roads), runs, points, starts, ends, holes,
+                  junctions.iloc[::3].reset_index(drop=True), _zones(roads))
+
+
+def per_district_buildings() -> float:
+    """Expected buildings per district (lots × the share that carries a building)."""
+    return len(layout().lots) * KEEP_LOT
+
+
+# --- features of all districts at once ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Districts:
+    """Offsets (m from ORIGIN) of the districts of a city, district 0 at ORIGIN."""
+
+    dx: np.ndarray
+    dy: np.ndarray
+
+    @classmethod
+    def grid(cls, n: int) -> Districts:
+        ncol = max(1, math.ceil(math.sqrt(n * DISTRICT_H / DISTRICT_W)))
+        i = np.arange(n)
+        return cls((i % ncol) * DISTRICT_W, (i // ncol) * DISTRICT_H)
+
+    def __len__(self) -> int:
+        return len(self.dx)
+
+    def world(self, district: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return x + ORIGIN[0] + self.dx[district], y + ORIGIN[1] + self.dy[district]
+
+
+def _tile(n_per: int, d: Districts) -> tuple[np.ndarray, np.ndarray]:
+    """(district, item) index pairs for ``n_per`` items in every district, district-major."""
+    return np.repeat(np.arange(len(d)), n_per), np.tile(np.arange(n_per), len(d))
+
+
+def _buildings(lay: Layout, d: Districts, rng: np.random.Generator) -> gpd.GeoDataFrame:
+    """Rectangles, L and U shapes and courtyard blocks on the lots; towers along 香港中路."""
+    di, li = _tile(len(lay.lots), d)
+    keep = rng.random(di.size) < KEEP_LOT
+    di, li = di[keep], li[keep]
+    lots = lay.lots.iloc[li]
+    cx, cy = lots.cx.to_numpy(), lots.cy.to_numpy()
+    n = cx.size
+    w = rng.uniform(14, 28, n)
+    dpt = rng.uniform(13, 26, n)
+    x, y = d.world(di, cx, cy)
+    boxes = shapely.box(x - w / 2, y - dpt / 2, x + w / 2, y + dpt / 2)
+    kind = rng.choice([0, 1, 2, 3], size=n, p=[0.55, 0.22, 0.11, 0.12])  # rectangle, L, U, courtyard
+    sx, sy = rng.choice([-1.0, 1.0], n), rng.choice([-1.0, 1.0], n)
+    # L: one quadrant cut away; U: a notch a third wide and 30–50 % deep in one side; courtyard: a hole
+    corner = shapely.box(np.minimum(x, x + sx * (w / 2 + 1)), np.minimum(y, y + sy * (dpt / 2 + 1)),
+                         np.maximum(x, x + sx * (w / 2 + 1)), np.maximum(y, y + sy * (dpt / 2 + 1)))
+    notch_depth = dpt * rng.uniform(0.3, 0.5, n)
+    edge = y + sy * dpt / 2
+    notch = shapely.box(x - w / 6, np.minimum(edge, edge - sy * notch_depth) - (sy < 0),
+                        x + w / 6, np.maximum(edge, edge - sy * notch_depth) + (sy > 0))
+    court = shapely.box(x - w / 4, y - dpt / 4, x + w / 4, y + dpt / 4)
+    shapes = boxes.copy()
+    for k, cut in ((1, corner), (2, notch), (3, court)):
+        sel = kind == k
+        shapes[sel] = shapely.difference(boxes[sel], cut[sel])
+    shapes = shapely.orient_polygons(shapes)
+    near_hk = np.abs(cy - 700.0) < 90
+    use = np.where(near_hk, rng.choice(["OFF", "COM", "HOT", "MIX"], n, p=[0.45, 0.25, 0.1, 0.2]),
+                   rng.choice(["RES", "MIX", "PUB", "COM", "OFF", "OTH"], n, p=[0.6, 0.12, 0.08, 0.08, 0.08, 0.04]))
+    tower = near_hk & (rng.random(n) < 0.45)
+    height = np.where(tower, rng.uniform(100, 250, n), rng.gamma(4.0, 7.0, n) + 9)
+    height = np.where(kind >= 2, np.minimum(height, 30.0), height)  # U and courtyard blocks are low
+    storey = np.where(tower | (use == "OFF"), rng.uniform(3.6, 4.2, n), rng.uniform(2.9, 3.3, n))
+    floors = np.maximum(1, np.round(height / storey)).astype(np.int32)
+    height = np.round(floors * storey + np.where(tower, 4.0, 1.2), 1)  # plus the parapet / roof plant
+    corners_x = cx[:, None] + np.array([-0.5, 0.5, 0.5, -0.5]) * w[:, None]
+    corners_y = cy[:, None] + np.array([-0.5, -0.5, 0.5, 0.5]) * dpt[:, None]
+    base = np.round(ground(corners_x, corners_y).min(axis=1), 2)  # the lowest corner: no floating buildings
+    number = rng.integers(1, 300, n)
+    residential = (use == "RES") | (use == "MIX")
+    names = np.where(residential, _join(lots.estate.to_numpy(), lots["rank"].to_numpy(), "号楼"),
+                     _join(lots.road_name.to_numpy(), number, "号", np.where(use == "PUB", "综合楼", "大厦")))
+    return gpd.GeoDataFrame({
+        "code": _code("0201", np.arange(n) + 1),
+        "name": names, "height": height, "floors": floors, "use": use,
+        "year_built": np.where(tower, rng.integers(1995, 2024, n), rng.integers(1985, 2025, n)).astype(np.int32),
+        "address": _join("青岛市市南区", lots.road_name.to_numpy(), number, "号"),
+        "base_elevation": base,
+    }, geometry=shapes, crs=PROJECT_CRS)
+
+
+def _road_frame(lay: Layout, d: Districts, rng: np.random.Generator) -> gpd.GeoDataFrame:
+    roads = lay.roads
+    di, ri = _tile(len(roads), d)
+    r = roads.iloc[ri]
+    x0, y0 = d.world(di, r.x0.to_numpy(), r.y0.to_numpy())
+    x1, y1 = d.world(di, r.x1.to_numpy(), r.y1.to_numpy())
+    coords = np.stack([np.stack([x0, y0], -1), np.stack([x1, y1], -1)], 1)
+    return gpd.GeoDataFrame({
+        "code": _join(DIVISION, "DL", _digits(di, 3), _digits(ri, 3)),
+        "name": r["name"].to_numpy(), "road_class": r.road_class.to_numpy(),
+        "width": r.width.to_numpy(float), "lanes": r.lanes.to_numpy(np.int32),
+        "surface": rng.choice(["LQ", "LQ", "LQ", "SN"], len(ri)),
+    }, geometry=shapely.linestrings(coords), crs=PROJECT_CRS)
+
+
+def _lights(lay: Layout, d: Districts, rng: np.random.Generator) -> gpd.GeoDataFrame:
+    sites = lay.lights
+    di, si = _tile(len(sites), d)
+    s = sites.iloc[si]
+    n = si.size
+    road = lay.roads.name.to_numpy()[s.road.to_numpy()]
+    small = lay.roads.road_class.to_numpy()[s.road.to_numpy()] == "BRA"
+    lamp = rng.choice(["LED", "HPS", "MH", "IND"], n, p=[0.82, 0.12, 0.04, 0.02])
+    n_circuits = int(sites.groupby(["abbrev", "circuit"]).ngroups)
+    circuit_id = pd.factorize(pd.Series(s.abbrev.to_numpy()) + "-" + s.circuit.astype(str).to_numpy())[0]
+    circuit_serial = di * n_circuits + (circuit_id % n_circuits) + 1
+    wx, wy = d.world(di, s.x.to_numpy(), s.y.to_numpy())
+    return gpd.GeoDataFrame({
+        "code": _code("0110", np.arange(n) + 1),
+        "pole_code": _join("SN-", _digits(di, 3), "-", s.abbrev.to_numpy(), "-", _digits(s.seq.to_numpy(), 4)),
+        "lamp_type": lamp,
+        "power_w": np.where(lamp == "LED", rng.choice([60.0, 90.0, 120.0, 150.0], n), rng.choice([150.0, 250.0], n)),
+        "pole_height": np.where(small, 6.0, rng.choice([8.0, 10.0, 12.0], n, p=[0.3, 0.5, 0.2])),
+        "arm_length": np.where(small, 0.5, rng.choice([1.0, 1.5, 2.0], n)),
+        "heads": rng.choice([1, 2], n, p=[0.85, 0.15]).astype(np.int32),
+        "colour_temp": np.where(lamp == "HPS", 2000, rng.choice([3000, 4000, 5000], n)).astype(np.int32),
+        "control_mode": rng.choice(["TIME", "LIGHT", "REMOTE"], n, p=[0.3, 0.2, 0.5]),
+        "status": _status(rng, n),
+        "install_date": _dates(rng, n, 2005, 2025),
+        "owner": rng.choice(["青岛市市南区城市管理局", "青岛市市政设施服务中心"], n),
+        "maintainer": rng.choice(["青岛市政路灯工程有限公司", "青岛海湾照明工程有限公司"], n),
+        "circuit": _join(s.abbrev.to_numpy(), "-", _digits(s.circuit.to_numpy(), 2)),
+        "cabinet_code": _code("0114", circuit_serial),
+        "pole_material": rng.choice(["ST", "AL", "FRP"], n, p=[0.7, 0.25, 0.05]),
+        "road_name": road,
+    }, geometry=shapely.points(wx, wy), crs=PROJECT_CRS)
+
+
+def _poles(lay: Layout, d: Districts, rng: np.random.Generator) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """2–4 smart poles at the corners of every junction (always the NE and SW corners), each carrying 2–6 devices."""
+    j = lay.junctions
+    dj, jj = _tile(len(j), d)
+    per = rng.integers(2, 5, dj.size)
+    di, ji = np.repeat(dj, per), np.repeat(jj, per)
+    ci = _rank(np.repeat(np.arange(dj.size), per))
+    corners = np.array([[1, 1], [-1, -1], [1, -1], [-1, 1]], dtype=float)
+    x = j.x.to_numpy()[ji] + corners[ci, 0] * (j.w_ns.to_numpy()[ji] / 2 + 1.5)
+    y = j.y.to_numpy()[ji] + corners[ci, 1] * (j.w_ew.to_numpy()[ji] / 2 + 1.5)
+    n = x.size
+    code = _code("0113", np.arange(n) + 1)
+    # devices: lighting first, then 1–5 others (duplicates dropped)
+    ndev = rng.integers(2, 7, n)
+    pi = np.repeat(np.arange(n), ndev)
+    k = _rank(pi)
+    dtype = np.where(k == 0, 0, rng.integers(1, len(DEVICES), pi.size))
+    dev = pd.DataFrame({"pi": pi, "t": dtype}).drop_duplicates()
+    types = np.array([t for t, _, _ in DEVICES])[dev.t.to_numpy()]
+    mount = np.array([h for _, h, _ in DEVICES])[dev.t.to_numpy()]
+    power = np.array([p for _, _, p in DEVICES])[dev.t.to_numpy()]
+    operators = pd.Series(types).map(DEVICE_OPERATORS).fillna("青岛市市南区城市管理局").to_numpy()
+    from qdt.cim.schema import catalogue
+
+    labels = {e.code: e.zh for e in catalogue().codelist("device_type").entries}
+    summary = pd.Series(pd.Series(types).map(labels).to_numpy()).groupby(dev.pi.to_numpy()).agg("、".join)
+    devices = pd.DataFrame({
+        "pole_code": code[dev.pi.to_numpy()], "device_type": types, "mount_height": mount,
+        "operator": operators, "power_w": power, "status": _status(rng, len(dev)),
+        "install_date": _dates(rng, len(dev), 2019, 2025),
+        "model": rng.choice(["HW-AP7060", "HK-DS2CD", "ZTE-QCell", "SZ-ENV300", "LS-P3"], len(dev)),
+    })
+    wx, wy = d.world(di, x, y)
+    poles = gpd.GeoDataFrame({
+        "code": code,
+        "name": _join(j.name.to_numpy()[ji], "路口智慧杆", _digits(ci + 1, 2)),
+        "pole_height": rng.choice([10.0, 12.0, 15.0], n, p=[0.3, 0.5, 0.2]),
+        "status": _status(rng, n),
+        "install_date": _dates(rng, n, 2019, 2025),
+        "owner": rng.choice(["青岛市大数据发展管理局", "青岛市市南区城市管理局"], n),
+        "operator": rng.choice(["中国铁塔股份有限公司青岛市分公司", "青岛华通智能科技研究院有限公司"], n),
+        "cabinet_code": _join("ZH-", _digits(di, 3), "-", _digits(ji, 4)),
+        "devices": summary.reindex(np.arange(n)).to_numpy(),
+        "device_count": np.bincount(dev.pi.to_numpy(), minlength=n).astype(np.int32),
+    }, geometry=shapely.points(wx, wy), crs=PROJECT_CRS)
+    return poles, devices
+
+
+def _pipes(lay: Layout, d: Districts, rng: np.random.Generator) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Pipe segments between vertices of the runs and manholes at their sites, for all districts."""
+    runs, pts = lay.runs, lay.points
+    nd, nr, npt = len(d), len(runs), len(pts)
+    net = runs.net.to_numpy()
+    net_code = np.array([n[0] for n in NETWORKS])[net]
+    dmin = np.array([n[3][0] for n in NETWORKS], dtype=float)[net]
+    dmax = np.array([n[3][1] for n in NETWORKS], dtype=float)[net]
+    # per district and run: diameter, gas pressure class, duct hole count
+    dia = np.round(rng.uniform(dmin, dmax, (nd, nr)) / 50) * 50
+    dia = np.where(net_code == "DL", dmin, dia)
+    dia = np.where(runs.hk_water.to_numpy(), 300.0, dia)
+    dia = np.where(runs.planted.to_numpy() | runs.sd_gas.to_numpy(), 200.0, dia)
+    pressure = np.where(runs.planted.to_numpy(), "MB", rng.choice(["L", "MB", "MA"], (nd, nr)))
+    holes_count = rng.choice([6, 9, 12, 18, 24], (nd, nr))
+    # per district and vertex: depth to the pipe top
+    run_of = pts.run.to_numpy()
+    zmin = np.array([n[4][0] for n in NETWORKS])[net][run_of]
+    zmax = np.array([n[4][1] for n in NETWORKS])[net][run_of]
+    depth = rng.uniform(zmin, zmax, (nd, npt))
+    gravity = (net_code[run_of] == "PS") & (runs.dir.to_numpy()[run_of] == "NS")
+    slope = zmin + (zmax - zmin) * (1 - pts.t.to_numpy() / np.maximum(runs.length.to_numpy()[run_of], 1.0))
+    # gravity sewers deepen downhill towards the sea
+    depth = np.where(gravity, slope + rng.uniform(0, 0.2, (nd, npt)), depth)
+    # where roads cross, every network dips to its own layer so crossing pipes keep their vertical clearances
+    # (GB 50289-2016 Table 4.1.14; pressure pipes pass over gravity sewers)
+    top = pd.Series(net_code[run_of]).map(JUNCTION_TOP).to_numpy(float)
+    at_junction = pts.at_junction.to_numpy()
+    depth = np.where(at_junction, top + rng.uniform(0.0, 0.05, (nd, npt)), depth)
+    # planted vertical conflict: 0.05 m below 香港中路's water main (top 2.70 m, DN300 → bottom 3.00 m)
+    depth = np.where(pts.hk.to_numpy(), 3.05, depth)
+    depth = np.where(runs.hk_water.to_numpy()[run_of] & at_junction, JUNCTION_TOP["JS"], depth)
+    # manholes between the vertices sit on the pipe: depth interpolated along the segment
+    index = np.arange(npt)
+    vertex = pts.vertex.to_numpy()
+    before = np.maximum.accumulate(np.where(vertex, index, 0))
+    after = np.minimum.accumulate(np.where(vertex, index, npt - 1)[::-1])[::-1]
+    tt = pts.t.to_numpy()
+    w = np.where(vertex, 0.0, (tt - tt[before]) / np.maximum(tt[after] - tt[before], 1e-9))
+    depth = np.where(vertex, depth, depth[:, before] * (1 - w) + depth[:, after] * w)
+    depth = np.round(depth, 2)
+
+    # segments
+    ns = lay.segment_start.size
+    di, si = _tile(ns, d)
+    p0, p1 = lay.segment_start[si], lay.segment_end[si]
+    run = run_of[p0]
+    k = net[run]
+    sub = np.array([n[1] for n in NETWORKS])[k]
+    code = net_code[run]
+    x0, y0 = d.world(di, pts.x.to_numpy()[p0], pts.y.to_numpy()[p0])
+    x1, y1 = d.world(di, pts.x.to_numpy()[p1], pts.y.to_numpy()[p1])
+    n = si.size
+    owner = np.array([nw[7] for nw in NETWORKS])[k]
+    owner = np.where(code == "TX", rng.choice(TX_OWNERS, n), owner)
+    duct = np.isin(code, ["TX", "DL"]) & (sub != "LD")
     pipes = gpd.GeoDataFrame({
-        "code": _code("370202", "0120", serial0 + np.arange(n) + 1),
-        "network": p.network.to_numpy(), "subtype": p.subtype.to_numpy(), "material": p.material.to_numpy(),
-        "diameter_mm": p.diameter_mm.to_numpy(float), "depth_start": p.depth_start.to_numpy(float),
-        "depth_end": p.depth_end.to_numpy(float), "pressure": p.pressure.to_numpy(),
-        "voltage_kv": p.voltage_kv.to_numpy(float),
-        "holes": pd.array(np.where(p.holes.to_numpy() < 0, pd.NA, p.holes.to_numpy()), dtype="Int32"),
-        "burial": p.burial.to_numpy(), "year_built": rng.integers(1990, 2025, n).astype(np.int32),
-        "owner": p.owner.to_numpy(), "status": _status(rng, n), "road_name": p.road_name.to_numpy(),
-    }, geometry=geom, crs=PROJECT_CRS)
-    m = len(holes_df)
-    hx, hy = d.world(holes_df.x.to_numpy(), holes_df.y.to_numpy())
+        "code": _code("0120", np.arange(n) + 1),
+        "network": code, "subtype": sub, "material": np.array([nw[6] for nw in NETWORKS])[k],
+        "diameter_mm": dia[di, run], "depth_start": depth[di, p0], "depth_end": depth[di, p1],
+        "pressure": np.where(code == "RQ", pressure[di, run], None),
+        "voltage_kv": np.where(code == "DL", np.where(sub == "GD", 10.0, 0.38), np.nan),
+        "holes": _nullable(holes_count[di, run], duct),
+        "burial": np.where(duct, "GK", np.where(code == "RL", "GG", "ZM")),
+        "year_built": rng.integers(1990, 2025, n).astype(np.int32),
+        "owner": owner, "status": _status(rng, n), "road_name": runs.name.to_numpy()[run],
+    }, geometry=shapely.linestrings(np.stack([np.stack([x0, y0], -1), np.stack([x1, y1], -1)], 1)),
+        crs=PROJECT_CRS)
+
+    # manholes at the sites of each network
+    hi, hh = _tile(lay.holes.size, d)
+    hp = lay.holes[hh]
+    hrun = run_of[hp]
+    hk = net[hrun]
+    m = hp.size
+    hx, hy = d.world(hi, pts.x.to_numpy()[hp], pts.y.to_numpy()[hp])
+    cover = np.array([nw[8] for nw in NETWORKS])[hk]
     manholes = gpd.GeoDataFrame({
-        "code": [f"370202{c}{s:06d}" for c, s in zip(holes_df.cover_type, serial0 + np.arange(m) + 1, strict=True)],
-        "network": holes_df.network.to_numpy(), "cover_type": holes_df.cover_type.to_numpy(),
-        "depth": holes_df.depth.to_numpy(float), "status": _status(rng, m), "owner": holes_df.owner.to_numpy(),
-        "road_name": holes_df.road_name.to_numpy(),
+        "code": _code(cover, np.arange(m) + 1),
+        "network": net_code[hrun], "subtype": np.array([nw[1] for nw in NETWORKS])[hk], "cover_type": cover,
+        "depth": np.round(depth[hi, hp] + dia[hi, hrun] / 1000 + 0.3, 2), "status": _status(rng, m),
+        "owner": np.array([nw[7] for nw in NETWORKS])[hk], "road_name": runs.name.to_numpy()[hrun],
+        "install_date": _dates(rng, m, 2005, 2025),
     }, geometry=shapely.points(hx, hy), crs=PROJECT_CRS)
     return pipes, manholes
 
 
-def _cabinets(d: District, lights: gpd.GeoDataFrame, roads: pd.DataFrame, rng: np.random.Generator,
-              serial0: int) -> gpd.GeoDataFrame:
-    # one 配电箱 per streetlight circuit, beside the circuit's first light
+def _cabinets(lay: Layout, d: Districts, lights: gpd.GeoDataFrame, rng: np.random.Generator) -> gpd.GeoDataFrame:
+    """One 配电箱 per streetlight circuit beside its first light; a 交接箱 or 信号控制箱 at every third junction."""
     first = lights.drop_duplicates("cabinet_code")
     xy = shapely.get_coordinates(first.geometry.to_numpy())
-    j = _junctions(roads).iloc[::3]
-    jx, jy = d.world(j.x.to_numpy() + j.w_ns.to_numpy() / 2 + 3.0, j.y.to_numpy() - j.w_ew.to_numpy() / 2 - 3.0)
-    n_pd, n_j = len(first), len(j)
+    jb = lay.junction_boxes
+    dj, jj = _tile(len(jb), d)
+    jx, jy = d.world(dj, jb.x.to_numpy()[jj] + jb.w_ns.to_numpy()[jj] / 2 + 3.0,
+                     jb.y.to_numpy()[jj] - jb.w_ew.to_numpy()[jj] / 2 - 3.0)
+    n_pd, n_j = len(first), jj.size
     x = np.concatenate([xy[:, 0] + 1.2, jx])
     y = np.concatenate([xy[:, 1] + 1.2, jy])
     kind = np.concatenate([np.full(n_pd, "PD"), rng.choice(["JJ", "XK"], n_j)])
-    names = np.concatenate([[f"{c} 路灯配电箱" for c in first.circuit],
-                            [f"{nm} {'通讯交接箱' if k == 'JJ' else '信号控制箱'}"
-                             for nm, k in zip(j.name, kind[n_pd:], strict=True)]])
-    codes = np.concatenate([first.cabinet_code.to_numpy(),
-                            np.array(_code("370202", "0111", serial0 + np.arange(n_j) + 1))])
+    box_names = np.where(kind[n_pd:] == "JJ", "通讯交接箱", "信号控制箱")
+    names = np.concatenate([_join(first.circuit.to_numpy(), " 路灯配电箱"),
+                            _join(jb.name.to_numpy()[jj], " ", box_names)])
+    codes = np.concatenate([first.cabinet_code.to_numpy(), _code("0111", np.arange(n_j) + 1)])
     return gpd.GeoDataFrame({
         "code": codes, "name": names, "cabinet_type": kind, "status": _status(rng, len(x)),
         "owner": np.where(kind == "PD", "青岛市市政设施服务中心",
                           np.where(kind == "JJ", "中国电信股份有限公司青岛分公司", "青岛市公安局交通警察支队")),
         "install_date": _dates(rng, len(x), 2008, 2024),
-        "circuits": pd.array(np.where(kind == "PD", rng.integers(2, 9, len(x)), pd.NA), dtype="Int32"),
+        "circuits": _nullable(rng.integers(2, 9, len(x)), kind == "PD"),
     }, geometry=shapely.points(x, y), crs=PROJECT_CRS)
 
 
-def _zones(d: District, rng: np.random.Generator) -> gpd.GeoDataFrame:
-    xs = np.linspace(0, DISTRICT_W, 4)
-    ys = np.array([0.0, 850.0, DISTRICT_H])
-    gx0, gy0 = np.meshgrid(xs[:-1], ys[:-1])
-    gx1, gy1 = np.meshgrid(xs[1:], ys[1:])
-    x0, y0 = d.world(gx0.ravel(), gy0.ravel())
-    x1, y1 = d.world(gx1.ravel(), gy1.ravel())
-    cells = shapely.box(x0, y0, x1, y1)
-    shore_x = np.linspace(0, DISTRICT_W, 81)
-    sx, sy = d.world(shore_x, coast_y(shore_x))
-    nx, ny = d.world(np.array([DISTRICT_W, 0.0]), np.array([DISTRICT_H, DISTRICT_H]))
-    land = shapely.polygons(np.column_stack([np.r_[sx, nx], np.r_[sy, ny]]))
-    zones = shapely.intersection(cells, land)
-    n = len(zones)
-    street = np.array(STREETS)[np.arange(n) % len(STREETS)]
+def _zone_frame(lay: Layout, d: Districts, rng: np.random.Generator) -> gpd.GeoDataFrame:
+    z = lay.zones
+    di, zi = _tile(len(z), d)
+    geoms = z.geometry.to_numpy()[zi]
+    counts = shapely.get_num_coordinates(geoms)
+    shift = np.repeat(np.column_stack([ORIGIN[0] + d.dx[di], ORIGIN[1] + d.dy[di]]), counts, axis=0)
+    geoms = shapely.transform(geoms, lambda c: c + shift)
+    n = zi.size
+    street_no = z.street_no.to_numpy()[zi]
+    key = di * 10 + street_no  # grids are numbered within each street of each district
+    order = np.argsort(key, kind="stable")
+    serial_in_street = np.empty(n, dtype=np.int64)
+    serial_in_street[order] = _rank(key[order]) + 1
     return gpd.GeoDataFrame({
-        "grid_code": [f"370202{d.index:03d}{i + 1:03d}" for i in range(n)],
-        "name": [f"{s}第{i + 1}网格" for i, s in enumerate(street)],
-        "district_code": "370202", "street": street,
-        "manager": [f"{a}{b}" for a, b in zip(rng.choice(SURNAMES, n), rng.choice(GIVEN, n), strict=True)],
-        "area_m2": np.round(shapely.area(zones), 1),
-    }, geometry=zones, crs=PROJECT_CRS)
+        "grid_code": _join(DIVISION, _digits(di, 3), _digits(zi + 1, 3)),  # division + district + serial
+        "name": _join(z.street.to_numpy()[zi], "第", _digits(serial_in_street, 2), "网格"),
+        "district_code": DIVISION, "street": z.street.to_numpy()[zi], "community": z.community.to_numpy()[zi],
+        "manager": _people(rng, n),
+        "area_m2": np.round(shapely.area(geoms), 1),
+    }, geometry=geoms, crs=PROJECT_CRS)
 
 
-def _landmarks(d: District) -> tuple[list[list[float]], dict[str, dict]]:
-    """LOD2 solids with semantics: stepped towers, flat blocks, gable roofs."""
+# --- landmarks (CityJSON LOD2) --------------------------------------------------------------------------
+def _landmarks(d: Districts, count: int) -> tuple[list[list[float]], dict[str, dict]]:
+    """LOD2 solids with semantics for the first ``count`` districts: stepped towers, flat blocks, gable roofs."""
     verts: list[list[float]] = []
     objects: dict[str, dict] = {}
 
@@ -498,8 +704,7 @@ def _landmarks(d: District) -> tuple[list[list[float]], dict[str, dict]]:
         verts.extend([list(p) for p in v])
         return list(range(start, start + len(v)))
 
-    def prism(x0: float, y0: float, x1: float, y1: float, z0: float, z1: float, roof: str
-              ) -> tuple[list, list]:
+    def prism(x0: float, y0: float, x1: float, y1: float, z0: float, z1: float, roof: str) -> tuple[list, list]:
         b = add([(x0, y0, z0), (x1, y0, z0), (x1, y1, z0), (x0, y1, z0)])
         if roof == "gable":
             ridge = (y0 + y1) / 2
@@ -518,26 +723,26 @@ def _landmarks(d: District) -> tuple[list[list[float]], dict[str, dict]]:
         return faces, sem
 
     surfaces = [{"type": "RoofSurface"}, {"type": "WallSurface"}, {"type": "GroundSurface"}]
-    for k, (name, use, (cx, cy), (w, dd), height, roof) in enumerate(LANDMARKS):
-        x, y = d.world(np.array([cx]), np.array([cy]))
-        x, y = float(x[0]), float(y[0])
-        z0 = float(np.round(ground(np.array([cx - w / 2]), np.array([cy - dd / 2]))[0] - 0.3, 3))
-        shells = []
-        if roof == "stepped":
-            f1, s1 = prism(x - w / 2, y - dd / 2, x + w / 2, y + dd / 2, z0, z0 + height * 0.75, "flat")
-            f2, s2 = prism(x - w / 3, y - dd / 3, x + w / 3, y + dd / 3, z0 + height * 0.75, z0 + height, "flat")
-            # two solids stacked: shells of one CompositeSolid-like MultiSurface kept as two solids
-            shells = [(f1, s1), (f2, s2)]
-        else:
-            shells = [prism(x - w / 2, y - dd / 2, x + w / 2, y + dd / 2, z0, z0 + height, roof)]
-        geoms = [{"type": "Solid", "lod": "2", "boundaries": [faces],
-                  "semantics": {"surfaces": surfaces, "values": [sem]}} for faces, sem in shells]
-        objects[f"QD-LM-{d.index:03d}-{k + 1:02d}"] = {
-            "type": "Building",
-            "attributes": {"name": name, "名称": name, "use": use, "measuredHeight": height,
-                           "yearOfConstruction": [1997, 1999, 2008, 2013, 1987][k], "address": "青岛市市南区"},
-            "geometry": geoms,
-        }
+    for i in range(min(count, len(d))):
+        for k, (name, use, (cx, cy), (w, dd), height, roof, year) in enumerate(LANDMARKS):
+            x, y = cx + ORIGIN[0] + float(d.dx[i]), cy + ORIGIN[1] + float(d.dy[i])
+            corners_x = np.array([cx - w / 2, cx + w / 2, cx + w / 2, cx - w / 2])
+            corners_y = np.array([cy - dd / 2, cy - dd / 2, cy + dd / 2, cy + dd / 2])
+            z0 = float(np.round(ground(corners_x, corners_y).min() - 0.3, 3))  # footing just below the lowest corner
+            if roof == "stepped":  # a podium and a tower standing on it
+                shells = [prism(x - w / 2, y - dd / 2, x + w / 2, y + dd / 2, z0, z0 + height * 0.75, "flat"),
+                          prism(x - w / 3, y - dd / 3, x + w / 3, y + dd / 3, z0 + height * 0.75, z0 + height, "flat")]
+            else:
+                shells = [prism(x - w / 2, y - dd / 2, x + w / 2, y + dd / 2, z0, z0 + height, roof)]
+            geoms = [{"type": "Solid", "lod": "2", "boundaries": [faces],
+                      "semantics": {"surfaces": surfaces, "values": [sem]}} for faces, sem in shells]
+            objects[f"QD-LM-{i:03d}-{k + 1:02d}"] = {
+                "type": "Building",
+                "attributes": {"name": name, "名称": name, "use": use, "measuredHeight": height,
+                               "yearOfConstruction": year, "address": "青岛市市南区",
+                               "note": "approximate position and shape (synthetic sample)"},
+                "geometry": geoms,
+            }
     return verts, objects
 
 
@@ -547,6 +752,7 @@ def _write_cityjson(path: Path, verts: list[list[float]], objects: dict[str, dic
     ints = np.round((v - translate) / 0.001).astype(np.int64)
     doc = {"type": "CityJSON", "version": "2.0",
            "transform": {"scale": [0.001, 0.001, 0.001], "translate": translate.tolist()},
+           # CityJSON asks for a compound CRS (e.g. EPSG:4549+5737); the horizontal code is what readers need
            "metadata": {"referenceSystem": "https://www.opengis.net/def/crs/EPSG/0/4549",
                         "title": "青岛市南区 五四广场片区 地标建筑 LOD2 "
                                  "(heights: 1985 national height datum, EPSG:5737)"},
@@ -554,13 +760,30 @@ def _write_cityjson(path: Path, verts: list[list[float]], objects: dict[str, dic
     path.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
 
-def _rasters(out: Path, districts: list[District], layers: dict[str, gpd.GeoDataFrame], scaled: bool) -> None:
+# --- rasters ----------------------------------------------------------------------------------------------
+def _smooth_field(rng: np.random.Generator, rows: int, cols: int, cell: int) -> np.ndarray:
+    """Values in 0..1 varying smoothly over about ``cell`` pixels: a coarse random grid, bilinearly upsampled."""
+    coarse = rng.random((rows // cell + 2, cols // cell + 2))
+
+    def weights(n: int, m: int) -> np.ndarray:  # (n, m) bilinear interpolation matrix
+        pos = (np.arange(n) + 0.5) / cell
+        i = np.minimum(pos.astype(int), m - 2)
+        f = pos - i
+        w = np.zeros((n, m))
+        w[np.arange(n), i] = 1 - f
+        w[np.arange(n), i + 1] = f
+        return w
+
+    return weights(rows, coarse.shape[0]) @ coarse @ weights(cols, coarse.shape[1]).T
+
+
+def _rasters(out: Path, d: Districts, layers: dict[str, gpd.GeoDataFrame], scaled: bool) -> None:
     import rasterio
     from affine import Affine
     from rasterio.features import rasterize
 
-    xmax = max(d.dx for d in districts) + DISTRICT_W
-    ymax = max(d.dy for d in districts) + DISTRICT_H
+    xmax = float(d.dx.max()) + DISTRICT_W
+    ymax = float(d.dy.max()) + DISTRICT_H
     dem_cell = DEM_CELL if not scaled else max(DEM_CELL, math.sqrt(xmax * ymax / 4e6))
     cols, rows = int(round(xmax / dem_cell)), int(round(ymax / dem_cell))
     transform = Affine(dem_cell, 0.0, ORIGIN[0], 0.0, -dem_cell, ORIGIN[1] + ymax)
@@ -585,12 +808,17 @@ def _rasters(out: Path, districts: list[District], layers: dict[str, gpd.GeoData
     xx, yy = np.meshgrid(cx % DISTRICT_W, cy % DISTRICT_H)
     h = ground(xx, yy)
     above = yy - coast_y(xx)
-    noise = rng.normal(0, 1, (rows, cols))
+    noise = rng.normal(0, 1, (rows, cols)).astype(np.float32)
     img = np.empty((3, rows, cols), dtype=np.float32)
-    land = np.array([96, 132, 70], dtype=np.float32)  # parks and gardens
+    paved = np.array([158, 153, 142], dtype=np.float32)  # yards, car parks and footpaths inside the blocks
+    green = np.array([96, 132, 70], dtype=np.float32)  # the seaside park between the beach and 东海西路
+    coastal_road = EW_ROADS[0]
+    park = yy < coastal_road[1] - coastal_road[2] / 2 - 4.0
+    # gardens: patches of a smooth random field (about 40 m across) in the blocks, plus the seaside park
+    gardens = park | (_smooth_field(rng, rows, cols, max(2, round(40.0 / ortho_cell))) > 0.62)
     for b in range(3):
-        img[b] = land[b] + 14 * noise
-    trees = rng.random((rows, cols)) < 0.08
+        img[b] = np.where(gardens, green[b] + 14 * noise, paved[b] + 9 * noise)
+    trees = gardens & (rng.random((rows, cols)) < 0.08)
     img[:, trees] *= 0.7
     beach = (above >= 0) & (above < 45)
     sea = above < 0
@@ -599,24 +827,52 @@ def _rasters(out: Path, districts: list[District], layers: dict[str, gpd.GeoData
         depth = np.clip(-h[sea] / 8.0, 0, 1)
         img[b][sea] = (1 - depth) * (90, 150, 170)[b] + depth * deep + 4 * noise[sea]
 
-    def burn(geoms: np.ndarray, colour: tuple[int, int, int], jitter: float = 6.0) -> None:
+    def burn(geoms: np.ndarray, colour: tuple[int, int, int], jitter: float = 6.0, all_touched: bool = False) -> None:
         if len(geoms) == 0:
             return
         mask = rasterize(((g, 1) for g in geoms), out_shape=(rows, cols), transform=transform, fill=0,
-                         dtype="uint8").astype(bool)
+                         dtype="uint8", all_touched=all_touched).astype(bool)
         for b in range(3):
             img[b][mask] = colour[b] + jitter * noise[mask]
 
     roads = layers["roads"]
-    burn(shapely.buffer(roads.geometry.to_numpy(), roads.width.to_numpy() / 2 + 4.0, cap_style="flat"),
-         (188, 186, 180))  # sidewalks
-    burn(shapely.buffer(roads.geometry.to_numpy(), roads.width.to_numpy() / 2, cap_style="flat"), (72, 74, 78), 3.0)
-    burn(shapely.buffer(roads.geometry.to_numpy(), 0.25, cap_style="flat"), (235, 232, 220), 2.0)  # centre lines
+    lines, widths = roads.geometry.to_numpy(), roads.width.to_numpy()
+    # 五四广场: granite paving, lawns and the red 五月的风
+    px0, py0, px1, py1 = PLAZA
+    mx, my, mr = MAY_WIND
+    offsets = np.column_stack([ORIGIN[0] + d.dx, ORIGIN[1] + d.dy])
+    plaza = shapely.box(offsets[:, 0] + px0, offsets[:, 1] + py0, offsets[:, 0] + px1, offsets[:, 1] + py1)
+    lawns = np.concatenate([shapely.box(offsets[:, 0] + px0 + 15, offsets[:, 1] + py0 + 15,
+                                        offsets[:, 0] + mx - 30, offsets[:, 1] + py1 - 15),
+                            shapely.box(offsets[:, 0] + mx + 30, offsets[:, 1] + py0 + 15,
+                                        offsets[:, 0] + px1 - 15, offsets[:, 1] + py1 - 15)])
+    burn(plaza, (206, 198, 184))
+    burn(lawns, (92, 140, 66), 10.0)
+    burn(shapely.buffer(shapely.points(offsets + [mx, my]), mr), (196, 38, 36), 4.0)
+    burn(shapely.buffer(lines, widths / 2 + 4.0, cap_style="flat"), (188, 186, 180))  # sidewalks
+    burn(shapely.buffer(lines, widths / 2, cap_style="flat"), (72, 74, 78), 3.0)  # carriageways
+    if ortho_cell <= 1.5:  # markings and trees are sub-pixel in the coarse orthophoto of a scaled city
+        _paint_details(burn, roads, d)
     b = layers["buildings"]
-    roof_colours = np.array([(150, 150, 152), (178, 96, 72), (120, 124, 130), (196, 190, 178), (95, 110, 125)])
-    pick = np.random.default_rng(SEED + 8).integers(0, len(roof_colours), len(b))
+    # the landmarks (CityJSON only) need their roofs too
+    lm_d, lm_k = _tile(len(LANDMARKS), Districts(d.dx[:LANDMARK_DISTRICTS], d.dy[:LANDMARK_DISTRICTS]))
+    lm = np.array([(cx, cy, w, dd, hgt) for _, _, (cx, cy), (w, dd), hgt, *_ in LANDMARKS])[lm_k]
+    lx, ly = lm[:, 0] + ORIGIN[0] + d.dx[lm_d], lm[:, 1] + ORIGIN[1] + d.dy[lm_d]
+    landmark_roofs = shapely.box(lx - lm[:, 2] / 2, ly - lm[:, 3] / 2, lx + lm[:, 2] / 2, ly + lm[:, 3] / 2)
+    footprints = np.concatenate([b.geometry.to_numpy(), landmark_roofs])
+    heights = np.concatenate([b.height.to_numpy(), lm[:, 4]])
+    # shadows: the sun stands in the south, so each building throws one to the north, longer for taller ones
+    reach = np.minimum(heights, 120.0) * 0.35
+    shift = np.repeat(np.column_stack([-0.25 * reach, reach]), shapely.get_num_coordinates(footprints), axis=0)
+    burn(shapely.transform(footprints, lambda c: c + shift), (86, 88, 90), 4.0)
+    # roofs: red tiles on low residential blocks (青岛's 红瓦), greys and glass on the taller ones
+    pick = np.random.default_rng(SEED + 8).random(len(footprints))
+    low = (heights < 24) & np.isin(np.r_[b.use.to_numpy(), np.full(len(lm), "PUB")], ["RES", "MIX"])
+    roof = np.where(low & (pick < 0.7), 1, np.where(heights > 60, np.where(pick < 0.5, 4, 2),
+                                                     np.where(pick < 0.5, 0, 3)))
+    roof_colours = [(212, 210, 204), (178, 86, 62), (112, 116, 124), (222, 206, 176), (88, 112, 140)]
     for k, colour in enumerate(roof_colours):
-        burn(b.geometry.to_numpy()[pick == k], tuple(int(c) for c in colour), 4.0)
+        burn(footprints[roof == k], colour, 4.0)
     rgb = np.clip(img, 0, 255).astype(np.uint8)
     profile = {"driver": "GTiff", "height": rows, "width": cols, "count": 3, "dtype": "uint8", "crs": PROJECT_CRS,
                "transform": transform, "compress": "jpeg", "jpeg_quality": 85, "photometric": "ycbcr",
@@ -625,6 +881,52 @@ def _rasters(out: Path, districts: list[District], layers: dict[str, gpd.GeoData
         dst.write(rgb)
 
 
+def _paint_details(burn: Callable[..., None], roads: gpd.GeoDataFrame, d: Districts) -> None:
+    """Road markings (yellow centre lines, dashed lane lines, zebra crossings) and street trees."""
+    lines, widths = roads.geometry.to_numpy(), roads.width.to_numpy()
+    # yellow centre line on divided roads, dashed white lane lines, zebra crossings at junctions
+    divided = roads.lanes.to_numpy() >= 4
+    burn(shapely.buffer(lines[divided], 0.3, cap_style="flat"), (222, 190, 60), 2.0, all_touched=True)
+    lane_w = widths / np.maximum(roads.lanes.to_numpy(), 1)
+    lane_lines = []
+    for k in range(1, int(roads.lanes.max()) // 2):
+        sel = roads.lanes.to_numpy() > 2 * k
+        for side in (-1.0, 1.0):
+            lane_lines.append(shapely.offset_curve(lines[sel], side * k * lane_w[sel]))
+    if lane_lines:
+        lane = np.concatenate(lane_lines)
+        length = shapely.length(lane)
+        per = np.floor(length / 9.0).astype(int)
+        which = np.repeat(np.arange(lane.size), per)
+        start = _rank(which) * 9.0
+        dashes = shapely.linestrings(np.stack([
+            shapely.get_coordinates(shapely.line_interpolate_point(lane[which], start)),
+            shapely.get_coordinates(shapely.line_interpolate_point(lane[which], start + 4.0))], 1))
+        burn(shapely.buffer(dashes, 0.15, cap_style="flat"), (232, 232, 226), 2.0, all_touched=True)
+    j = layout().junctions
+    dj, jj = _tile(len(j), d)
+    jx, jy = j.x.to_numpy()[jj] + ORIGIN[0] + d.dx[dj], j.y.to_numpy()[jj] + ORIGIN[1] + d.dy[dj]
+    hw_ns, hw_ew = j.w_ns.to_numpy()[jj] / 2, j.w_ew.to_numpy()[jj] / 2
+    stripes = np.arange(-14, 15, 2.0)  # 1 m stripes, 1 m gaps
+    sx = jx[:, None] + stripes[None, :]
+    across = np.abs(stripes)[None, :] < hw_ns[:, None]  # stripes over the crossing road's carriageway only
+    south = shapely.box(sx, (jy - hw_ew - 6)[:, None], sx + 1, (jy - hw_ew - 2)[:, None])
+    north = shapely.box(sx, (jy + hw_ew + 2)[:, None], sx + 1, (jy + hw_ew + 6)[:, None])
+    burn(np.concatenate([south[across], north[across]]), (236, 236, 230), 2.0)
+    # street trees every 8 m at the back of the sidewalk, none on the crossing roads
+    carriageways = shapely.union_all(shapely.buffer(lines, widths / 2 + 1.0, cap_style="flat"))
+    shapely.prepare(carriageways)
+    for side in (-1.0, 1.0):
+        edge = shapely.offset_curve(lines, side * (widths / 2 + 3.2))
+        length = shapely.length(edge)
+        per = np.floor(length / 8.0).astype(int)
+        which = np.repeat(np.arange(edge.size), per)
+        trunks = shapely.line_interpolate_point(edge[which], _rank(which) * 8.0 + 4.0)
+        trunks = trunks[~shapely.intersects(carriageways, trunks)]
+        burn(shapely.buffer(trunks, 1.6, quad_segs=3), (58, 96, 48), 10.0)
+
+
+# --- project ---------------------------------------------------------------------------------------------
 PROJECT_LAYERS = [
     {"name": "数字高程模型", "kind": "raster", "source": "dem.tif", "role": "dem"},
     {"name": "正射影像", "kind": "raster", "source": "ortho.tif", "role": "ortho"},
@@ -642,7 +944,7 @@ PROJECT_LAYERS = [
 
 
 def _styles(buildings: gpd.GeoDataFrame) -> dict[str, dict]:
-    from qdt.cim import catalogue
+    from qdt.cim.schema import catalogue
 
     cat = catalogue()
 
@@ -659,87 +961,87 @@ def _styles(buildings: gpd.GeoDataFrame) -> dict[str, dict]:
             "roads": by_codes("road_class", "road_class")}
 
 
+def _to_multi(geoms: np.ndarray) -> np.ndarray:
+    single = shapely.get_type_id(geoms) == 3
+    out = geoms.copy()
+    if single.any():
+        parts = geoms[single]
+        out[single] = shapely.multipolygons(parts, indices=np.arange(parts.size))
+    return out
+
+
+def build(scale: int | None = None, seed: int = SEED) -> tuple[Districts, dict[str, pd.DataFrame]]:
+    """The vector layers of the sample city in memory (no files); see :func:`generate`."""
+    n_districts = 1 if scale is None else max(1, math.ceil(scale / per_district_buildings()))
+    d = Districts.grid(n_districts)
+    lay = layout()
+    rng = np.random.default_rng(seed)
+    layers: dict[str, pd.DataFrame] = {}
+    layers["buildings"] = _buildings(lay, d, rng)
+    layers["roads"] = _road_frame(lay, d, rng)
+    layers["streetlights"] = _lights(lay, d, rng)
+    layers["smart_poles"], layers["smart_pole_devices"] = _poles(lay, d, rng)
+    layers["pipes"], layers["manholes"] = _pipes(lay, d, rng)
+    layers["cabinets"] = _cabinets(lay, d, layers["streetlights"], rng)
+    layers["zones"] = _zone_frame(lay, d, rng)
+    for frame in layers.values():
+        frame.index = pd.RangeIndex(1, len(frame) + 1, name="fid")
+    return d, layers
+
+
+def _write_gpkg(path: Path, layers: dict[str, pd.DataFrame], report: Callable[[float, str], None]) -> None:
+    import pyogrio
+
+    if path.exists():
+        path.unlink()
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_TIMESTAMP})
+    try:
+        for i, (name, frame) in enumerate(layers.items()):
+            report(0.6 + 0.25 * i / len(layers), f"writing {name}")
+            if isinstance(frame, gpd.GeoDataFrame):
+                geometry_type = {"buildings": "MultiPolygon", "zones": "MultiPolygon"}.get(name)
+                if geometry_type:
+                    frame = frame.set_geometry(shapely.force_2d(_to_multi(frame.geometry.to_numpy())))
+                pyogrio.write_dataframe(frame.reset_index(drop=True), path, layer=name, driver="GPKG",
+                                        geometry_type=geometry_type, layer_options={"SPATIAL_INDEX": "YES"},
+                                        dataset_options=GPKG_OPTIONS if i == 0 else None)
+            else:
+                pyogrio.write_dataframe(frame.reset_index(drop=True), path, layer=name, driver="GPKG")
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
+
+
 def generate(out_dir: str | Path, scale: int | None = None, seed: int = SEED,
              progress: Callable[[float, str], None] | None = None) -> dict[str, int]:
     """Write the sample base map into ``out_dir``; returns feature counts per layer.
 
-    ``scale`` is the wanted number of buildings (districts are tiled side by side); None
-    writes the single district of the committed sample.
+    ``scale`` is the wanted number of buildings: districts (about :func:`per_district_buildings`
+    each) are tiled side by side, so the count is met to within one district. None writes the
+    single district of the committed sample. The same ``seed`` gives the same files.
     """
-    import pyogrio
-
     report = progress or (lambda f, m: None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    per_district = 740  # about the buildings of one district (the sample has 749)
-    n_districts = 1 if scale is None else max(1, math.ceil(scale / per_district))
-    ncol = max(1, math.ceil(math.sqrt(n_districts * DISTRICT_H / DISTRICT_W)))
-    districts = [District(i, (i % ncol) * DISTRICT_W, (i // ncol) * DISTRICT_H) for i in range(n_districts)]
-    parts: dict[str, list] = {k: [] for k in ("buildings", "roads", "streetlights", "smart_poles", "smart_pole_devices",
-                                              "pipes", "manholes", "cabinets", "zones")}
-    verts: list[list[float]] = []
-    objects: dict[str, dict] = {}
-    for d in districts:
-        report(0.6 * d.index / n_districts, f"district {d.index + 1}/{n_districts}")
-        rng = np.random.default_rng([seed, d.index])
-        roads = _roads(d)
-        serial0 = d.index * 100_000
-        parts["buildings"].append(_footprints(d, roads, rng))
-        parts["roads"].append(_road_frame(d, roads, rng))
-        lights = _lights(d, roads, rng, serial0)
-        parts["streetlights"].append(lights)
-        poles, devices = _poles(d, roads, rng, serial0)
-        parts["smart_poles"].append(poles)
-        parts["smart_pole_devices"].append(devices)
-        pipes, manholes = _pipes(d, roads, rng, serial0)
-        parts["pipes"].append(pipes)
-        parts["manholes"].append(manholes)
-        parts["cabinets"].append(_cabinets(d, lights, roads, rng, serial0))
-        parts["zones"].append(_zones(d, rng))
-        if d.index < 50:  # landmarks only in the first districts; the CityJSON stays small
-            v, o = _landmarks(d)
-            base = len(verts)
-            for obj in o.values():
-                for g in obj["geometry"]:
-                    g["boundaries"] = [[[[i + base for i in ring] for ring in face] for face in shell]
-                                       for shell in g["boundaries"]]
-            verts += v
-            objects.update(o)
-    layers: dict[str, gpd.GeoDataFrame] = {}
-    for name, frames in parts.items():
-        frame = pd.concat(frames, ignore_index=True)
-        frame.index = pd.RangeIndex(1, len(frame) + 1, name="fid")
-        layers[name] = frame
+    report(0.0, "layout")
+    d, layers = build(scale, seed)
     gpkg = out / "qingdao_shinan.gpkg"
-    if gpkg.exists():
-        gpkg.unlink()
-    for i, (name, frame) in enumerate(layers.items()):
-        report(0.6 + 0.25 * i / len(layers), f"writing {name}")
-        if isinstance(frame, gpd.GeoDataFrame):
-            geometry_type = {"buildings": "MultiPolygon", "zones": "MultiPolygon"}.get(name)
-            if geometry_type:
-                frame = frame.set_geometry(shapely.force_2d(_to_multi(frame.geometry.to_numpy())))
-            pyogrio.write_dataframe(frame.reset_index(drop=True), gpkg, layer=name, driver="GPKG",
-                                    geometry_type=geometry_type, layer_options={"SPATIAL_INDEX": "YES"},
-                                    dataset_options=GPKG_OPTIONS if i == 0 else None)
-        else:
-            pyogrio.write_dataframe(frame.reset_index(drop=True), gpkg, layer=name, driver="GPKG")
+    _write_gpkg(gpkg, layers, report)
     report(0.86, "rasters")
-    _rasters(out, districts, layers, scaled=scale is not None)
+    _rasters(out, d, layers, scaled=scale is not None)
+    verts, objects = _landmarks(d, LANDMARK_DISTRICTS)
     _write_cityjson(out / "landmarks.city.json", verts, objects)
     styles = _styles(layers["buildings"])
     project_layers = []
     for entry in PROJECT_LAYERS:
         e = dict(entry)
         if "layer" in e:
-            e["source"] = gpkg.name
-            e = {"name": e["name"], "kind": e["kind"], "source": e["source"], "layer": e["layer"],
+            e = {"name": e["name"], "kind": e["kind"], "source": gpkg.name, "layer": e["layer"],
                  "feature_class": e["feature_class"]}
             if entry["layer"] in styles:
                 e["style"] = styles[entry["layer"]]
         project_layers.append(e)
     project = {"format": "qdt-project", "version": 1,
-               "name": "青岛市南区·五四广场片区" + ("" if scale is None else f"（{n_districts} 个片区）"),
+               "name": "青岛市南区·五四广场片区" + ("" if scale is None else f"（{len(d)} 个片区）"),
                "crs": PROJECT_CRS, "height_datum": "EPSG:5737", "layers": project_layers,
                "camera": None, "bookmarks": []}
     (out / "qingdao_shinan.qdt").write_text(json.dumps(project, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -749,19 +1051,14 @@ def generate(out_dir: str | Path, scale: int | None = None, seed: int = SEED,
     return counts
 
 
-def _to_multi(geoms: np.ndarray) -> np.ndarray:
-    single = shapely.get_type_id(geoms) == 3
-    out = geoms.copy()
-    out[single] = shapely.multipolygons(geoms[single][:, None].tolist()) if single.any() else out[single]
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qdt.cim.sample", description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--scale", type=int, help="about this many buildings (tiles districts); default: the sample")
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
+    if args.scale is not None and args.scale < 1:
+        parser.error("--scale must be a positive number of buildings")
     start = time.perf_counter()
     counts = generate(args.out, args.scale, args.seed)
     print(json.dumps(counts, ensure_ascii=False))

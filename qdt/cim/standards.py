@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from qdt.cim.schema import DATA_DIR
+from qdt.cim.schema import DATA_DIR, catalogue
 
 _CONDITION = re.compile(r"^\s*(\w+)\s*(<=|>=|<|>|=|in)\s*(.+?)\s*$")
 _OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
@@ -92,19 +92,61 @@ def clearance_rules() -> tuple[ClearanceRule, ...]:
     return tuple(rules)
 
 
+# What may stand for a network in :func:`required_clearance` besides its code
+_BUILDING = "BLDG"
+_BUILDING_WORDS = {"bldg", "building", "建筑", "建筑物", "房屋"}
+
+
+def network_code(value: Any) -> str:
+    """The CJJ 61 network code for a network code, sub-type code or label ("YS" → "PS", "给水" → "JS", "js" → "JS").
+
+    ``"building"``/``"建筑"`` give ``"BLDG"``, the building side of Table 4.1.9. Unknown
+    values come back unchanged (stripped), so a rule lookup simply finds nothing.
+    """
+    text = str(value).strip()
+    if text.lower() in _BUILDING_WORDS:
+        return _BUILDING
+    cat = catalogue()
+    for candidate in (text, text.upper()):  # codes are upper case; people type "js"
+        code = cat.codelist("pipe_network").code_for(candidate)
+        if code is not None:
+            return str(code)
+        sub = cat.codelist("pipe_subtype").code_for(candidate)
+        if sub is not None:
+            return str(cat.codelist("pipe_subtype").entry(sub).parent)  # type: ignore[union-attr]
+    return text
+
+
+def _normalised_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Gas pressure and burial given as labels ("中压A", "直埋") become the codes the table uses."""
+    out = dict(attrs)
+    for key, codelist in (("pressure", "gas_pressure"), ("burial", "burial_method")):
+        if out.get(key) is not None:
+            code = catalogue().codelist(codelist).code_for(out[key])
+            if code is not None:
+                out[key] = code
+    return out
+
+
 def required_clearance(network_a: str, network_b: str, kind: str = "horizontal",
                        attrs_a: dict[str, Any] | None = None, attrs_b: dict[str, Any] | None = None,
                        **conditions: Any) -> ClearanceRule | None:
     """The rule for a pair of networks (order does not matter), or None if the table has none.
 
-    ``attrs_a``/``attrs_b`` hold each pipe's attributes (``diameter_mm``, ``pressure``,
-    ``burial`` …); keyword ``conditions`` apply to both sides. When the attributes that
-    decide between rows are unknown, the strictest (largest) candidate is returned.
+    Networks are CJJ 61 codes (``"JS"``), sub-type codes (``"YS"`` → drainage), labels
+    (``"燃气"``) or ``"building"``. ``attrs_a``/``attrs_b`` hold each pipe's attributes
+    (``diameter_mm``, ``pressure``, ``burial`` …); keyword ``conditions`` apply to both
+    sides, e.g. ``required_clearance("JS", "PS", diameter_mm=300)`` (the water pipe's
+    diameter decides between 1.0 and 1.5 m) or ``required_clearance("PS", "RQ",
+    pressure="MA")``. Pressure and burial may be codes or labels (``"中压A"``). When the
+    attributes that decide between rows are unknown, the strictest (largest) candidate is
+    returned. Rules come from ``data/clearances.csv`` (GB 50289-2016 Tables 4.1.9 and 4.1.14).
     """
     if kind not in ("horizontal", "vertical"):
         raise ValueError(f"kind must be 'horizontal' or 'vertical', not {kind!r}")
-    a = {**conditions, **(attrs_a or {})}
-    b = {**conditions, **(attrs_b or {})}
+    network_a, network_b = network_code(network_a), network_code(network_b)
+    a = _normalised_attrs({**conditions, **(attrs_a or {})})
+    b = _normalised_attrs({**conditions, **(attrs_b or {})})
     best: ClearanceRule | None = None
     for rule in clearance_rules():
         if rule.kind != kind:
@@ -122,23 +164,46 @@ def required_clearance(network_a: str, network_b: str, kind: str = "horizontal",
 
 
 @dataclass(frozen=True)
+class PipeSubtype:
+    code: str
+    cjj_code: str
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
 class PipeNetwork:
+    """One row of the CJJ 61-2017 Appendix B table (with QDT's typical burial depths)."""
+
     code: str
     cjj_code: int
     zh: str
     en: str
     colour: tuple[int, int, int]
-    subtypes: tuple[str, ...]
-    typical_depth_m: tuple[float, float] | None
+    subtypes: tuple[str, ...]  # sub-type codes, e.g. ("YS", "WS", "HS")
+    typical_depth_m: tuple[float, float] | None  # to the pipe top
     gravity: bool
+    subtype_table: tuple[PipeSubtype, ...] = ()
+    colour_zh: str = ""
+    source: str = ""
+    verified: bool = False
+
+    def subtype(self, code: str) -> PipeSubtype | None:
+        return next((s for s in self.subtype_table if s.code == code), None)
 
 
 @lru_cache(maxsize=1)
 def pipe_networks() -> dict[str, PipeNetwork]:
+    """Networks by code (JS, PS, RQ, RL, DL, TX, GY, QT) from ``data/pipe_networks.json``."""
     doc = json.loads((DATA_DIR / "pipe_networks.json").read_text(encoding="utf-8"))
-    return {n["code"]: PipeNetwork(n["code"], n["cjj_code"], n["zh"], n["en"], tuple(n["colour"]), tuple(n["subtypes"]),
-                                   tuple(n["typical_depth_m"]) if n["typical_depth_m"] else None, bool(n["gravity"]))
-            for n in doc["networks"]}
+    out = {}
+    for n in doc["networks"]:
+        table = tuple(PipeSubtype(s["code"], s["cjj_code"], s["zh"], s["en"]) for s in n["subtypes"])
+        out[n["code"]] = PipeNetwork(
+            n["code"], n["cjj_code"], n["zh"], n["en"], tuple(n["colour"]), tuple(s.code for s in table),
+            tuple(n["typical_depth_m"]) if n["typical_depth_m"] else None, bool(n["gravity"]), table,
+            n.get("colour_zh", ""), n.get("source", ""), bool(n.get("verified", False)))
+    return out
 
 
 @lru_cache(maxsize=1)

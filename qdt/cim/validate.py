@@ -2,6 +2,13 @@
 
 Every rule works on whole columns (pandas/numpy); Python only formats the messages of the
 offending rows, at most :data:`MAX_ROW_ISSUES` per field and rule plus one summary line.
+
+Messages are one English line naming the layer, the field with its Chinese display name,
+the feature id and the value, e.g.
+``buildings: field 'height' (高度) of feature 12: 'abc' is not a number``. Rules (the
+``rule`` of an issue): ``type`` (not a number / whole number / date / yes-no), ``required``,
+``codelist``, ``parent`` (a sub-type code of another network), ``range``, ``length``,
+``pattern``.
 """
 
 from __future__ import annotations
@@ -12,10 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qdt.cim.schema import FeatureClass, FieldDef, catalogue
+from qdt.cim.schema import CodeList, FeatureClass, FieldDef, catalogue
 
 MAX_ROW_ISSUES = 20
-DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+# tried in this order after ISO 8601 (which also covers "2021-05-03 10:00:00" and a trailing "Z")
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S",
+                "%Y/%m/%d %H:%M:%S", "%Y年%m月%d日")
 TRUE_WORDS = {"true", "t", "yes", "y", "1", "是", "真"}
 FALSE_WORDS = {"false", "f", "no", "n", "0", "否", "假"}
 
@@ -36,24 +45,40 @@ class ValidationIssue:
 
 
 def _fmt(value: Any) -> str:
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, float) and value.is_integer():
         return repr(int(value)) if abs(value) < 1e15 else repr(value)
-    return repr(value.item() if isinstance(value, np.generic) else value)
+    return repr(value)
+
+
+def _fid(index: pd.Index, i: int) -> Any:
+    fid = index[i]
+    try:
+        return int(fid)
+    except (TypeError, ValueError):
+        return fid
 
 
 def _row_issues(layer: str, fdef: FieldDef, frame: pd.DataFrame, bad: np.ndarray, values: pd.Series,
                 rule: str, explain: str) -> list[ValidationIssue]:
-    """Issues for the rows where ``bad`` is True; ``explain`` is formatted with {value}."""
+    """Issues for the rows where ``bad`` is True; ``explain`` is formatted with {value}.
+
+    Only the first :data:`MAX_ROW_ISSUES` rows get a message each; the rest are counted in
+    one summary issue (``fid`` None) so a broken column of 300 000 rows stays readable.
+    """
     idx = np.flatnonzero(bad)
+    if idx.size == 0:
+        return []
     issues = []
     for i in idx[:MAX_ROW_ISSUES]:
-        fid = int(frame.index[i])
+        fid = _fid(frame.index, int(i))
         value = values.iloc[i]
         msg = f"{layer}: field {fdef.display} of feature {fid}: {explain.format(value=_fmt(value))}"
         issues.append(ValidationIssue(layer, fdef.name, fid, value, rule, msg))
     if len(idx) > MAX_ROW_ISSUES:
         more = len(idx) - MAX_ROW_ISSUES
-        fids = ", ".join(str(int(frame.index[i])) for i in idx[MAX_ROW_ISSUES:MAX_ROW_ISSUES + 5])
+        fids = ", ".join(str(_fid(frame.index, int(i))) for i in idx[MAX_ROW_ISSUES:MAX_ROW_ISSUES + 5])
         issues.append(ValidationIssue(layer, fdef.name, None, None, rule,
                                       f"{layer}: field {fdef.display}: {more} more features break the same rule "
                                       f"({rule}; e.g. features {fids})"))
@@ -61,6 +86,7 @@ def _row_issues(layer: str, fdef: FieldDef, frame: pd.DataFrame, bad: np.ndarray
 
 
 def _applies(fdef: FieldDef, frame: pd.DataFrame) -> np.ndarray:
+    """Rows the field applies to (``applies_to``, e.g. gas pressure only where network is RQ)."""
     mask = np.ones(len(frame), dtype=bool)
     for other, allowed in fdef.applies_to.items():
         if other in frame.columns:
@@ -69,45 +95,94 @@ def _applies(fdef: FieldDef, frame: pd.DataFrame) -> np.ndarray:
 
 
 def _is_null(s: pd.Series) -> np.ndarray:
+    """None, NaN, NaT, pd.NA and blank text (DBF pads empty fields with spaces)."""
     out = s.isna().to_numpy(dtype=bool, copy=True)
     if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
         out |= s.astype("string").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
     return out
 
 
+def _as_text(s: pd.Series) -> pd.Series:
+    """Values as stripped text; whole floats (1.0, 20210503.0 read from a DBF) lose their '.0'."""
+    if pd.api.types.is_float_dtype(s.dtype):
+        v = s.to_numpy(dtype=float, na_value=np.nan)
+        whole = np.isfinite(v) & (np.abs(v) < 2.0 ** 53)  # floats hold whole numbers exactly up to 2^53
+        whole[whole] = np.mod(v[whole], 1) == 0
+        text = s.astype("string")
+        if whole.any():
+            text[whole] = pd.array(v[whole].astype(np.int64).astype(str), dtype="string")
+        return text.str.strip()
+    return s.astype("string").str.strip()
+
+
 def _parse_dates(s: pd.Series) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(s):
+    """Dates and datetimes (objects or text in ISO 8601 and :data:`DATE_FORMATS`) → datetime64[ns].
+
+    Zoned text is converted to UTC and made naive; what cannot be read is NaT.
+    """
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            return s.dt.tz_convert("UTC").dt.tz_localize(None)
         return s
-    text = s.astype("string").str.strip()
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
-    # python date/datetime objects
-    is_obj_date = s.map(lambda v: hasattr(v, "year") and hasattr(v, "month"), na_action="ignore").fillna(False)
-    if is_obj_date.any():
-        out[is_obj_date.astype(bool)] = pd.to_datetime(s[is_obj_date.astype(bool)], errors="coerce")
+    present = s.notna().to_numpy(dtype=bool)
+    if not present.any():
+        return out
+    # date/datetime objects print as "2021-05-03" / "2021-05-03 10:00:00", which ISO 8601 reads
+    text = _as_text(s[present])
+    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
+    parsed = parsed.astype("datetime64[ns]")
     for fmt in DATE_FORMATS:
-        todo = out.isna() & text.notna()
-        if not todo.any():
+        missing = parsed.isna().to_numpy(dtype=bool)
+        if not missing.any():
             break
-        out[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+        parsed[missing] = pd.to_datetime(text[missing], format=fmt, errors="coerce")
+    out[present] = parsed.to_numpy()
     return out
+
+
+def _code_keys(cl: CodeList, s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The code each value stands for (a code, or a Chinese/English label) and a mask of hits.
+
+    Dictionary lookups on whole columns (the same matching as :meth:`CodeList.code_for`);
+    values that match nothing are left for the ``codelist`` rule to report.
+    """
+    text = _as_text(s)
+    idx = text.map(cl.lookup).astype("float64")
+    miss = idx.isna().to_numpy(dtype=bool)
+    if miss.any():
+        idx[miss] = text[miss].str.lower().map(cl.lookup_lower).astype("float64")
+    if cl.dtype == "int":  # "2.0" or 2.0 for code 2
+        miss = idx.isna().to_numpy(dtype=bool)
+        if miss.any():
+            num = pd.to_numeric(text[miss], errors="coerce")
+            idx[miss] = num.map(cl.lookup_number).astype("float64")
+    found = idx.notna().to_numpy(dtype=bool)
+    codes = np.array(cl.codes + [None], dtype=object)
+    return codes[idx.fillna(len(cl.codes)).to_numpy(dtype=np.int64)], found
 
 
 def _codes(fdef: FieldDef, s: pd.Series) -> pd.Series:
     """Map labels and codes of a code-list column to codes (unknown values stay as they are)."""
     cl = catalogue().codelist(fdef.codelist)  # type: ignore[arg-type]
-    uniques = pd.unique(s.dropna())
-    mapping = {}
-    for u in uniques:  # loop over distinct values only
-        code = cl.code_for(u)
-        mapping[u] = code if code is not None else u
-    return s.map(mapping, na_action="ignore")
+    codes, found = _code_keys(cl, s)
+    out = s.astype(object).copy()
+    if found.any():
+        out[found] = codes[found]
+    return out
 
 
 def coerce_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> tuple[pd.DataFrame, list[ValidationIssue]]:
     """Convert the columns named like the class's fields to the schema's types.
 
-    Code-list columns accept labels ("故障") and store codes (2). Values that cannot be
-    converted become null and are reported (layer, field, fid, value). Returns a new frame.
+    Code-list columns accept labels ("故障") and store codes (2). Numbers may come as text
+    ("12.5"); dates as ISO text, 2021/05/03, 20210503 or date objects. Values that cannot
+    be converted become null and are reported (layer, field, fid, value; rule ``type``).
+    Columns are matched by canonical name only (use :meth:`FeatureClass.map_columns` to
+    rename source columns first). Returns a new frame; ``frame`` is not changed.
+
+    Result dtypes: float → float64, int → Int64, date → datetime64[ns], bool → boolean,
+    str → object holding str or None.
     """
     out = frame.copy()
     issues: list[ValidationIssue] = []
@@ -143,15 +218,21 @@ def coerce_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> tuple[pd
             bad = val.isna().to_numpy() & ~was_null
             issues += _row_issues(layer, fdef, out, bad, frame[fdef.name], "type", "{value} is not yes/no")
             out[fdef.name] = val
-        else:  # str: whole floats read from DBF (1.0) become "1"; nulls stay null
-            if pd.api.types.is_float_dtype(s):
-                s = s.map(lambda v: str(int(v)) if float(v).is_integer() else str(v), na_action="ignore")
-            out[fdef.name] = s.astype("string").where(~was_null, pd.NA).astype(object).where(~was_null, None)
+        else:  # str: whole floats read from a DBF (1.0) become "1"; nulls stay null
+            text = _as_text(s) if pd.api.types.is_float_dtype(s.dtype) else s.astype("string")
+            out[fdef.name] = text.astype(object).where(~was_null, None)
     return out, issues
 
 
 def validate_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> list[ValidationIssue]:
-    """Check a (coerced) table against the class: required, type, code list, range, length, pattern."""
+    """Check a (coerced) table against the class.
+
+    Rules: required (a missing required column is one issue with ``fid`` None), type,
+    code list (codes only: run :func:`coerce_table` first to turn labels into codes),
+    sub-type belongs to the row's network (``parent``), min/max (``range``), text length
+    (``length``) and pattern (e.g. the 16-digit object code). Fields restricted with
+    ``applies_to`` (gas pressure, voltage, hole count) are checked on their rows only.
+    """
     cat = catalogue()
     issues: list[ValidationIssue] = []
     for fdef in cls.fields:
@@ -189,12 +270,17 @@ def validate_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> list[V
             issues += _row_issues(layer, fdef, frame, bad, s, "type", "{value} is not a date (use YYYY-MM-DD)")
         if fdef.codelist:
             cl = cat.codelist(fdef.codelist)
-            allowed = [str(c) for c in cl.codes]
-            keys = s.map(lambda v, cl=cl: str(cl._normalise(v)), na_action="ignore")
-            bad = ~keys.isin(allowed).fillna(False).to_numpy(dtype=bool) & present
+            if cl.dtype == "int":
+                in_list = np.isin(pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan),
+                                  np.array([float(c) for c in cl.codes]))
+            else:
+                in_list = _as_text(s).isin([str(c) for c in cl.codes]).fillna(False).to_numpy(dtype=bool)
+            bad = ~in_list & present
             choices = ", ".join(f"{e.code} {e.zh}" for e in cl.entries[:12])
             issues += _row_issues(layer, fdef, frame, bad, s, "codelist",
                                   f"{{value}} is not in the code list {cl.zh} ({choices})")
+            if fdef.parent_field and fdef.parent_field in frame.columns:
+                issues += _parent_issues(layer, fdef, cl, frame, s, present & in_list)
         if fdef.type == "str" and (fdef.max_length or fdef.pattern):
             text = s.astype("string")
             if fdef.max_length:
@@ -209,8 +295,38 @@ def validate_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> list[V
     return issues
 
 
+def _parent_issues(layer: str, fdef: FieldDef, cl: CodeList, frame: pd.DataFrame, s: pd.Series,
+                   check: np.ndarray) -> list[ValidationIssue]:
+    """A sub-type code must belong to the row's network (YS is drainage, not water)."""
+    parents = {str(e.code): e.parent for e in cl.entries if e.parent is not None}
+    if not parents:
+        return []
+    own = _as_text(s).map(parents)
+    other = _as_text(frame[fdef.parent_field])  # type: ignore[index]
+    bad = check & own.notna().to_numpy(dtype=bool) & other.notna().to_numpy(dtype=bool)
+    bad &= (own.astype("string") != other).fillna(False).to_numpy(dtype=bool)
+    if not bad.any():
+        return []
+    parent_list = catalogue().codelist(cl.parent) if cl.parent else None
+    # the explanation depends on the row's own parent: one message template per distinct parent
+    issues: list[ValidationIssue] = []
+    for code in pd.unique(own[bad]):
+        rows = bad & (own == code).fillna(False).to_numpy(dtype=bool)
+        label = parent_list.label(code) if parent_list is not None else None
+        named = f"'{code}' ({label})" if label else f"'{code}'"
+        issues += _row_issues(layer, fdef, frame, rows, s, "parent",
+                              f"{{value}} is a sub-type of {fdef.parent_field} {named}, "
+                              f"not of the row's {fdef.parent_field}")
+    return issues
+
+
 def validate_value(cls: FeatureClass, field_name: str, value: Any) -> ValidationIssue | None:
-    """Check one value (as an editor would before accepting it); None when it is valid."""
+    """Check one value (as an editor would before accepting it); None when it is valid.
+
+    Labels are accepted for code-list fields ("维修中" for status 3). The message names
+    the class instead of a layer and has no feature id:
+    ``streetlight: field 'status' (状态): 9 is not in the code list 设施状态 (...)``.
+    """
     fdef = cls.field(field_name)
     frame = pd.DataFrame({field_name: pd.Series([value], dtype=object)}, index=pd.Index([0], name="fid"))
     coerced, issues = coerce_table(cls, frame, cls.name)
@@ -226,7 +342,5 @@ def validate_value(cls: FeatureClass, field_name: str, value: Any) -> Validation
 
 def _single_field_class(cls: FeatureClass, fdef: FieldDef) -> FeatureClass:
     # conditional requirements depend on other fields that a single value does not have
-    plain = FieldDef(**{**fdef.__dict__, "applies_to": {}})
+    plain = FieldDef(**{**fdef.__dict__, "applies_to": {}, "parent_field": None})
     return FeatureClass(cls.name, cls.zh, cls.en, cls.geometry, cls.category, cls.level, (plain,))
-
-
