@@ -101,7 +101,7 @@ def test_visibility_opacity_style_and_selection_events():
     zones, lights = make_zones(), make_lights()
     layers.append(zones)
     layers.append(lights)
-    scene = Scene(layers)
+    scene = Scene(layers, lod=False)  # one full-detail part per piece, as the builders make them
     render = RenderCounter()
     scene.request_render = render
 
@@ -270,9 +270,51 @@ def test_point_layer_with_multipoints_and_no_dem():
                         feature_class="streetlight")
     layers = LayerList()
     layers.append(layer)
-    scene = Scene(layers)
+    scene = Scene(layers, lod=False)
     shaft = scene.visual(layer).parts[0]
     assert shaft.polydata.GetNumberOfPoints() == 2
     assert (shaft.colour_fids == 5).all()
     assert from_vtk(shaft.polydata.GetPoints().GetData())[:, 2].max() == 0.0
+    scene.close()
+
+
+def test_fly_to_feature_frames_it_and_raises_for_unknown_fids(window):
+    layers = full_scene()
+    scene = Scene(layers)
+    window.AddRenderer(scene.renderer)
+    scene.frame_all()
+    state = scene.fly_to_feature(layers["buildings"], 14)  # the 10 m tower at E 534 000 N 3 992 000
+    focal = np.array(state["focal_point"])
+    base = plane_height(533995, 3991995)
+    np.testing.assert_allclose(focal[:2], (534000.0, 3992000.0), atol=0.01)
+    assert focal[2] == pytest.approx(base + 15.0, abs=0.01)  # half-way up
+    corners = np.array([[533995, 3991995, base], [534005, 3992005, base + 30.0]])
+    display = scene.to_display(corners)
+    assert ((display[:, :2] > 0) & (display[:, :2] < [640, 480])).all()
+    xmin, xmax, ymin, ymax, zmin, zmax = scene.feature_bounds(layers["pipes"], 300)
+    assert zmax < plane_height(534040, 3992080) - 1.9  # framed where it lies: 1–2 m under the ground
+    light = scene.fly_to_feature(layers["lights"], 102)
+    assert np.linalg.norm(np.array(light["position"]) - light["focal_point"]) > 30.0  # a point: its surroundings show
+    with pytest.raises(KeyError, match="'buildings'.*999"):
+        scene.fly_to_feature(layers["buildings"], 999)
+    window.RemoveRenderer(scene.renderer)
+    scene.close()
+
+
+def test_bookmarks_round_trip_through_the_project_model(window):
+    from qdt.project.model import Bookmark, Camera
+
+    layers = full_scene()
+    scene = Scene(layers)
+    window.AddRenderer(scene.renderer)
+    scene.frame_all(azimuth=40)
+    mark = scene.bookmark("塔楼")
+    stored = Bookmark(mark["name"], Camera.from_dict(mark["camera"]))
+    scene.frame_all()
+    scene.go_to_bookmark(stored)
+    assert scene.camera_state()["position"] == pytest.approx(mark["camera"]["position"], abs=1e-6)
+    scene.frame_all()
+    scene.go_to_bookmark(mark)
+    assert scene.camera_state()["focal_point"] == pytest.approx(mark["camera"]["focal_point"], abs=1e-6)
+    window.RemoveRenderer(scene.renderer)
     scene.close()

@@ -19,6 +19,9 @@ HIGHLIGHT: RGB = (255, 255, 0)  # selection: pure yellow as in QGIS, far from th
 # Sky: hazy horizon at the bottom of the view, deeper blue at the top.
 SKY_HORIZON = (0.86, 0.90, 0.95)
 SKY_ZENITH = (0.42, 0.60, 0.82)
+# Underground view: a dark earth-grey behind the faded ground, so the standard pipe colours stand out
+UNDERGROUND_BOTTOM = (0.16, 0.15, 0.14)
+UNDERGROUND_TOP = (0.30, 0.31, 0.33)
 
 BUILDING_WALL: RGB = (232, 226, 214)  # light warm grey
 BUILDING_ROOF: RGB = (205, 198, 187)

@@ -39,6 +39,18 @@ def explode(geometries: np.ndarray, type_ids: tuple[int, ...]) -> tuple[np.ndarr
     return parts[keep], rows[keep].astype(np.int64)
 
 
+def point_coords_of(geometries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 3) coordinates (z NaN where absent) of every point of Points / MultiPoints and the feature
+    row of each: ``explode(geometries, (0,))`` without a shapely geometry per point."""
+    geometries = np.asarray(geometries, dtype=object)
+    types = shapely.get_type_id(geometries)
+    if np.isin(types[types >= 0], (0, 4)).all():
+        coords, rows = shapely.get_coordinates(geometries, include_z=True, return_index=True)
+        return coords, rows.astype(np.int64)
+    points, rows = explode(geometries, (0,))
+    return shapely.get_coordinates(points, include_z=True), rows
+
+
 # --- polygons -------------------------------------------------------------------------------------
 
 @dataclass
@@ -81,6 +93,101 @@ def polygon_rings(polygons: np.ndarray, origin_xy: tuple[float, float]) -> Polyg
     return PolygonRings(xy=np.ascontiguousarray(xy), coord_ring=coord_ring.astype(np.int64),
                         ring_polygon=ring_polygon.astype(np.int64), ring_start=ring_end - counts,
                         ring_end=ring_end, n_polygons=len(polygons))
+
+
+def _ragged(geometries: np.ndarray, wanted: tuple[int, ...]) -> tuple[int, np.ndarray, tuple] | None:
+    """``shapely.to_ragged_array`` of the geometries when all are of the ``wanted`` type ids (or
+    missing/empty), else None (collections, mixed kinds: the callers fall back to :func:`explode`)."""
+    geometries = np.asarray(geometries, dtype=object)
+    types = shapely.get_type_id(geometries)
+    present = types[(types >= 0) & ~shapely.is_empty(geometries)]
+    if present.size == 0 or not np.isin(present, wanted).all():
+        return None
+    try:
+        kind, coords, offsets = shapely.to_ragged_array(geometries, include_z=False)
+    except ValueError:
+        return None
+    return int(kind), np.asarray(coords, dtype=np.float64), tuple(np.asarray(o, dtype=np.int64) for o in offsets)
+
+
+def polygon_rings_of(geometries: np.ndarray, origin_xy: tuple[float, float]) -> tuple[PolygonRings, np.ndarray]:
+    """Rings of every polygon of ``geometries`` (Polygons / MultiPolygons) and the feature row of each polygon.
+
+    Same rings as ``polygon_rings(*explode(geometries, (3,)))`` (exteriors counter-clockwise,
+    holes clockwise, local coordinates) without making a shapely geometry per part: features
+    that are one ring (most footprints) come straight from ``shapely.get_coordinates``, the
+    others (holes, several parts) from ``shapely.to_ragged_array``.
+    """
+    geometries = np.asarray(geometries, dtype=object)
+    types = shapely.get_type_id(geometries)
+    if not np.isin(types[types >= 0], (3, 6)).all():
+        parts, part_row = explode(geometries, (3,))
+        return polygon_rings(parts, origin_xy), part_row
+    coords, index = shapely.get_coordinates(geometries, return_index=True)
+    n = len(geometries)
+    counts = np.bincount(index, minlength=n)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    first = coords[starts[index]] if len(coords) else coords
+    same_as_first = (coords == first).all(axis=1)
+    matches = np.bincount(index, weights=same_as_first, minlength=n)
+    closed = np.zeros(n, dtype=bool)
+    nonempty = counts > 0
+    closed[nonempty] = same_as_first[ends[nonempty] - 1]
+    simple = nonempty & closed & (matches == 2) & (counts >= 4)  # one closed ring, its start seen once more
+    rows_simple = np.flatnonzero(simple)
+    keep = simple[index]
+    xy_parts = [coords[keep] - np.asarray(origin_xy, dtype=np.float64)]
+    ring_counts = [counts[rows_simple]]
+    ring_polygon = [np.arange(len(rows_simple))]
+    part_rows = [rows_simple]
+    others = np.flatnonzero(nonempty & ~simple)
+    if others.size:
+        ragged = _ragged(geometries[others], (3, 6))
+        if ragged is None:
+            parts, part_row = explode(geometries[others], (3,))
+            sub = polygon_rings(parts, origin_xy)
+            sub_counts, sub_polygon, sub_rows = sub.ring_end - sub.ring_start, sub.ring_polygon, others[part_row]
+            xy_parts.append(sub.xy)
+        else:
+            kind, sub_coords, offsets = ragged
+            ring_offsets, polygon_offsets = offsets[0], offsets[1]
+            polygon_row = (np.repeat(np.arange(len(offsets[2]) - 1), np.diff(offsets[2])) if kind == 6
+                           else np.arange(len(polygon_offsets) - 1))
+            rings_per_polygon = np.diff(polygon_offsets)
+            has_rings = rings_per_polygon > 0
+            renumber = np.cumsum(has_rings) - 1
+            sub_polygon = renumber[np.repeat(np.arange(len(rings_per_polygon)), rings_per_polygon)]
+            sub_counts = np.diff(ring_offsets)
+            sub_rows = others[polygon_row[has_rings]]
+            xy_parts.append(sub_coords - np.asarray(origin_xy, dtype=np.float64))
+        ring_counts.append(sub_counts)
+        ring_polygon.append(sub_polygon + len(rows_simple))
+        part_rows.append(sub_rows)
+    xy = np.concatenate(xy_parts)
+    ring_count = np.concatenate(ring_counts).astype(np.int64)
+    ring_poly = np.concatenate(ring_polygon).astype(np.int64)
+    ring_end = np.cumsum(ring_count)
+    ring_start = ring_end - ring_count
+    coord_ring = np.repeat(np.arange(len(ring_count)), ring_count)
+    # orientation by the shoelace sum of each ring (closed: the last point repeats the first)
+    if len(xy) > 1:
+        cross = xy[:-1, 0] * xy[1:, 1] - xy[1:, 0] * xy[:-1, 1]
+        cross = np.where(coord_ring[:-1] == coord_ring[1:], cross, 0.0)
+        area2 = np.bincount(coord_ring[:-1], weights=cross, minlength=len(ring_count))
+    else:
+        area2 = np.zeros(len(ring_count))
+    exterior = np.ones(len(ring_count), dtype=bool)
+    exterior[1:] = ring_poly[1:] != ring_poly[:-1]
+    flip = np.where(exterior, area2 < 0, area2 > 0)
+    if flip.any():
+        order = np.arange(len(xy))
+        rev = flip[coord_ring]
+        order[rev] = ring_start[coord_ring[rev]] + ring_end[coord_ring[rev]] - 1 - order[rev]
+        xy = xy[order]
+    part_row = np.concatenate(part_rows).astype(np.int64)
+    return PolygonRings(xy=np.ascontiguousarray(xy), coord_ring=coord_ring, ring_polygon=ring_poly,
+                        ring_start=ring_start, ring_end=ring_end, n_polygons=len(part_row)), part_row
 
 
 def triangulate_polygons(rings: PolygonRings) -> tuple[np.ndarray, np.ndarray]:
@@ -128,6 +235,35 @@ def triangulate_polygons(rings: PolygonRings) -> tuple[np.ndarray, np.ndarray]:
     j = np.arange(fan_counts.sum()) - np.repeat(np.cumsum(fan_counts) - fan_counts, fan_counts) + 1
     s = poly_open_start[fan_poly_of_tri]
     fan_tris = np.stack([s, s + j, s + j + 1], axis=1)
+
+    # concave without holes (L, T, U shapes): a fan from the first reflex vertex is a triangulation
+    # whenever all its triangles turn left (their signed areas then add up to the polygon's
+    # winding number, so they cannot overlap); true for every polygon with one reflex vertex
+    concave = np.flatnonzero(~fan & (poly_rings == 1) & (poly_open >= 4))
+    if concave.size:
+        k = poly_open[concave]
+        start = poly_open_start[concave]
+        reflex = ~left
+        # first reflex vertex of each polygon, as an offset into its open vertices
+        first_reflex = np.full(n_poly, -1, dtype=np.int64)
+        pos = np.flatnonzero(reflex)
+        poly_of_open = np.repeat(np.arange(n_poly), poly_open)
+        order = pos[::-1]
+        first_reflex[poly_of_open[order]] = order - poly_open_start[poly_of_open[order]]
+        apex = np.maximum(first_reflex[concave], 0)
+        counts = k - 2
+        tri_poly_c = np.repeat(concave, counts)
+        jj = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + 1
+        kk, ss, aa = np.repeat(k, counts), np.repeat(start, counts), np.repeat(apex, counts)
+        cand = np.stack([ss + aa, ss + (aa + jj) % kk, ss + (aa + jj + 1) % kk], axis=1)
+        pa, pb, pc = rings.xy[open_idx[cand[:, 0]]], rings.xy[open_idx[cand[:, 1]]], rings.xy[open_idx[cand[:, 2]]]
+        area = (pb[:, 0] - pa[:, 0]) * (pc[:, 1] - pa[:, 1]) - (pb[:, 1] - pa[:, 1]) * (pc[:, 0] - pa[:, 0])
+        size = np.maximum(np.abs(pb - pa).max(axis=1), np.abs(pc - pa).max(axis=1)) ** 2
+        bad = np.bincount(tri_poly_c, weights=area < -1e-9 * size, minlength=n_poly) > 0
+        good_tri = ~bad[tri_poly_c]
+        fan_tris = np.concatenate([fan_tris, cand[good_tri]])
+        fan_poly_of_tri = np.concatenate([fan_poly_of_tri, tri_poly_c[good_tri]])
+        fan[concave[~bad[concave]]] = True
 
     # the rest: earcut, one polygon (with its holes) per call
     others = np.flatnonzero(~fan & (poly_open >= 3))
@@ -201,6 +337,71 @@ def line_vertices(lines: np.ndarray, max_segment: float | None = None) -> LineVe
     np.maximum.at(total, line, along)
     t = np.divide(along, total[line], out=np.zeros_like(along), where=total[line] > 0)
     return LineVertices(xy=coords[:, :2].astype(np.float64), line=line, t=t)
+
+
+def line_vertices_of(geometries: np.ndarray, max_segment: float | None = None) -> tuple[LineVertices, np.ndarray]:
+    """Vertices of every line of ``geometries`` (LineStrings / MultiLineStrings) and the feature row of each line.
+
+    Same as ``line_vertices(*explode(geometries, (1, 2)))`` without intermediate shapely
+    geometries: repeated points (within 1 mm of the previous) dropped, lines of fewer than two
+    points dropped, and segments longer than ``max_segment`` split evenly.
+    """
+    ragged = _ragged(geometries, (1, 5))
+    if ragged is None:
+        lines, rows = explode(geometries, (1, 2))
+        return line_vertices(lines, max_segment), rows
+    kind, coords, offsets = ragged
+    counts = np.diff(offsets[0])
+    n_lines = len(counts)
+    if kind == 5:
+        line_row = np.repeat(np.arange(len(offsets[1]) - 1), np.diff(offsets[1]))
+    else:
+        line_row = np.arange(n_lines)
+    line = np.repeat(np.arange(n_lines, dtype=np.int32), counts)
+    # segment lengths from each vertex to the next of its line (0 at a line's last vertex)
+    same = line[1:] == line[:-1]
+    step = np.zeros(len(coords))
+    if len(coords) > 1:
+        delta = coords[1:] - coords[:-1]
+        step[:-1] = np.where(same, np.hypot(delta[:, 0], delta[:, 1]), 0.0)
+    repeated = np.zeros(len(coords), dtype=bool)
+    repeated[1:] = same & (step[:-1] <= 1e-3)
+    if repeated.any():  # drop points within 1 mm of the previous one, then measure again
+        coords, line = coords[~repeated], line[~repeated]
+        same = line[1:] == line[:-1]
+        step = np.zeros(len(coords))
+        if len(coords) > 1:
+            delta = coords[1:] - coords[:-1]
+            step[:-1] = np.where(same, np.hypot(delta[:, 0], delta[:, 1]), 0.0)
+    counts = np.bincount(line, minlength=n_lines)
+    if (counts == 1).any():  # lines reduced to one point: gone
+        keep = counts[line] >= 2
+        coords, line, step = coords[keep], line[keep], step[keep]
+        counts = np.bincount(line, minlength=n_lines)
+    # distance along its line at each vertex, and each line's length
+    run = np.cumsum(step)
+    first = np.flatnonzero(np.diff(line, prepend=-1)) if len(line) else np.empty(0, np.int64)
+    start_run = np.repeat(run[first] - step[first], np.diff(np.append(first, len(line))))
+    along = run - step - start_run
+    used = line[first]
+    total = np.zeros(n_lines)
+    last = np.append(first[1:], len(line)) - 1
+    total[used] = along[last]
+    if max_segment and len(coords) > 1:
+        pieces = np.maximum(np.ceil(step / max_segment), 1).astype(np.int64)
+        pieces[step == 0] = 1  # a line's last vertex emits only itself
+        source = np.repeat(np.arange(len(coords)), pieces)
+        k = np.arange(len(source)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+        frac = k / pieces[source]
+        nxt = np.minimum(source + 1, len(coords) - 1)
+        coords = coords[source] + (coords[nxt] - coords[source]) * frac[:, None]
+        along = along[source] + frac * step[source]
+        line = line[source]
+    renumber = np.full(n_lines, -1, dtype=np.int64)
+    renumber[used] = np.arange(len(used))
+    lengths = total[line]
+    t = np.divide(along, lengths, out=np.zeros_like(along), where=lengths > 0)
+    return LineVertices(xy=coords, line=renumber[line], t=t), line_row[used].astype(np.int64)
 
 
 def ribbon(xy: np.ndarray, z: np.ndarray, line: np.ndarray, half_width: np.ndarray) -> tuple[np.ndarray, np.ndarray,
@@ -361,11 +562,13 @@ def grid_normals(grid: TerrainGrid) -> np.ndarray:
     dz_dr = np.gradient(filled, axis=0)
     dx_dc, dy_dc = np.gradient(grid.x, axis=1), np.gradient(grid.y, axis=1)
     dx_dr, dy_dr = np.gradient(grid.x, axis=0), np.gradient(grid.y, axis=0)
-    tc = np.stack([dx_dc, dy_dc, dz_dc], axis=-1)
-    tr = np.stack([dx_dr, dy_dr, dz_dr], axis=-1)
-    n = np.cross(tc, tr)
+    # the cross product of the two tangents, written out (np.cross is several times slower)
+    n = np.empty(z.shape + (3,), dtype=np.float64)
+    n[..., 0] = dy_dc * dz_dr - dz_dc * dy_dr
+    n[..., 1] = dz_dc * dx_dr - dx_dc * dz_dr
+    n[..., 2] = dx_dc * dy_dr - dy_dc * dx_dr
     n *= np.sign(n[..., 2:3] + 1e-30)  # point up whatever the raster's row direction
-    n /= np.linalg.norm(n, axis=-1, keepdims=True)
+    n /= np.sqrt((n * n).sum(axis=-1, keepdims=True))
     return n.reshape(-1, 3).astype(np.float32)
 
 

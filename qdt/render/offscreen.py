@@ -72,7 +72,7 @@ def write_png(image: np.ndarray, path: str | os.PathLike[str]) -> Path:
 
 
 def render_offscreen(layer_list: LayerList, width: int, height: int, out_path: str | os.PathLike[str] | None = None,
-                     camera: Any = None) -> np.ndarray:
+                     camera: Any = None, underground: bool = False, lod: bool = True) -> np.ndarray:
     """Render ``layer_list`` without a window and return the image.
 
     Parameters
@@ -86,6 +86,12 @@ def render_offscreen(layer_list: LayerList, width: int, height: int, out_path: s
     camera
         A :meth:`Scene.camera_state` dict (world coordinates) or an object with ``to_dict()``
         giving one (``qdt.project.Camera``); None frames all layers from the south at 45°.
+    underground
+        Draw the underground view (:meth:`Scene.set_underground`): faded ground and buildings,
+        pipes and manholes visible.
+    lod
+        Levels of detail and tiles as in the 3D view (default); False builds every layer in
+        full detail (slower for a city, the same for a district).
 
     Returns
     -------
@@ -93,8 +99,9 @@ def render_offscreen(layer_list: LayerList, width: int, height: int, out_path: s
         (height, width, 3) uint8, first row at the top.
     """
     window = offscreen_window(width, height)
-    scene = Scene(layer_list)
+    scene = Scene(layer_list, lod=lod)
     try:
+        scene.set_underground(underground)
         window.AddRenderer(scene.renderer)
         if camera is not None:
             scene.set_camera_state(camera)

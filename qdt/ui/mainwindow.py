@@ -24,6 +24,7 @@ from qdt.project import Project, ProjectError, attach_layers, load_project, open
 from qdt.tasks import Task
 from qdt.ui.inspector import InspectorDock
 from qdt.ui.layertree import LayerTreeDock
+from qdt.ui.panels import install_panels
 from qdt.ui.resources import app_icon, icon
 from qdt.ui.tasks import TaskHandle, TaskRunner
 from qdt.ui.view3d import View3D
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         self.view.camera_changed.connect(self._show_camera)
         self.layer_tree.zoom_to_layer.connect(self.zoom_to_layer)
         self.view.picked.connect(self._on_picked)
+        install_panels(self)
 
     # --- actions, menus, toolbar ---------------------------------------------------------
     def _action(self, text: str, slot, icon_name: str | None = None, shortcut=None, tip: str = "") -> QAction:  # noqa: ANN001

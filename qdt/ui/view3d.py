@@ -14,6 +14,7 @@ from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTerrain
 from vtkmodules.vtkRenderingCore import vtkRenderer
 
+from qdt.render.interaction import QdtInteractorStyle
 from qdt.render.offscreen import grab_image
 
 CLICK_TOLERANCE_PX = 4  # a press and release closer than this is a click, not a drag
@@ -63,6 +64,10 @@ class View3D(QWidget):
     def set_scene(self, scene) -> None:  # noqa: ANN001 - qdt.render.scene.Scene
         self.scene = scene
         scene.request_render = self.request_render
+        # map navigation (pan under the cursor, orbit, zoom to the cursor, speed scaled by distance);
+        # the view keeps the reference VTK does not hold
+        self.style = QdtInteractorStyle(scene)
+        self.interactor.SetInteractorStyle(self.style)
         self.request_render()
 
     # --- coalesced rendering --------------------------------------------------------------

@@ -9,7 +9,9 @@ from qdt.layers.citymodel import SEMANTIC_CODES
 from qdt.render.arrays import make_polydata
 from qdt.render.colours import CITY_GROUND, CITY_OTHER, CITY_ROOF, CITY_WALL, is_default_style
 from qdt.render.registry import register_builder
-from qdt.render.visual import BuildContext, LayerVisual, coloured_part
+from qdt.render.visual import BuildContext, LayerVisual, coloured_part, mesh_parts
+
+TILE_ABOVE_TRIANGLES = 50000  # smaller models stay one actor (tiling copies shared vertices)
 
 SEMANTIC_COLOURS = {
     SEMANTIC_CODES["RoofSurface"]: CITY_ROOF,
@@ -42,7 +44,14 @@ def build_city_model(layer: Layer, ctx: BuildContext) -> LayerVisual:
         row = layer.objects.index.get_indexer(fids)
         styled = (row >= 0) & (layer.triangle_semantic != SEMANTIC_CODES["RoofSurface"])
         colours[styled] = per_object[row[styled]]
+    if ctx.tiles is not None and len(fids) > TILE_ABOVE_TRIANGLES:
+        # objects may share vertices; tiles need their own: one vertex per triangle corner
+        points = ctx.origin.to_local(layer.vertices[np.asarray(layer.triangles).reshape(-1)])
+        cells = np.arange(len(points)).reshape(-1, 3)
+        unique_fids, row = np.unique(fids, return_inverse=True)
+        parts = mesh_parts(ctx, points, cells, cell_row=row, row_fids=unique_fids, colours=colours)
+        return LayerVisual(layer=layer, parts=parts, role="building")
     poly = make_polydata(ctx.origin.to_local(layer.vertices), polys=layer.triangles,
                          cell_data={"fid": fids, "colours": colours})
     part = coloured_part(poly, colours, fids, on_cells=True, cell_fids=fids)
-    return LayerVisual(layer=layer, parts=[part])
+    return LayerVisual(layer=layer, parts=[part], role="building")

@@ -7,11 +7,13 @@ import pandas as pd
 import shapely
 
 from qdt.layers import Layer, VectorLayer
+from qdt.render import terrain_lod
 from qdt.render.arrays import make_polydata
 from qdt.render.colours import LINE_DEFAULT, ROAD_ASPHALT, ZONE_DEFAULT, is_default_style
-from qdt.render.geometry import explode, line_vertices, polygon_rings, ribbon, triangulate_polygons
+from qdt.render.geometry import explode, line_vertices_of, polygon_rings, ribbon, triangulate_polygons
+from qdt.render.heightfield import Heightfield, grid_heightfield
 from qdt.render.registry import register_builder
-from qdt.render.visual import BuildContext, LayerVisual, VisualPart, coloured_part
+from qdt.render.visual import BuildContext, LayerVisual, VisualPart, coloured_part, compact_ids, mesh_parts
 
 ROAD_LIFT = 0.3  # m above the ground, plus a polygon offset, so the drape wins the depth test
 ZONE_LIFT = 0.6
@@ -48,8 +50,7 @@ def _lift(mapper_part: VisualPart, units: float) -> None:
 def build_ribbons(layer: VectorLayer, ctx: BuildContext, default_width: float,
                   default_colour: tuple[int, int, int]) -> LayerVisual:
     """Flat ribbons of ``width`` (m) along each line, ``ROAD_LIFT`` above the ground."""
-    lines, rows = explode(layer.geometry, (1, 2))
-    verts = line_vertices(lines, _drape_spacing(ctx))
+    verts, rows = line_vertices_of(layer.geometry, _drape_spacing(ctx))
     row = rows[verts.line]
     width = (pd.to_numeric(layer.frame["width"], errors="coerce").to_numpy(dtype=np.float64)
              if "width" in layer.frame.columns else np.full(len(layer.frame), np.nan))
@@ -58,14 +59,11 @@ def build_ribbons(layer: VectorLayer, ctx: BuildContext, default_width: float,
     local_xy = verts.xy - [ctx.origin.x, ctx.origin.y]
     points, triangles, tri_vertex = ribbon(local_xy, ground, verts.line, width[row] / 2.0)
     cell_row = row[tri_vertex]
-    cell_fids = layer.fids[cell_row]
     colours = np.ascontiguousarray(_colours(layer, default_colour)[cell_row])
-    normals = np.tile(np.array([0, 0, 1], dtype=np.float32), (len(points), 1))
-    poly = make_polydata(points.astype(np.float32), polys=triangles, normals=normals,
-                         cell_data={"fid": cell_fids, "colours": colours})
-    part = coloured_part(poly, colours, cell_fids, on_cells=True, cell_fids=cell_fids)
-    _lift(part, 4.0)
-    return LayerVisual(layer=layer, parts=[part])
+    # no normals: VTK shades each triangle by its own facet normal, as the terrain under it
+    parts = mesh_parts(ctx, points, triangles, cell_row=cell_row, row_fids=layer.fids, colours=colours,
+                       configure=lambda part: _lift(part, 4.0))
+    return LayerVisual(layer=layer, parts=parts, role="drape")
 
 
 @register_builder("vector", "road")
@@ -119,26 +117,27 @@ def build_zones(layer: Layer, ctx: BuildContext) -> LayerVisual:
     spacing = _drape_spacing(ctx)
     feature_rgb = _colours(layer, ZONE_DEFAULT)
     fids = layer.fids
-    visual = LayerVisual(layer=layer)
+    visual = LayerVisual(layer=layer, role="drape")
     if len(parts) == 0:
         return visual
 
-    if ctx.dem is not None:
-        points, triangles, tri_row = _grid_fill(parts, part_row, ctx)
+    if ctx.tiles is not None and ctx.dem is not None:
+        fill_parts, heightfield = _tiled_fill(parts, part_row, feature_rgb, fids, ctx)
+        visual.parts.extend(fill_parts)
+        if heightfield is not None:
+            visual.heightfields.append(heightfield)
     else:
-        rings = polygon_rings(parts, (ctx.origin.x, ctx.origin.y))
-        triangles, tri_part = triangulate_polygons(rings)
-        points = np.column_stack([rings.xy, np.full(len(rings.xy), ZONE_LIFT - ctx.origin.z)])
-        tri_row = part_row[tri_part]
-    fill_fids = fids[tri_row]
-    fill_rgb = np.ascontiguousarray(feature_rgb[tri_row])
-    normals = np.tile(np.array([0, 0, 1], dtype=np.float32), (len(points), 1))
-    fill = make_polydata(points.astype(np.float32), polys=triangles, normals=normals,
-                         cell_data={"fid": fill_fids, "colours": fill_rgb})
-    fill_part = coloured_part(fill, fill_rgb, fill_fids, on_cells=True, cell_fids=fill_fids,
-                              opacity_factor=ZONE_FILL_OPACITY)
-    _lift(fill_part, 2.0)
-    visual.parts.append(fill_part)
+        if ctx.dem is not None:
+            points, triangles, tri_row = _grid_fill(parts, part_row, ctx)
+        else:
+            rings = polygon_rings(parts, (ctx.origin.x, ctx.origin.y))
+            triangles, tri_part = triangulate_polygons(rings)
+            points = np.column_stack([rings.xy, np.full(len(rings.xy), ZONE_LIFT - ctx.origin.z)])
+            tri_row = part_row[tri_part]
+        normals = np.tile(np.array([0, 0, 1], dtype=np.float32), (len(points), 1))
+        visual.parts.extend(mesh_parts(ctx, points, triangles, cell_row=tri_row, row_fids=fids,
+                                       colours=feature_rgb[tri_row], normals=normals,
+                                       opacity_factor=ZONE_FILL_OPACITY, configure=lambda part: _lift(part, 2.0)))
 
     outline_parts = shapely.segmentize(parts, spacing) if spacing else parts
     rings = polygon_rings(outline_parts, (ctx.origin.x, ctx.origin.y))
@@ -146,14 +145,51 @@ def build_zones(layer: Layer, ctx: BuildContext) -> LayerVisual:
     outline_pts = np.column_stack([rings.xy, ground + ZONE_LIFT + 0.2 - ctx.origin.z])
     edge = np.flatnonzero(rings.coord_ring[:-1] == rings.coord_ring[1:])
     edge_row = part_row[rings.coord_polygon[edge]]
-    edge_fids = fids[edge_row]
     edge_rgb = np.ascontiguousarray((feature_rgb[edge_row] * 0.8).astype(np.uint8))
-    outline = make_polydata(outline_pts.astype(np.float32), lines=np.stack([edge, edge + 1], axis=1),
-                            cell_data={"fid": edge_fids, "colours": edge_rgb})
-    outline_part = coloured_part(outline, edge_rgb, edge_fids, on_cells=True, pick_cells=False)
-    outline_part.actor.GetProperty().SetLineWidth(OUTLINE_PX)
-    outline_part.actor.GetProperty().LightingOff()
-    outline_part.actor.PickableOff()
-    _lift(outline_part, 6.0)
-    visual.parts.append(outline_part)
+
+    def outline_style(part: VisualPart) -> None:
+        part.actor.GetProperty().SetLineWidth(OUTLINE_PX)
+        part.actor.GetProperty().LightingOff()
+        _lift(part, 6.0)
+
+    visual.parts.extend(mesh_parts(ctx, outline_pts, np.stack([edge, edge + 1], axis=1), cell_row=edge_row,
+                                   row_fids=fids, colours=edge_rgb, lines=True, pick_cells=False,
+                                   configure=outline_style))
     return visual
+
+
+def _tiled_fill(parts: np.ndarray, part_row: np.ndarray, feature_rgb: np.ndarray, fids: np.ndarray,
+                ctx: BuildContext) -> tuple[list[VisualPart], Heightfield | None]:
+    """Zone fills on the terrain's blocks and levels (:mod:`qdt.render.terrain_lod`), and the
+    heightfield that picks their level 0 (None for a rotated DEM: level 0 is then cell-picked)."""
+    grid = ctx.terrain_grid()
+    zone = terrain_lod.rasterize_zones(grid, parts, part_row)
+    heightfield = grid_heightfield(grid, ctx.origin, ZONE_LIFT, cell_row=zone.astype(np.int32),
+                                   fids=compact_ids(fids), rank_offset=1)
+    all_blocks, levels = terrain_lod.blocks(grid, ctx.tiles.size)
+    spacing = terrain_lod.grid_spacing(grid)
+    gx, gy, gz = grid.x.ravel(), grid.y.ravel(), grid.z.ravel()
+    out = []
+    for block in all_blocks:
+        cell_zone = terrain_lod.coarse_cell_zone(zone, block)
+        quads, ij = terrain_lod.block_quads(grid, block, cell_ok=cell_zone >= 0)
+        if len(quads) == 0:
+            continue
+        used, local_quads = np.unique(quads, return_inverse=True)
+        vid = block.vertex_ids[used]
+        points = np.stack([gx[vid] - ctx.origin.x, gy[vid] - ctx.origin.y, gz[vid] + ZONE_LIFT - ctx.origin.z], axis=1)
+        row = np.repeat(cell_zone[ij[:, 0], ij[:, 1]], 2)
+        triangles = terrain_lod.quads_to_triangles(local_quads.reshape(-1, 4))
+        cell_fids = compact_ids(fids)[row]
+        colours = np.ascontiguousarray(feature_rgb[row])
+        poly = make_polydata(points.astype(np.float32), polys=triangles,
+                             cell_data={"fid": cell_fids, "colours": colours})
+        pick = block.level == 0 and heightfield is None
+        part = coloured_part(poly, colours, cell_fids, on_cells=True, cell_fids=cell_fids,
+                             opacity_factor=ZONE_FILL_OPACITY, pick_cells=pick)
+        part.actor.GetProperty().LightingOff()  # a flat tint: no normals to store, the cheapest fragments
+        _lift(part, 2.0)
+        part.tile = block.index
+        part.lod_lo, part.lod_hi = terrain_lod.level_range(spacing, block.level, levels)
+        out.append(part)
+    return out, heightfield

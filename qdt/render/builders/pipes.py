@@ -10,14 +10,26 @@ import pandas as pd
 from qdt.layers import Layer, VectorLayer
 from qdt.render.arrays import make_polydata
 from qdt.render.colours import PIPE_UNKNOWN, is_default_style, lookup_colours, network_key, pipe_network_colours
-from qdt.render.geometry import explode, line_vertices, tube
+from qdt.render.geometry import line_vertices_of, tube
+from qdt.render.near import TubeNear
 from qdt.render.registry import register_builder
-from qdt.render.visual import BuildContext, LayerVisual, coloured_part
+from qdt.render.visual import (
+    BuildContext,
+    LayerVisual,
+    PickTubes,
+    VisualPart,
+    coloured_part,
+    compact_ids,
+    mesh_parts,
+)
 
 DEFAULT_DEPTH = 1.0  # m to the pipe top when neither depth is recorded (display default, not a standard)
 DEFAULT_DIAMETER_MM = 200.0  # display default when `diameter_mm` is missing
 MAX_SEGMENT = 10.0  # m: long pipes are densified so they follow the ground
 TUBE_SIDES = 12
+NEAR_TUBE_SIDES = 10
+TUBE_MAX_MPP = 0.35  # tubes while a pixel is at most 0.35 m (a DN300 pipe ≥ 1 px); coloured lines beyond
+LINE_PX = 2.0
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -51,15 +63,14 @@ class PipeCentreLine:
     row: np.ndarray
 
 
-def pipe_centre_line(layer: VectorLayer, ctx: BuildContext) -> PipeCentreLine:
+def pipe_centre_line(layer: VectorLayer, ctx: BuildContext, max_segment: float = MAX_SEGMENT) -> PipeCentreLine:
     """Centre line at ground − depth − radius at every (densified) vertex.
 
     ``depth_start``/``depth_end`` are burial depths to the pipe top (CJJ 61-2017 §3.0.2
     records depth per end), interpolated by distance along the line; ground is the DEM
-    under every vertex, or 0 m without one.
+    under every vertex, or 0 m without one. Vertices come ordered by feature row.
     """
-    lines, rows = explode(layer.geometry, (1, 2))
-    verts = line_vertices(lines, MAX_SEGMENT)
+    verts, rows = line_vertices_of(layer.geometry, max_segment)
     row = rows[verts.line]
     start, end = pipe_depths(layer.frame)
     depth = start[row] + (end[row] - start[row]) * verts.t
@@ -72,24 +83,33 @@ def pipe_centre_line(layer: VectorLayer, ctx: BuildContext) -> PipeCentreLine:
     return PipeCentreLine(centre=centre, radius=radius, line=verts.line, row=row)
 
 
+def _network_colours(layer: VectorLayer) -> np.ndarray:
+    frame = layer.frame
+    n = len(frame)
+    if is_default_style(layer.style) and "network" in frame.columns:
+        return lookup_colours(network_key(frame["network"].to_numpy()), pipe_network_colours(), PIPE_UNKNOWN)
+    if is_default_style(layer.style):
+        return np.tile(np.array(PIPE_UNKNOWN, dtype=np.uint8), (n, 1))
+    return layer.style.colours(frame, n).astype(np.uint8)
+
+
 @register_builder("vector", "pipe")
 def build_pipes(layer: Layer, ctx: BuildContext) -> LayerVisual:
     """Tubes of radius ``diameter_mm / 2000`` m around :func:`pipe_centre_line`.
 
     Colour by ``network`` with the CJJ 61-2017 Appendix B colours unless the layer is styled.
-    Cell arrays ``fid`` and ``colours``; point normals are radial (smooth shading).
+    Without scene tiles: one tube mesh with cell arrays ``fid`` and ``colours`` and radial
+    point normals (smooth shading). With tiles: lines of ``LINE_PX`` pixels per tile, tubes
+    only for the pipes near the camera (:class:`~qdt.render.near.TubeNear`), and analytic
+    pick segments (:class:`~qdt.render.visual.PickTubes`) of the true radius.
     """
     assert isinstance(layer, VectorLayer)
-    frame = layer.frame
+    feature_rgb = _network_colours(layer)
+    visual = LayerVisual(layer=layer, role="underground")
+    if ctx.tiles is not None:
+        return _tiled_pipes(layer, ctx, visual, feature_rgb)
     axis = pipe_centre_line(layer, ctx)
     points, normals, triangles, tri_vertex = tube(axis.centre, axis.line, axis.radius, TUBE_SIDES)
-    n = len(frame)
-    if is_default_style(layer.style) and "network" in frame.columns:
-        feature_rgb = lookup_colours(network_key(frame["network"].to_numpy()), pipe_network_colours(), PIPE_UNKNOWN)
-    elif is_default_style(layer.style):
-        feature_rgb = np.tile(np.array(PIPE_UNKNOWN, dtype=np.uint8), (n, 1))
-    else:
-        feature_rgb = layer.style.colours(frame, n).astype(np.uint8)
     cell_row = axis.row[tri_vertex]
     cell_fids = layer.fids[cell_row]
     colours = np.ascontiguousarray(feature_rgb[cell_row])
@@ -97,4 +117,52 @@ def build_pipes(layer: Layer, ctx: BuildContext) -> LayerVisual:
                          cell_data={"fid": cell_fids, "colours": colours})
     part = coloured_part(poly, colours, cell_fids, on_cells=True, cell_fids=cell_fids)
     part.actor.GetProperty().SetSpecular(0.25)
-    return LayerVisual(layer=layer, parts=[part])
+    visual.parts.append(part)
+    return visual
+
+
+def _tiled_pipes(layer: VectorLayer, ctx: BuildContext, visual: LayerVisual, feature_rgb: np.ndarray) -> LayerVisual:
+    grid = ctx.terrain_grid()
+    spacing = MAX_SEGMENT
+    if grid is not None and min(grid.shape) > 1:  # follow the terrain mesh, not finer than it is drawn
+        spacing = max(MAX_SEGMENT, float(np.hypot(grid.x[0, 1] - grid.x[0, 0], grid.y[0, 1] - grid.y[0, 0])))
+    axis = pipe_centre_line(layer, ctx, spacing)
+    fids = layer.fids
+    n = len(fids)
+    segment = np.flatnonzero(axis.line[:-1] == axis.line[1:]) if len(axis.line) > 1 else np.empty(0, np.int64)
+    seg_row = axis.row[segment]
+
+    def line_style(part: VisualPart) -> None:
+        prop = part.actor.GetProperty()
+        prop.SetLineWidth(LINE_PX)
+        prop.LightingOff()
+
+    visual.parts.extend(mesh_parts(ctx, axis.centre, np.stack([segment, segment + 1], axis=1), cell_row=seg_row,
+                                   row_fids=fids, colours=feature_rgb[seg_row], lines=True, pick_cells=False,
+                                   configure=line_style))
+    vertices = axis.centre.astype(np.float32)
+    radius = axis.radius.astype(np.float32)
+    visual.tubes.append(PickTubes(vertices=vertices, start=segment.astype(np.int32), radius=radius,
+                                  fids=compact_ids(fids)[seg_row]))
+    # per feature: its box (for choosing the near ones) and where its vertices start
+    lo = np.full((n, 3), np.inf)
+    hi = np.full((n, 3), -np.inf)
+    r = axis.radius[:, None]
+    row_start = np.searchsorted(axis.row, np.arange(n + 1))  # vertices come ordered by row
+    has = np.flatnonzero(row_start[1:] > row_start[:-1])
+    if has.size:
+        lo[has] = np.minimum.reduceat(axis.centre - r, row_start[has], axis=0)
+        hi[has] = np.maximum.reduceat(axis.centre + r, row_start[has], axis=0)
+    empty = make_polydata(np.empty((0, 3), dtype=np.float32))
+    tube_part = coloured_part(empty, None, None, on_cells=True, pick_cells=False)
+    tube_part.actor.GetMapper().SetScalarModeToUseCellFieldData()
+    tube_part.actor.GetMapper().SelectColorArray("colours")
+    tube_part.actor.GetMapper().SetColorModeToDirectScalars()
+    tube_part.actor.GetMapper().ScalarVisibilityOn()
+    tube_part.actor.GetProperty().SetSpecular(0.25)
+    tube_part.actor.PickableOff()
+    visual.parts.append(tube_part)
+    visual.near.append(TubeNear(lo.astype(np.float32), hi.astype(np.float32), TUBE_MAX_MPP, [tube_part], fids,
+                                vertices, axis.line.astype(np.int32), radius, row_start, feature_rgb,
+                                NEAR_TUBE_SIDES))
+    return visual

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import shapely
+from vtkmodules.vtkCommonDataModel import vtkPolyData
 
 from qdt.layers import Layer, VectorLayer
 from qdt.render.arrays import make_polydata
+from qdt.render.builders.lines import ROAD_LIFT
 from qdt.render.colours import (
     PIPE_UNKNOWN,
     POINT_DEFAULT,
@@ -28,7 +29,8 @@ from qdt.render.colours import (
     status_colours,
     status_keys,
 )
-from qdt.render.geometry import box_template, cylinder_template, explode
+from qdt.render.geometry import box_template, cylinder_template, point_coords_of
+from qdt.render.near import GlyphNear
 from qdt.render.registry import register_builder
 from qdt.render.visual import (
     BuildContext,
@@ -38,12 +40,20 @@ from qdt.render.visual import (
     PickSprites,
     VisualPart,
     coloured_part,
+    compact_ids,
     glyph_part,
+    point_parts,
 )
 
 DEFAULT_POLE_HEIGHT = {"streetlight": 10.0, "smart_pole": 12.0}  # m, typical urban road lighting poles
 DEFAULT_MANHOLE_DEPTH = 1.5  # m, display default when `depth` is missing
+COVER_TOP = ROAD_LIFT + 0.06  # m above the ground
 SPRITE_PX = 5.0  # lamp dot diameter in pixels
+DOT_PX = 3.0  # far facilities: square dots (round ones cost twice as much in software GL)
+# Level of detail per class, as metres per pixel: (glyphs up to, dots up to). Glyphs while a lamp
+# head (1.5 m) spans ~6 px or a 1 m manhole cover ~7 px; dots until they would only speckle the view.
+LOD = {"streetlight": (0.25, 1.5), "smart_pole": (0.25, 1.5), "cabinet": (0.25, 0.6), "manhole": (0.15, 0.4),
+       "": (0.3, 2.0)}
 SMART_POLE_BODY = (72, 86, 104)
 SMART_POLE_CROWN = (236, 238, 242)
 LAMP_UNKNOWN = (250, 204, 80)
@@ -100,7 +110,7 @@ def _pieces(feature_class: str, frame: pd.DataFrame, rows: np.ndarray, ground: n
     n = len(rows)
 
     def const(rgb: tuple[int, int, int]) -> np.ndarray:
-        return np.tile(np.array(rgb, dtype=np.uint8), (n, 1))
+        return np.broadcast_to(np.array(rgb, dtype=np.uint8), (n, 3))  # no memory per feature
 
     if feature_class == "streetlight":
         h = _numeric(frame, "pole_height", DEFAULT_POLE_HEIGHT["streetlight"])[rows]
@@ -120,8 +130,10 @@ def _pieces(feature_class: str, frame: pd.DataFrame, rows: np.ndarray, ground: n
         return [Piece("box", (-0.5, 0.5, -0.25, 0.25), ground, np.full(n, 1.5), colour)], None
     if feature_class == "manhole":
         depth = _numeric(frame, "depth", DEFAULT_MANHOLE_DEPTH)[rows]
-        # shaft from the bottom to a 5 cm proud cover, so it shows under translucent ground
-        return [Piece("cylinder", (0.5,), ground - depth, depth + 0.05, colour)], None
+        # shaft from the bottom to 5 cm above the ground, so it shows under translucent ground; the
+        # cover stands just proud of the road ribbons (drawn ROAD_LIFT above the ground) so it shows on roads
+        return [Piece("cylinder", (0.5,), ground - depth, depth + 0.05, colour),
+                Piece("cylinder", (0.35,), ground, np.full(n, COVER_TOP), colour)], None
     return [
         Piece("cylinder", (0.25,), ground, np.full(n, 2.5), const(POLE_METAL)),
         Piece("box", (-0.5, 0.5, -0.5, 0.5), ground + 2.5, np.full(n, 1.0), colour),
@@ -129,10 +141,15 @@ def _pieces(feature_class: str, frame: pd.DataFrame, rows: np.ndarray, ground: n
 
 
 def build_point_facilities(layer: Layer, ctx: BuildContext, feature_class: str) -> LayerVisual:
-    """Glyph pieces for every point of ``layer`` standing on the DEM (or on 0 m / the point's z)."""
+    """Glyph pieces for every point of ``layer`` standing on the DEM (or on 0 m / the point's z).
+
+    Without scene tiles every feature gets its glyphs (one instanced actor per piece). With
+    tiles the glyphs are a :class:`~qdt.render.near.GlyphNear` set holding only the features
+    near the camera, and farther features are dots (one actor per tile) up to the class's
+    :data:`LOD` distance. Pick shapes always cover every feature.
+    """
     assert isinstance(layer, VectorLayer)
-    points, rows = explode(layer.geometry, (0,))
-    coords = shapely.get_coordinates(points, include_z=True)
+    coords, rows = point_coords_of(layer.geometry)
     x, y = coords[:, 0], coords[:, 1]
     own_z = np.where(np.isfinite(coords[:, 2]), coords[:, 2], 0.0)
     ground = ctx.ground(x, y, default=own_z) - ctx.origin.z
@@ -141,34 +158,80 @@ def build_point_facilities(layer: Layer, ctx: BuildContext, feature_class: str) 
     pieces, lamp_z = _pieces(feature_class, layer.frame, rows, ground, colour)
     lx = x - ctx.origin.x
     ly = y - ctx.origin.y
-    visual = LayerVisual(layer=layer)
+    n = len(rows)
+    # float32 and shared arrays: a city has a few hundred thousand of these
+    xy = np.column_stack([lx, ly]).astype(np.float32)
+    fids = compact_ids(fids)
+    visual = LayerVisual(layer=layer, role="facility")  # manholes too: their covers show on the street
     for piece in pieces:
-        centres = np.stack([lx, ly, piece.z0], axis=1)
-        scale = np.stack([np.ones(len(rows)), np.ones(len(rows)), piece.height], axis=1).astype(np.float32)
-        colours = np.ascontiguousarray(piece.colours, dtype=np.uint8)
-        poly = make_polydata(centres.astype(np.float32), point_data={"fid": fids, "colours": colours, "scale": scale})
-        t_points, t_normals, t_tris = _template(piece)
-        source = make_polydata(t_points.astype(np.float32), polys=t_tris, normals=t_normals)
-        visual.parts.append(glyph_part(poly, source, colours, fids, scale_array="scale"))
+        z0 = piece.z0.astype(np.float32)
+        z1 = (piece.z0 + piece.height).astype(np.float32)
         if piece.shape == "cylinder":
-            visual.cylinders.append(PickCylinders(centre=np.stack([lx, ly], 1), z0=piece.z0.copy(),
-                                                  z1=piece.z0 + piece.height,
-                                                  radius=np.full(len(rows), piece.size[0]), fids=fids))
+            radius = np.broadcast_to(np.float32(piece.size[0]), (n,))
+            visual.cylinders.append(PickCylinders(centre=xy, z0=z0, z1=z1, radius=radius, fids=fids))
         else:
             x0, x1, y0, y1 = piece.size
-            visual.boxes.append(PickBoxes(lo=np.stack([lx + x0, ly + y0, piece.z0], 1),
-                                          hi=np.stack([lx + x1, ly + y1, piece.z0 + piece.height], 1), fids=fids))
-    if lamp_z is not None and len(rows):
-        position = np.stack([lx, ly, lamp_z], axis=1)
+            visual.boxes.append(PickBoxes(lo=np.column_stack([xy + np.float32([x0, y0]), z0]),
+                                          hi=np.column_stack([xy + np.float32([x1, y1]), z1]), fids=fids))
+    if ctx.tiles is not None:
+        return _near_and_dots(visual, ctx, feature_class, pieces, lamp_z, xy, ground, colour, fids)
+    for piece in pieces:
+        centres = np.column_stack([xy, piece.z0.astype(np.float32)])
+        scale = np.stack([np.ones(n), np.ones(n), piece.height], axis=1).astype(np.float32)
+        colours = np.ascontiguousarray(piece.colours, dtype=np.uint8)
+        poly = make_polydata(centres, point_data={"fid": fids, "colours": colours, "scale": scale})
+        visual.parts.append(glyph_part(poly, _template_source(piece), colours, fids, scale_array="scale"))
+    if lamp_z is not None and n:
+        position = np.column_stack([xy, lamp_z.astype(np.float32)])
         visual.parts.append(_sprite_part(position, colour, fids))
         visual.sprites.append(PickSprites(position=position, fids=fids, radius_px=SPRITE_PX / 2 + 2))
     return visual
 
 
-def _sprite_part(position: np.ndarray, colour: np.ndarray, fids: np.ndarray) -> VisualPart:
+def _template_source(piece: Piece):  # noqa: ANN202 - vtkPolyData
+    t_points, t_normals, t_tris = _template(piece)
+    return make_polydata(t_points.astype(np.float32), polys=t_tris, normals=t_normals)
+
+
+def _near_and_dots(visual: LayerVisual, ctx: BuildContext, feature_class: str, pieces: list[Piece],
+                   lamp_z: np.ndarray | None, xy: np.ndarray, ground: np.ndarray, colour: np.ndarray,
+                   fids: np.ndarray) -> LayerVisual:
+    glyph_mpp, dot_mpp = LOD.get(feature_class, LOD[""])
+    empty = make_polydata(np.empty((0, 3), dtype=np.float32))
+    near_parts: list[VisualPart] = []
+    arrays: list[dict[str, np.ndarray]] = []
+    bottom = ground.astype(np.float32)
+    top = bottom.copy()
+    for piece in pieces:
+        near_parts.append(glyph_part(empty, _template_source(piece), np.empty((0, 3), np.uint8),
+                                     np.empty(0, np.int64), scale_array="scale"))
+        z0 = piece.z0.astype(np.float32)
+        height = piece.height.astype(np.float32)
+        arrays.append({"xy": xy, "z": z0, "height": height, "colours": piece.colours})
+        np.minimum(bottom, z0, out=bottom)
+        np.maximum(top, z0 + height, out=top)
+    dot_z = lamp_z.astype(np.float32) if lamp_z is not None else top
+    if lamp_z is not None:
+        near_parts.append(_sprite_part(empty, np.empty((0, 3), np.uint8), np.empty(0, np.int64)))
+        arrays.append({"xy": xy, "z": dot_z, "colours": colour})
+    visual.parts.extend(near_parts)
+    lo = np.column_stack([xy, bottom])
+    hi = np.column_stack([xy, top])
+    visual.near.append(GlyphNear(lo, hi, glyph_mpp, near_parts, fids, arrays))
+    dot_position = np.column_stack([xy, dot_z])
+    visual.parts.extend(point_parts(ctx, dot_position, colour, fids, size_px=DOT_PX, lod=(0.0, dot_mpp)))
+    visual.sprites.append(PickSprites(position=dot_position, fids=fids, radius_px=SPRITE_PX / 2 + 2, max_mpp=dot_mpp))
+    return visual
+
+
+def _sprite_part(position: np.ndarray | vtkPolyData, colour: np.ndarray, fids: np.ndarray) -> VisualPart:
+    """Round lamp dots of ``SPRITE_PX`` pixels (``position`` (n, 3) local, or a ready polydata)."""
     colours = np.ascontiguousarray(colour, dtype=np.uint8)
-    verts = np.arange(len(position)).reshape(-1, 1)
-    poly = make_polydata(position.astype(np.float32), verts=verts, point_data={"fid": fids, "colours": colours})
+    if isinstance(position, vtkPolyData):
+        poly = position
+    else:
+        verts = np.arange(len(position)).reshape(-1, 1)
+        poly = make_polydata(position.astype(np.float32), verts=verts, point_data={"fid": fids, "colours": colours})
     part = coloured_part(poly, colours, fids, on_cells=False, pick_cells=False)
     prop = part.actor.GetProperty()
     prop.SetPointSize(SPRITE_PX)
