@@ -28,7 +28,7 @@ run: setup
 
 # The tests start Xvfb themselves when there is no display (Qt's offscreen platform cannot host the VTK widget).
 test: setup
-	$(PY) -m pytest
+	QDT_REQUIRE_POSTGIS=1 $(PY) -m pytest
 	$(VENV)/bin/lint-imports
 
 lint: setup

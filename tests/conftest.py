@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg_cluster import pg_cluster, pg_dsn  # noqa: F401  (PostGIS fixtures: a throw-away cluster)
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = ROOT / "sample_data"
 SAMPLE_PROJECT = SAMPLE_DIR / "qingdao_shinan.qdt"
@@ -23,6 +25,8 @@ TEST_DATA = ROOT / "tests" / "data"
 
 # Keep QSettings written by GUI tests out of the user's home.
 os.environ.setdefault("XDG_CONFIG_HOME", str(ROOT / ".pytest_cache" / "xdg-config"))
+# Tests never answer modal questions: the main window then discards unsaved changes on close.
+os.environ.setdefault("QDT_UNATTENDED", "1")
 
 
 @pytest.fixture

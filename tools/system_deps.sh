@@ -4,6 +4,7 @@
 #   - OpenGL/EGL from Mesa (VTK renders on screen, and offscreen through EGL without a display),
 #   - Xvfb (a virtual display for the GUI tests),
 #   - a CJK font (Chinese UI text and reports),
+#   - poppler-utils (pdftoppm: the report tests rasterise the PDFs they write),
 #   - python3-venv (to create .venv).
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -euo pipefail
@@ -16,6 +17,8 @@ PACKAGES=(
   libxcb-render-util0 libxcb-xinerama0 libxcb-shape0 libxcb-randr0 libxcb-xkb1 libxcb-xfixes0
   libxrender1 libxcursor1 libxi6 libxt6 libsm6 libice6 libdbus-1-3 libfontconfig1 libglib2.0-0
   fonts-wqy-microhei
+  postgresql postgresql-15-postgis-3
+  poppler-utils
 )
 
 missing=()

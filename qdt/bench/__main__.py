@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-BENCHES = {"scene": "qdt.bench.scene", "query": "qdt.bench.query", "edit": "qdt.bench.edit"}
+BENCHES = {"scene": "qdt.bench.scene", "query": "qdt.bench.query", "edit": "qdt.bench.edit", "db": "qdt.bench.db"}
 
 
 def main(argv: list[str] | None = None) -> int:

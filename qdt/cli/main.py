@@ -21,6 +21,9 @@ COMMANDS = {
     "edit": "qdt.cli.edit",
     "query": "qdt.cli.query",
     "clearance": "qdt.cli.clearance",
+    "db": "qdt.cli.db",
+    "report": "qdt.cli.report",
+    "export-scene": "qdt.cli.export_scene",
 }
 
 

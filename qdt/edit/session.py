@@ -155,6 +155,19 @@ class CommitResult:
         return text
 
 
+def _database_store(layer: VectorLayer, lock_timeout_s: float) -> Any:
+    """The database edit store of a layer read from PostGIS (None for file layers)."""
+    from qdt.io.postgis.commit import PostGISStore, is_postgis_layer
+    from qdt.io.postgis.connection import DatabaseError
+
+    if not isinstance(layer, VectorLayer) or not is_postgis_layer(layer):
+        return None
+    try:
+        return PostGISStore(layer, lock_timeout_s=lock_timeout_s)
+    except DatabaseError as exc:
+        raise EditError(f"{layer.name}: {exc}", rule="session") from exc
+
+
 def editing_session(layer: VectorLayer) -> EditSession | None:
     """The open edit session of ``layer``, or None when the layer is not in edit mode."""
     return _ACTIVE.get(layer)
@@ -199,7 +212,9 @@ class EditSession:
         self.layer = layer
         self.user = user or default_user()
         self.busy_timeout_s = busy_timeout_s
-        self.path, self.table = self._locate(layer)
+        # where commits go: a GeoPackage file, or a database table (qdt.io.postgis)
+        self._store = _database_store(layer, busy_timeout_s)
+        self.path, self.table = self._locate(layer) if self._store is None else (self._store.uri, self._store.table)
         self._columns, self._datetime_z = self._read_schema()
         self._column_of = self._map_columns()
         self._field_of = {c: f for f, c in self._column_of.items()}
@@ -226,6 +241,13 @@ class EditSession:
         return source, layer.source_layer or layer.name
 
     def _read_schema(self) -> tuple[dict[str, ColumnInfo], dict[str, bool]]:
+        if self._store is not None:
+            from qdt.io.postgis.connection import DatabaseError
+
+            try:
+                return self._store.columns()
+            except DatabaseError as exc:
+                raise EditError(f"{self.layer.name}: {exc}", rule="session") from exc
         try:
             con = connect(self.path, self.busy_timeout_s)
         except WriteError as exc:
@@ -386,8 +408,11 @@ class EditSession:
             return conflict
 
         try:
-            outcome = update_attributes(self.path, self.table, updates, user=user, conflict_check=check,
-                                        busy_timeout_s=self.busy_timeout_s)
+            if self._store is not None:
+                outcome = self._store.update(updates, user=user, conflict_check=check)
+            else:
+                outcome = update_attributes(self.path, self.table, updates, user=user, conflict_check=check,
+                                            busy_timeout_s=self.busy_timeout_s)
         except WriteError as exc:
             raise EditError(f"{self.layer.name}: commit failed, nothing written, edits kept: {exc}",
                             rule="commit") from exc

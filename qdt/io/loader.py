@@ -23,7 +23,13 @@ PREPARERS: dict[str, Preparer] = {"vector": prepare_vector, "raster": prepare_ra
 
 
 def open_datasource(source: LayerSource) -> DataSource:
-    """The data source behind a layer source (files only, for now)."""
+    """The data source behind a layer source: a ``postgis:`` database or a file."""
+    from qdt.io.postgis.connection import is_database_source
+
+    if is_database_source(source.path):
+        from qdt.io.postgis.source import PostGISDataSource
+
+        return PostGISDataSource(str(source.path))
     return FileDataSource(source.path, source.kind)
 
 
@@ -80,9 +86,9 @@ def dataset_info(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     CRS), ``geometry_type`` and ``fields`` (list of {"name", "type"}), plus format extras
     (CityJSON: ``version``, ``types`` counts, ``lods``, ``zrange``; raster: ``nodata``, ``role``).
     """
-    return [info.as_dict() for info in FileDataSource(path).layers()]
+    return [info.as_dict() for info in open_datasource(LayerSource(path)).layers()]
 
 
 def list_layers(path: str | os.PathLike[str]) -> list[str]:
-    """Layer names in a file (one for single-layer formats)."""
-    return FileDataSource(path).layer_names()
+    """Layer names in a file (one for single-layer formats) or a ``postgis:`` database."""
+    return open_datasource(LayerSource(path)).layer_names()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from qdt.crs import CRSProblem, parse_crs
+from qdt.io.postgis.connection import URI_PREFIX, DatabaseError, check_conninfo, is_database_source
 from qdt.project.model import Bookmark, Camera, LayerEntry, Project, ProjectError
 from qdt.tasks import CancelFn, ProgressFn, check_cancel
 
@@ -72,8 +73,16 @@ def _entry_from_dict(d: Any, index: int, base: Path, path: Path) -> LayerEntry:
             "citymodel" if source.lower().endswith(".json") and "city" in source.lower() else "vector")
     if kind not in KINDS:
         raise ProjectError(f"{where}: unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
+    if is_database_source(source):
+        # a database table: "postgis:<libpq conninfo without password>", layer "schema.table"
+        try:
+            check_conninfo(source[len(URI_PREFIX):])
+        except DatabaseError as exc:
+            raise ProjectError(f"{where}: {exc}") from exc
+        if not d.get("layer"):
+            raise ProjectError(f"{where}: a database layer needs 'layer' (the table, 'schema.table')")
     src = Path(source)
-    abs_source = src if src.is_absolute() else (base / src)
+    abs_source = src if src.is_absolute() or is_database_source(source) else (base / src)
     opacity = d.get("opacity", 1.0)
     if not isinstance(opacity, (int, float)):
         raise ProjectError(f"{where}: 'opacity' must be a number, not {opacity!r}")
@@ -81,7 +90,7 @@ def _entry_from_dict(d: Any, index: int, base: Path, path: Path) -> LayerEntry:
     return LayerEntry(
         name=str(d.get("name") or d.get("layer") or src.stem),
         kind=kind,
-        source=os.path.normpath(str(abs_source)),
+        source=source if is_database_source(source) else os.path.normpath(str(abs_source)),
         layer_name=d.get("layer"),
         feature_class=d.get("feature_class"),
         role=d.get("role"),
@@ -133,6 +142,8 @@ def load_project(path: str | os.PathLike[str]) -> Project:
 
 
 def _relative(source: str, base: Path) -> str:
+    if is_database_source(source):
+        return source
     try:
         return Path(os.path.relpath(source, base)).as_posix()
     except ValueError:  # another drive on Windows
@@ -199,19 +210,29 @@ def open_layers(project: Project, progress: ProgressFn | None = None, is_cancell
     progress = progress or (lambda f, m: None)
     is_cancelled = is_cancelled or (lambda: False)
     n = max(len(project.entries), 1)
+    unreachable: dict[str, str] = {}
     for i, entry in enumerate(project.entries):
         check_cancel(is_cancelled)
         progress(i / n, entry.name)
         entry.layer, entry.error, entry.warnings = None, None, []
-        if not Path(entry.source).exists():
+        database = is_database_source(entry.source)
+        if not database and not Path(entry.source).exists():
             entry.error = f"layer '{entry.name}': data file '{entry.source}' is missing"
             continue
-        src = LayerSource(path=entry.source, layer=entry.layer_name, kind=entry.kind, name=entry.name,
+        if database and entry.source in unreachable:  # one connect timeout per server, not per layer
+            entry.error = f"layer '{entry.name}': {unreachable[entry.source]}"
+            continue
+        table = entry.layer_name
+        if database and table and "." not in table and entry.extra.get("schema"):
+            table = f"{entry.extra['schema']}.{table}"
+        src = LayerSource(path=entry.source, layer=table, kind=entry.kind, name=entry.name,
                           crs=entry.crs, feature_class=entry.feature_class, role=entry.role)
         try:
             result = load_layer(src, project_crs=project.crs, is_cancelled=is_cancelled)
         except ReadError as exc:
             entry.error = f"layer '{entry.name}': {exc}"
+            if database and str(exc).startswith("cannot connect"):
+                unreachable[entry.source] = str(exc)
             continue
         layer = result.layer
         layer.name = entry.name

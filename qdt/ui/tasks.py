@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 import traceback
+from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
 from qdt.tasks import Cancelled, Task
 
@@ -35,9 +36,10 @@ class TaskHandle(QObject):
         return self._cancel.is_set()
 
 
-class _Runnable(QRunnable):
+class _Runnable:
+    """The body of one worker thread: runs the task and reports through the handle's signals."""
+
     def __init__(self, handle: TaskHandle) -> None:
-        super().__init__()
         self.handle = handle
 
     def run(self) -> None:
@@ -56,24 +58,45 @@ class _Runnable(QRunnable):
 
 
 class TaskRunner(QObject):
-    """Starts tasks on a private thread pool and keeps their handles alive until they end."""
+    """Starts each task on its own Python thread and keeps its handle alive until it ends.
+
+    Why Python threads and not a QThreadPool: pyproj keeps its PROJ context per Python thread
+    state, and a pool thread gets a fresh thread state for every task, so a CRS touched in a
+    second task on the same pool thread crashed the process (pyproj 3.7 / PROJ 9.5). A Python
+    thread keeps one thread state for its life.
+    """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(2)
         self._running: set[TaskHandle] = set()
+        self._threads: list[threading.Thread] = []
 
-    def start(self, task: Task) -> TaskHandle:
+    def start(self, task: Task, connect: Callable[[TaskHandle], Any] | None = None, *, finished: Any = None,
+              failed: Any = None, cancelled: Any = None, progress: Any = None) -> TaskHandle:
+        """Run ``task`` on a worker thread. Slots (``finished`` ..., or any connections made by
+        ``connect(handle)``) are connected before the worker starts: a fast task may end before the
+        caller could connect to the returned handle, and connecting while the worker emits races."""
         handle = TaskHandle(task)
         self._running.add(handle)
+        for sig, slot in ((handle.finished, finished), (handle.failed, failed), (handle.cancelled, cancelled),
+                          (handle.progress, progress)):
+            if slot is not None:
+                sig.connect(slot)
         for sig in (handle.finished, handle.failed, handle.cancelled):
             sig.connect(lambda *_a, h=handle: self._running.discard(h))
-        self.pool.start(_Runnable(handle))
+        if connect is not None:
+            connect(handle)
+        thread = threading.Thread(target=_Runnable(handle).run, name=f"qdt-task {getattr(task, 'title', '')}",
+                                  daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
         return handle
 
     def wait(self, msecs: int = -1) -> bool:
-        return self.pool.waitForDone(msecs)
+        """Wait for the running workers (at most ``msecs`` each; -1: no limit); True if all ended."""
+        for thread in list(self._threads):
+            thread.join(None if msecs < 0 else msecs / 1000)
+        return not any(t.is_alive() for t in self._threads)
 
     @property
     def running(self) -> list[Any]:

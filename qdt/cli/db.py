@@ -1,0 +1,121 @@
+"""``qdt db``: the shared base map in PostGIS.
+
+::
+
+    qdt db init   --service qdt [--schema city]                 # schema, change log, version trigger
+    qdt db import sample_data/qingdao_shinan.gpkg --service qdt --schema city [--layer L …] [--replace]
+    qdt db fix    city.my_table --service qdt                   # add a primary key / spatial index
+    qdt db tables --service qdt [--schema city] [--json]
+
+The server is named by ``--service`` (a section of ``~/.pg_service.conf``) or ``--dsn`` (a libpq
+connection string or URL without password); with neither, libpq's environment applies
+(``PGSERVICE``, ``PGHOST``, ``PGDATABASE`` …). Passwords come from ``~/.pgpass`` or ``PGPASSWORD``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from qdt.cli.main import UserError
+
+
+def _connection_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--service", help="libpq service name (~/.pg_service.conf)")
+    p.add_argument("--dsn", help="libpq connection string or postgresql:// URL, without password")
+    p.add_argument("--schema", default="public", help="database schema (default: public)")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("db", help="shared base map in PostGIS: init, import, fix, tables",
+                       description="Create and fill the shared PostGIS base map.")
+    dbsub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    init = dbsub.add_parser("init", help="create the schema, change-log table and version trigger")
+    _connection_args(init)
+    init.set_defaults(func=run_init)
+    imp = dbsub.add_parser("import", help="copy a GeoPackage's layers into PostGIS (EPSG:4549)")
+    imp.add_argument("source", help="GeoPackage file")
+    _connection_args(imp)
+    imp.add_argument("--layer", action="append", help="only this layer (repeatable)")
+    imp.add_argument("--replace", action="store_true", help="drop and recreate tables that exist")
+    imp.add_argument("--json", action="store_true", help="print one JSON object")
+    imp.set_defaults(func=run_import)
+    fix = dbsub.add_parser("fix", help="add a missing primary key or spatial index to a table")
+    fix.add_argument("table", help="schema.table")
+    _connection_args(fix)
+    fix.set_defaults(func=run_fix)
+    tables = dbsub.add_parser("tables", help="list the tables with geometry")
+    _connection_args(tables)
+    tables.add_argument("--json", action="store_true", help="print one JSON object")
+    tables.set_defaults(func=run_tables)
+
+
+def _conninfo(args: argparse.Namespace) -> str:
+    from qdt.io.postgis import conninfo_of, make_uri
+
+    return conninfo_of(make_uri(dsn=args.dsn, service=args.service))
+
+
+def _schema(args: argparse.Namespace) -> str:
+    schema = str(args.schema or "").strip()
+    if not schema:
+        raise UserError("--schema must not be empty")
+    return schema
+
+
+def run_init(args: argparse.Namespace) -> int:
+    from qdt.io.postgis import describe, init_schema
+
+    conninfo = _conninfo(args)
+    init_schema(conninfo, _schema(args))
+    print(f"{describe(conninfo)}: schema '{args.schema}' ready (change log, row-version trigger)")
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from qdt.io.postgis import describe, import_geopackage
+
+    conninfo = _conninfo(args)
+
+    def progress(fraction: float, message: str) -> None:
+        if not args.json:
+            print(f"[{fraction * 100:3.0f}%] {message}", file=sys.stderr)
+
+    report = import_geopackage(conninfo, args.source, schema=_schema(args), layers=args.layer,
+                               replace=args.replace, progress=progress)
+    if args.json:
+        print(json.dumps({"schema": report.schema, "tables": report.tables, "warnings": report.warnings,
+                          "seconds": round(report.seconds, 3)}, ensure_ascii=False))
+        return 0
+    for w in report.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    for table, count in report.tables.items():
+        print(f"{report.schema}.{table}: {count} rows")
+    print(f"{describe(conninfo)}: imported {len(report.tables)} table(s) in {report.seconds:.1f} s")
+    return 0
+
+
+def run_fix(args: argparse.Namespace) -> int:
+    from qdt.io.postgis import fix_table, split_layer
+
+    conninfo = _conninfo(args)
+    schema, table = split_layer(args.table, _schema(args))
+    done = fix_table(conninfo, schema, table)
+    print("\n".join(done) if done else f"{schema}.{table}: primary key and spatial index already present")
+    return 0
+
+
+def run_tables(args: argparse.Namespace) -> int:
+    from qdt.io.postgis import URI_PREFIX, PostGISDataSource
+
+    conninfo = _conninfo(args)
+    infos = PostGISDataSource(URI_PREFIX + conninfo, schema=_schema(args)).layers()
+    if args.json:
+        print(json.dumps([i.as_dict() for i in infos], ensure_ascii=False))
+        return 0
+    for i in infos:
+        extra = [] if i.extra.get("primary_key") else ["NO PRIMARY KEY"]
+        extra += [] if i.extra.get("spatial_index") else ["no spatial index"]
+        print(f"{i.name}\t{i.geometry_type}\t~{i.count} rows" + (f"\t({', '.join(extra)})" if extra else ""))
+    return 0

@@ -1,0 +1,43 @@
+"""``qdt export-scene PROJECT --out FILE.glb``: the visible 3D scene as binary glTF 2.0.
+
+One node per visible layer under a root node that turns QDT's z-up into glTF's y-up; the
+local origin (project CRS) is in the root node's ``extras.qdt.origin``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from qdt.cli.main import UserError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export-scene", help="export the visible 3D scene to glTF (.glb)",
+                       description="Export the project's visible 3D scene (full detail) to a binary glTF file.")
+    p.add_argument("project", help="project file (.qdt)")
+    p.add_argument("--out", required=True, help="output .glb file")
+    p.add_argument("--underground", action="store_true", help="the underground view (faded ground and buildings)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from qdt.cli.snapshot import progress_printer
+    from qdt.export.gltf import export_gltf_task
+    from qdt.project import open_project
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".glb":
+        raise UserError(f"output '{out}' must be a .glb file")
+    if not out.parent.is_dir():
+        raise UserError(f"output folder '{out.parent}' does not exist")
+    project = open_project(args.project)
+    for entry in project.unavailable:
+        print(f"qdt export-scene: warning: {entry.error}", file=sys.stderr)
+    summary = export_gltf_task(project, out, underground=args.underground).run_sync(
+        progress_printer("export-scene", args.quiet))
+    print(f"wrote {summary.path} ({len(summary.layers)} layer node(s), {summary.triangle_count} triangles, "
+          f"origin {summary.origin[0]:.1f} {summary.origin[1]:.1f} {summary.origin[2]:.1f} in {project.crs})")
+    return 0

@@ -1,0 +1,195 @@
+"""Statistics panel (pyqtgraph): facility counts by status and pipe length by network, for the
+whole project or for the current selection.
+
+The figures come from :func:`status_counts` and :func:`pipe_lengths` (pandas/shapely, no loop
+per feature), so tests check them against the data directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyqtgraph as pg
+import shapely
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QComboBox, QDockWidget, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from qdt.ui.i18n import tr
+
+LAYER_COLOURS = [(52, 101, 164), (230, 126, 34), (46, 139, 87), (192, 57, 43), (142, 68, 173), (127, 140, 141)]
+
+
+def _rows(layer: Any, selection_only: bool) -> pd.DataFrame:
+    frame = layer.frame
+    if not selection_only:
+        return frame
+    fids = np.fromiter(layer.selection, dtype=np.int64, count=len(layer.selection))
+    return frame.loc[frame.index.isin(fids)]
+
+
+def status_counts(layers: Any, selection_only: bool = False) -> pd.DataFrame:
+    """Features per status (rows: the facility_status code list's Chinese labels, plus 未填 for
+    nulls) and facility layer (columns: layer names) — every vector layer whose catalogue
+    class has a ``status`` field with a code list."""
+    from qdt.layers import VectorLayer
+    from qdt.query import feature_class_of
+    from qdt.ui.editing import field_info
+
+    columns: dict[str, pd.Series] = {}
+    order: list[str] = []
+    for layer in layers:
+        if not isinstance(layer, VectorLayer) or "status" not in layer.frame.columns:
+            continue
+        if feature_class_of(layer) is None:
+            continue
+        _fdef, codelist = field_info(layer, "status")
+        if codelist is None:
+            continue
+        rows = _rows(layer, selection_only)
+        codes = pd.to_numeric(rows["status"], errors="coerce") if codelist.dtype == "int" else rows["status"]
+        counts = codes.value_counts(dropna=False)
+        labels = {e.code: e.zh for e in codelist.entries}
+        for e in codelist.entries:
+            if e.zh not in order:
+                order.append(e.zh)
+        named = pd.Series(counts.to_numpy(), index=[labels.get(c, str(c)) if pd.notna(c) else tr("未填")
+                                                     for c in counts.index])
+        columns[layer.name] = named.groupby(level=0).sum()
+    if not columns:
+        return pd.DataFrame()
+    table = pd.DataFrame(columns).fillna(0).astype(np.int64)
+    index = [label for label in order if label in table.index] + [i for i in table.index if i not in order]
+    return table.loc[index]
+
+
+def pipe_lengths(layers: Any, selection_only: bool = False) -> pd.Series:
+    """Pipe length in metres (2D, project CRS) per network, labelled with the network's
+    Chinese name, summed over every pipe layer."""
+    from qdt.layers import VectorLayer
+    from qdt.ui.editing import field_info
+
+    parts = []
+    for layer in layers:
+        if not isinstance(layer, VectorLayer) or getattr(layer, "feature_class", None) != "pipe":
+            continue
+        if "network" not in layer.frame.columns or not layer.has_geometry:
+            continue
+        rows = _rows(layer, selection_only)
+        _fdef, codelist = field_info(layer, "network")
+        labels = {str(e.code): e.zh for e in codelist.entries} if codelist is not None else {}
+        length = shapely.length(rows.geometry.to_numpy())
+        codes = rows["network"].astype(str).where(rows["network"].notna(), tr("未填"))
+        named = codes.map(labels).fillna(codes)
+        parts.append(pd.Series(length, index=named.to_numpy()).groupby(level=0).sum())
+    if not parts:
+        return pd.Series(dtype=np.float64)
+    total = pd.concat(parts).groupby(level=0).sum()
+    return total.sort_values(ascending=False)
+
+
+class ChartsDock(QDockWidget):
+    """Two bar charts; ``scope`` combo: whole project or the current selection."""
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(tr("统计图表"), window)
+        self.setObjectName("ChartsDock")
+        self.window_ = window
+        self.layers: Any = None
+        body = QWidget(self)
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(2, 2, 2, 2)
+        top = QHBoxLayout()
+        top.addWidget(QLabel(tr("统计范围"), body))
+        self.scope_box = QComboBox(body)
+        self.scope_box.addItem(tr("整个项目"), False)
+        self.scope_box.addItem(tr("当前选择"), True)
+        top.addWidget(self.scope_box)
+        top.addStretch(1)
+        layout.addLayout(top)
+        self.status_plot = pg.PlotWidget(body, background="w", title=tr("设施状态统计（个）"))
+        self.pipe_plot = pg.PlotWidget(body, background="w", title=tr("管线长度按类别（km）"))
+        for plot in (self.status_plot, self.pipe_plot):
+            plot.setMenuEnabled(False)
+            plot.hideButtons()
+            plot.setMouseEnabled(x=False, y=False)
+            plot.setMinimumHeight(150)
+        self.legend = self.status_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        layout.addWidget(self.status_plot, 1)
+        layout.addWidget(self.pipe_plot, 1)
+        self.setWidget(body)
+        self.counts = pd.DataFrame()
+        self.lengths = pd.Series(dtype=np.float64)
+        self.bars: list[Any] = []
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(100)  # coalesce bursts of selection/edit events
+        self._timer.timeout.connect(self.refresh)
+        self.scope_box.currentIndexChanged.connect(lambda _i: self.refresh())
+
+    @property
+    def selection_only(self) -> bool:
+        return bool(self.scope_box.currentData())
+
+    def set_layers(self, layers: Any) -> None:
+        if self.layers is not None:
+            for layer in self.layers:
+                layer.events.selection.disconnect(self._on_selection)
+                layer.events.data.disconnect(self._on_data)
+        self.layers = layers
+        for layer in layers:
+            layer.events.selection.connect(self._on_selection)
+            layer.events.data.connect(self._on_data)
+        self.refresh()
+
+    def _on_data(self) -> None:
+        self._timer.start()
+
+    def _on_selection(self, _fids: Any) -> None:
+        if self.selection_only:
+            self._timer.start()
+
+    def refresh(self) -> None:
+        if self.layers is None:
+            return
+        self.counts = status_counts(self.layers, self.selection_only)
+        self.lengths = pipe_lengths(self.layers, self.selection_only)
+        self._draw_status()
+        self._draw_pipes()
+
+    def _draw_status(self) -> None:
+        plot = self.status_plot
+        for bar in self.bars:
+            plot.removeItem(bar)
+        self.bars = []
+        self.legend.clear()
+        table = self.counts
+        if table.empty:
+            return
+        n = len(table.columns)
+        width = 0.8 / max(n, 1)
+        x = np.arange(len(table.index), dtype=float)
+        for i, name in enumerate(table.columns):
+            colour = LAYER_COLOURS[i % len(LAYER_COLOURS)]
+            bar = pg.BarGraphItem(x=x - 0.4 + width * (i + 0.5), height=table[name].to_numpy(dtype=float),
+                                  width=width, brush=pg.mkBrush(*colour), pen=pg.mkPen(None), name=name)
+            plot.addItem(bar)  # named items join the legend by themselves
+            self.bars.append(bar)
+        plot.getAxis("bottom").setTicks([[(float(i), str(label)) for i, label in enumerate(table.index)]])
+        plot.setXRange(-0.6, len(table.index) - 0.4, padding=0)
+        plot.setYRange(0, max(1.0, float(table.to_numpy().max()) * 1.1), padding=0)
+
+    def _draw_pipes(self) -> None:
+        plot = self.pipe_plot
+        plot.clear()
+        series = self.lengths
+        if series.empty:
+            return
+        x = np.arange(len(series), dtype=float)
+        km = series.to_numpy(dtype=float) / 1000.0
+        self.pipe_bar = pg.BarGraphItem(x=x, height=km, width=0.7, brush=pg.mkBrush(46, 139, 87), pen=pg.mkPen(None))
+        plot.addItem(self.pipe_bar)
+        plot.getAxis("bottom").setTicks([[(float(i), str(label)) for i, label in enumerate(series.index)]])
+        plot.setXRange(-0.6, len(series) - 0.4, padding=0)
+        plot.setYRange(0, max(0.001, float(km.max()) * 1.1), padding=0)

@@ -1,0 +1,244 @@
+"""View-window loading of database layers as the camera moves (the Qt side of
+:mod:`qdt.io.postgis.view`).
+
+``attach_view_window_loading(window)`` listens to ``window.view.camera_changed``; after the
+camera has rested for ``delay_ms`` it computes the ground rectangle the camera sees and, for
+every PostGIS layer of ``window.project`` whose loaded window does not cover it, starts a
+load on ``window.tasks`` (a worker thread). A newer camera move cancels the older load of the
+same layer; a finished load replaces the layer's features on the GUI thread. Layers with
+uncommitted edits are left alone (their edit buffer lives in the frame).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer
+
+from qdt.edit import editing_session
+from qdt.io.postgis import (
+    DatabaseError,
+    EditListener,
+    EditNotice,
+    ViewWindow,
+    ViewWindowLoader,
+    apply_window,
+    is_postgis_layer,
+    loader_for,
+    refresh_features,
+)
+from qdt.tasks import Task
+from qdt.ui.i18n import tr
+
+#: Longest side, in metres, of the ground rectangle asked from the server (a camera looking at
+#: the horizon would otherwise ask for the whole city).
+MAX_VIEW_SIDE_M = 4000.0
+
+
+def view_bbox(window: Any) -> tuple[float, float, float, float] | None:
+    """World (xmin, ymin, xmax, ymax) of the ground the 3D view shows, capped to MAX_VIEW_SIDE_M."""
+    scene = getattr(window, "scene", None)
+    if scene is None or getattr(scene, "origin", None) is None:
+        return None
+    view = getattr(window, "view", None)
+    aspect = view.width() / view.height() if view is not None and view.height() > 0 else 1.5
+    try:
+        from qdt.ui.overview import camera_footprint
+
+        corners = np.asarray(camera_footprint(scene, aspect), dtype=np.float64)
+    except ImportError:  # the overview map is optional: a square around the focal point
+        state = scene.camera_state()
+        (px, py, pz), (fx, fy, fz) = state["position"], state["focal_point"]
+        half = math.dist((px, py, pz), (fx, fy, fz)) * math.tan(math.radians(state.get("view_angle", 30.0)))
+        corners = np.array([[fx - half * aspect, fy - half], [fx + half * aspect, fy + half]])
+    x0, y0 = corners.min(axis=0)
+    x1, y1 = corners.max(axis=0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    hw, hh = min((x1 - x0) / 2, MAX_VIEW_SIDE_M / 2), min((y1 - y0) / 2, MAX_VIEW_SIDE_M / 2)
+    return (float(cx - hw), float(cy - hh), float(cx + hw), float(cy + hh))
+
+
+def _in_fresh_thread(loader: ViewWindowLoader, bbox: tuple[float, float, float, float]) -> Any:
+    """The load as a task function that runs in a new Python thread (the pool thread waits).
+
+    Why: a QThreadPool thread that runs a second task gets a new Python thread state, and
+    pyproj (3.7, PROJ 9.5) then crashes creating a CRS (reproduced with two QRunnables on one
+    pool thread). A fresh thread per load has its own PROJ context from start to end.
+    """
+
+    def run(progress: Any, is_cancelled: Any) -> ViewWindow:
+        out: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                out["result"] = loader.load(bbox, progress, is_cancelled)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the task thread
+                out["error"] = exc
+
+        worker = threading.Thread(target=work, name="qdt-view-window", daemon=True)
+        worker.start()
+        worker.join()
+        if "error" in out:
+            raise out["error"]
+        return out["result"]
+
+    return run
+
+
+class ViewWindowRefresher(QObject):
+    """Keeps the database layers of ``window.project`` loaded around the camera (see module doc)."""
+
+    def __init__(self, window: Any, *, delay_ms: int = 300, budget: int | None = None) -> None:
+        super().__init__(window)
+        self.window = window
+        self.budget = budget
+        self.loaders: dict[int, ViewWindowLoader] = {}
+        self.handles: dict[int, Any] = {}
+        self._layer_of: dict[int, Any] = {}
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(delay_ms)  # wait for the camera to rest: one load per gesture
+        self.timer.timeout.connect(self.refresh)
+        window.view.camera_changed.connect(self.timer.start)
+        self.listeners: dict[str, EditListener] = {}
+        self.listen_timer = QTimer(self)
+        self.listen_timer.timeout.connect(self.poll_edits)
+
+    # --- edits committed by other workstations (LISTEN qdt_edits) --------------------------
+    def listen(self, interval_ms: int = 2000) -> None:
+        """Poll for other sessions' commits every ``interval_ms`` and refresh their features."""
+        self.listen_timer.start(interval_ms)
+
+    def poll_edits(self) -> int:
+        """Apply the notices received since the last poll; returns the features refreshed."""
+        layers = self.database_layers()
+        uris = {layer.metadata["postgis"]["uri"] for layer in layers}
+        for uri in list(self.listeners):
+            if uri not in uris:
+                self.listeners.pop(uri).close()
+        refreshed = 0
+        for uri in uris:
+            try:
+                listener = self.listeners.get(uri) or self.listeners.setdefault(uri, EditListener(uri))
+                notices = listener.poll(0.0)
+            except DatabaseError as exc:
+                self.listeners.pop(uri, None)
+                self._message(tr("数据库编辑通知中断：{message}").format(message=str(exc)))
+                continue
+            for notice in notices:
+                for layer in layers:
+                    meta = layer.metadata["postgis"]
+                    if (meta["uri"], meta["schema"], meta["table"]) != (uri, notice.schema, notice.table):
+                        continue
+                    refreshed += self._apply_notice(layer, notice)
+        return refreshed
+
+    def close(self) -> None:
+        """Stop listening and loading (the window is closing)."""
+        self.listen_timer.stop()
+        self.timer.stop()
+        for listener in self.listeners.values():
+            listener.close()
+        self.listeners.clear()
+
+    def _apply_notice(self, layer: Any, notice: EditNotice) -> int:
+        if notice.fids is None:  # too many to list: reload the window
+            loader = self.loaders.get(id(layer))
+            if loader is not None:
+                loader.last = None
+            self.timer.start()
+            return 0
+        fids = np.asarray(notice.fids, dtype=np.int64)
+        session = editing_session(layer)
+        if session is not None:
+            fids = np.setdiff1d(fids, session.buffer.modified_fids())  # never overwrite the user's edits
+        if len(fids) == 0:
+            return 0
+        try:
+            return len(refresh_features(layer, fids))
+        except DatabaseError as exc:
+            self._message(str(exc))
+            return 0
+
+    def database_layers(self) -> list[Any]:
+        project = getattr(self.window, "project", None)
+        if project is None:
+            return []
+        return [layer for layer in project.layers if is_postgis_layer(layer)]
+
+    def refresh(self) -> int:
+        """Start loads for the layers whose window does not cover the view; returns how many started."""
+        bbox = view_bbox(self.window)
+        if bbox is None:
+            return 0
+        started = 0
+        for layer in self.database_layers():
+            session = editing_session(layer)
+            if session is not None and session.has_changes:
+                continue
+            key = id(layer)
+            loader = self.loaders.get(key)
+            if loader is None:
+                kwargs = {"budget": self.budget} if self.budget else {}
+                loader = self.loaders[key] = loader_for(layer, **kwargs)
+            if not loader.needs_reload(bbox):
+                continue
+            old = self.handles.pop(key, None)
+            if old is not None:
+                old.cancel()
+            handle = self.window.tasks.start(Task(tr("加载视窗要素：{name}").format(name=layer.name),
+                                                  _in_fresh_thread(loader, bbox)))
+            # bound methods of this QObject, so the worker's signals are queued to the GUI thread
+            # (a lambda would run on the worker, and the scene must not be touched there)
+            self._layer_of[id(handle)] = layer
+            handle.finished.connect(self._on_finished)
+            handle.failed.connect(self._on_failed)
+            handle.cancelled.connect(self._on_cancelled)
+            self.handles[key] = handle
+            started += 1
+        return started
+
+    def _on_finished(self, result: ViewWindow) -> None:
+        handle = self.sender()
+        layer = self._layer_of.pop(id(handle), None)
+        if layer is not None:
+            self._loaded(layer, handle, result)
+
+    def _on_failed(self, message: str, _detail: str = "") -> None:
+        layer = self._layer_of.pop(id(self.sender()), None)
+        if layer is not None:
+            self._failed(layer, message)
+
+    def _on_cancelled(self) -> None:
+        self._layer_of.pop(id(self.sender()), None)
+
+    def _loaded(self, layer: Any, handle: Any, result: ViewWindow) -> None:
+        if self.handles.get(id(layer)) is not handle:
+            return  # a newer load of this layer is on its way
+        self.handles.pop(id(layer), None)
+        session = editing_session(layer)
+        if session is not None and session.has_changes:
+            return
+        apply_window(layer, result)
+        if result.truncated:
+            self._message(tr("图层“{name}”：视窗内要素超过 {n} 个，仅显示前 {n} 个，请放大查看").format(
+                name=layer.name, n=result.count))
+
+    def _failed(self, layer: Any, message: str) -> None:
+        self.handles.pop(id(layer), None)
+        self._message(tr("图层“{name}”：加载视窗要素失败：{message}").format(name=layer.name, message=message))
+
+    def _message(self, text: str) -> None:
+        log = getattr(self.window, "_log", None)
+        if callable(log):
+            log(text)
+
+
+def attach_view_window_loading(window: Any, **kwargs: Any) -> ViewWindowRefresher:
+    """Reload the database layers of ``window`` around the camera as it moves (off the GUI thread)."""
+    refresher = ViewWindowRefresher(window, **kwargs)
+    window.db_refresher = refresher
+    return refresher

@@ -1,0 +1,420 @@
+"""File → 导出: snapshot, report, selection and scene dialogs.
+
+Each dialog gathers the settings, then runs the export from :mod:`qdt.export` as a task on the
+window's :class:`~qdt.ui.tasks.TaskRunner` (off the GUI thread) with a progress bar and a
+cancel button; the result or the one-line error shows in the dialog. The snapshot dialog
+renders a small preview with the chosen overlays and the image's aspect.
+
+The main window calls :func:`add_export_actions(window, menu) <add_export_actions>`.
+The window must provide ``project`` (a Project or None), ``scene`` (the on-screen Scene or
+None: its camera is the view exported) and ``tasks`` (a TaskRunner).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qdt.tasks import Task
+from qdt.ui.i18n import tr
+
+__all__ = ["KINDS", "ExportDialog", "add_export_actions"]
+
+KINDS = ("snapshot", "report", "selection", "scene")
+SIZE_PRESETS = [("1920 × 1080", 1920, 1080), ("3840 × 2160 (4K)", 3840, 2160), ("7680 × 4320 (8K)", 7680, 4320),
+                ("A4 横向 300 dpi", 3508, 2480), ("A3 横向 300 dpi", 4961, 3508)]
+OVERLAY_LABELS = {"title": "标题", "north_arrow": "指北针", "scale_bar": "比例尺", "legend": "图例",
+                  "crs_date": "坐标系和日期"}
+PREVIEW_WIDTH = 360
+
+
+def in_python_thread(fn):  # noqa: ANN001, ANN201 - task function → task function
+    """Run a task function on a thread Python created, the pool thread waiting for it.
+
+    pyproj ≥ 3.7 keeps its PROJ context in Python thread-local storage and crashes when called
+    from a thread Python did not create, such as QThreadPool's (pyproj issue #1509, fixed by
+    pull request #1539); exports reproject (GeoJSON, CRS names), so they run here.
+    """
+    def run(progress, is_cancelled):  # noqa: ANN001, ANN202
+        outcome: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                outcome["result"] = fn(progress, is_cancelled)
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the pool thread below
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=target, name="qdt-export", daemon=True)
+        worker.start()
+        worker.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
+
+    return run
+
+
+def _titles() -> dict[str, str]:
+    return {"snapshot": tr("导出快照"), "report": tr("导出报告"), "selection": tr("导出所选要素"),
+            "scene": tr("导出三维场景")}
+
+
+class ExportDialog(QDialog):
+    """One export dialog (``kind`` one of :data:`KINDS`) for ``window``'s project and view.
+
+    Attributes for tests and callers: ``path_edit``, ``export_button``, ``progress``, ``status``
+    and the kind's own widgets; :attr:`handle` is the running task's handle; :attr:`result`
+    the last export's result (a Path or a GltfSummary).
+    """
+
+    def __init__(self, window: Any, kind: str, parent: QWidget | None = None) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown export kind {kind!r}; one of {', '.join(KINDS)}")
+        super().__init__(parent or window)
+        self.window_ = window
+        self.kind = kind
+        self.handle = None
+        self.result: Any = None
+        self.setWindowTitle(_titles()[kind])
+        layout = QVBoxLayout(self)
+        self.form = QFormLayout()
+        layout.addLayout(self.form)
+        getattr(self, f"_build_{kind}")()
+        row = QHBoxLayout()
+        self.path_edit = QLineEdit()
+        browse = QPushButton(tr("浏览…"))
+        browse.clicked.connect(self._browse)
+        row.addWidget(self.path_edit, 1)
+        row.addWidget(browse)
+        self.form.addRow(tr("输出文件"), row)
+        self.path_edit.setText(str(self._default_path()))
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.hide()
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        self.buttons = QDialogButtonBox()
+        self.export_button = self.buttons.addButton(tr("导出"), QDialogButtonBox.ButtonRole.AcceptRole)
+        self.cancel_button = self.buttons.addButton(tr("取消导出"), QDialogButtonBox.ButtonRole.ActionRole)
+        self.cancel_button.hide()
+        close = self.buttons.addButton(tr("关闭"), QDialogButtonBox.ButtonRole.RejectRole)
+        self.export_button.clicked.connect(self.start_export)
+        self.cancel_button.clicked.connect(self.cancel_export)
+        close.clicked.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+    # --- building the forms ------------------------------------------------------------------------
+    @property
+    def project(self) -> Any:
+        return getattr(self.window_, "project", None)
+
+    def _camera(self) -> Any:
+        scene = getattr(self.window_, "scene", None)
+        if scene is not None:
+            return scene.camera_state()
+        return getattr(self.project, "camera", None)
+
+    def _build_snapshot(self) -> None:
+        self.preset = QComboBox()
+        self.preset.addItem(tr("自定义"))
+        for label, _, _ in SIZE_PRESETS:
+            self.preset.addItem(tr(label))
+        self.preset.currentIndexChanged.connect(self._apply_preset)
+        self.width_spin, self.height_spin = QSpinBox(), QSpinBox()
+        from qdt.export import MAX_SIDE
+
+        for spin, value in ((self.width_spin, 1920), (self.height_spin, 1080)):
+            spin.setRange(16, MAX_SIDE)
+            spin.setValue(value)
+            spin.setSuffix(" px")
+        size = QHBoxLayout()
+        size.addWidget(self.width_spin)
+        size.addWidget(QLabel("×"))
+        size.addWidget(self.height_spin)
+        self.dpi_spin = QSpinBox()
+        self.dpi_spin.setRange(10, 2400)
+        self.dpi_spin.setValue(300)
+        self.dpi_spin.setSuffix(" dpi")
+        self.title_edit = QLineEdit(self.project.name if self.project is not None else "")
+        self.view_combo = QComboBox()
+        self.view_combo.addItem(tr("当前视图"), None)
+        for bookmark in getattr(self.project, "bookmarks", []):
+            self.view_combo.addItem(bookmark.name, bookmark.name)
+        self.underground_box = QCheckBox(tr("地下视图"))
+        scene = getattr(self.window_, "scene", None)
+        self.underground_box.setChecked(bool(scene is not None and scene.underground))
+        self.overlay_boxes: dict[str, QCheckBox] = {}
+        overlays = QHBoxLayout()
+        for name, label in OVERLAY_LABELS.items():
+            box = QCheckBox(tr(label))
+            box.setChecked(True)
+            self.overlay_boxes[name] = box
+            overlays.addWidget(box)
+        self.preview = QLabel(tr("点击“预览”查看效果"))
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setMinimumSize(PREVIEW_WIDTH, PREVIEW_WIDTH * 9 // 16)
+        self.preview.setStyleSheet("QLabel { background: #e8edf3; border: 1px solid #b8c2cc; }")
+        self.preview_button = QPushButton(tr("预览"))
+        self.preview_button.clicked.connect(self.start_preview)
+        self.form.addRow(tr("预设尺寸"), self.preset)
+        self.form.addRow(tr("尺寸"), size)
+        self.form.addRow(tr("分辨率"), self.dpi_spin)
+        self.form.addRow(tr("标题"), self.title_edit)
+        self.form.addRow(tr("视图"), self.view_combo)
+        self.form.addRow("", self.underground_box)
+        self.form.addRow(tr("叠加要素"), overlays)
+        self.form.addRow(self.preview_button, self.preview)
+
+    def _build_report(self) -> None:
+        from qdt.export.report import load_template
+
+        template = load_template()
+        self.title_edit = QLineEdit(template["title"])
+        self.author_edit = QLineEdit(template["author"])
+        self.page_combo = QComboBox()
+        self.page_combo.addItems(["A4", "A3"])
+        self.page_combo.setCurrentText(template["page_size"])
+        self.layer_combo = QComboBox()
+        self.layer_combo.addItem(tr("（各图层当前选择）"), None)
+        for layer in self._vector_layers():
+            self.layer_combo.addItem(layer.name, layer.name)
+        self.where_edit = QLineEdit()
+        self.where_edit.setPlaceholderText(tr("例如：状态 = '故障'"))
+        self.form.addRow(tr("标题"), self.title_edit)
+        self.form.addRow(tr("作者"), self.author_edit)
+        self.form.addRow(tr("纸张（横向）"), self.page_combo)
+        self.form.addRow(tr("查询图层"), self.layer_combo)
+        self.form.addRow(tr("筛选表达式"), self.where_edit)
+
+    def _build_selection(self) -> None:
+        self.layer_combo = QComboBox()
+        for layer in self._vector_layers():
+            if layer.selection:
+                self.layer_combo.addItem(tr("{name}（已选 {n} 个）").format(name=layer.name, n=len(layer.selection)),
+                                         layer.name)
+        self.format_combo = QComboBox()
+        for label, suffix in ((tr("CSV 表格"), ".csv"), (tr("GeoJSON (WGS 84)"), ".geojson"),
+                              (tr("GeoPackage（项目坐标系）"), ".gpkg")):
+            self.format_combo.addItem(label, suffix)
+        self.format_combo.currentIndexChanged.connect(self._format_changed)
+        self.bom_box = QCheckBox(tr("CSV 带 BOM（Excel 正确显示中文）"))
+        self.bom_box.setChecked(True)
+        self.form.addRow(tr("图层"), self.layer_combo)
+        self.form.addRow(tr("格式"), self.format_combo)
+        self.form.addRow("", self.bom_box)
+        self.layer_combo.currentIndexChanged.connect(lambda _i: self.path_edit.setText(str(self._default_path())))
+
+    def _build_scene(self) -> None:
+        self.underground_box = QCheckBox(tr("地下视图（地面和建筑半透明）"))
+        self.form.addRow("", self.underground_box)
+        self.form.addRow("", QLabel(tr("导出可见图层的三维几何（glTF 二进制 .glb），局部原点记录在文件中。")))
+
+    # --- helpers -----------------------------------------------------------------------------------
+    def _vector_layers(self) -> list[Any]:
+        from qdt.layers import VectorLayer
+
+        return [lyr for lyr in getattr(self.project, "layers", []) if isinstance(lyr, VectorLayer)]
+
+    def _default_path(self) -> Path:
+        base = self.project.base_dir if self.project is not None else Path.cwd()
+        stem = (self.project.path.stem if self.project is not None and self.project.path else "qdt")
+        if self.kind == "selection":
+            layer = self.layer_combo.currentData() or "selection"
+            return base / f"{layer}{self.format_combo.currentData()}"
+        suffix = {"snapshot": ".png", "report": ".pdf", "scene": ".glb"}[self.kind]
+        return base / f"{stem}{suffix}"
+
+    def _format_changed(self, _index: int) -> None:
+        self.bom_box.setEnabled(self.format_combo.currentData() == ".csv")
+        self.path_edit.setText(str(Path(self.path_edit.text()).with_suffix(self.format_combo.currentData())))
+
+    def _browse(self) -> None:
+        filters = {"snapshot": tr("图像 (*.png *.jpg *.jpeg)"), "report": tr("PDF 文档 (*.pdf)"),
+                   "selection": tr("数据 (*.csv *.geojson *.gpkg)"), "scene": tr("glTF 二进制 (*.glb)")}
+        path, _ = QFileDialog.getSaveFileName(self, self.windowTitle(), self.path_edit.text(), filters[self.kind])
+        if path:
+            self.path_edit.setText(path)
+
+    def _apply_preset(self, index: int) -> None:
+        if index > 0:
+            _, w, h = SIZE_PRESETS[index - 1]
+            self.width_spin.setValue(w)
+            self.height_spin.setValue(h)
+
+    def snapshot_options(self, width: int | None = None, height: int | None = None) -> Any:
+        """The snapshot settings as :class:`qdt.export.SnapshotOptions` (optionally at another size)."""
+        from qdt.export import SnapshotOptions
+
+        bookmark = self.view_combo.currentData()
+        return SnapshotOptions(width=width or self.width_spin.value(), height=height or self.height_spin.value(),
+                               dpi=self.dpi_spin.value(), title=self.title_edit.text(),
+                               overlays=tuple(n for n, b in self.overlay_boxes.items() if b.isChecked()),
+                               underground=self.underground_box.isChecked(), bookmark=bookmark,
+                               camera=None if bookmark else self._camera())
+
+    def make_task(self) -> Task:
+        """The export task for the current settings; ExportError/QueryError (one line) on bad input."""
+        from qdt.export import ExportError
+
+        if self.project is None:
+            raise ExportError(tr("没有打开的项目"))
+        path = Path(self.path_edit.text().strip())
+        if self.kind == "snapshot":
+            from qdt.export import snapshot_task
+
+            return snapshot_task(self.project, self.snapshot_options(), path)
+        if self.kind == "report":
+            from qdt.export.report import ReportTable, report_task
+
+            layer = self.layer_combo.currentData()
+            where = self.where_edit.text().strip() or None
+            tables = [ReportTable.from_query(self.project.layers, layer, where)] if layer else None
+            return report_task(self.project, path, title=self.title_edit.text() or None,
+                               author=self.author_edit.text(), tables=tables, page_size=self.page_combo.currentText())
+        if self.kind == "selection":
+            from qdt.export.data import export_selection_task
+
+            name = self.layer_combo.currentData()
+            if name is None:
+                raise ExportError(tr("没有选中的要素：请先在三维视图或属性表中选择要素"))
+            return export_selection_task(self.project.layers[name], path, bom=self.bom_box.isChecked())
+        from qdt.export.gltf import export_gltf_task
+
+        return export_gltf_task(self.project, path, underground=self.underground_box.isChecked())
+
+    # --- running -----------------------------------------------------------------------------------
+    def start_export(self) -> None:
+        """Start the export on the window's task runner (one at a time)."""
+        if self.handle is not None and not self.handle.done:
+            return
+        try:
+            task = self.make_task()
+        except Exception as exc:  # noqa: BLE001 - bad settings: one line in the dialog, never a traceback
+            self._show_error(" ".join(str(exc).split()))
+            return
+        self._run(task, self._export_finished)
+
+    def start_preview(self) -> None:
+        """Render a small preview (same aspect and overlays) off the GUI thread."""
+        if self.kind != "snapshot" or self.project is None or (self.handle is not None and not self.handle.done):
+            return
+        w, h = self.width_spin.value(), self.height_spin.value()
+        scale = PREVIEW_WIDTH / max(w, h * 16 / 9)
+        options = self.snapshot_options(max(16, round(w * scale)), max(16, round(h * scale)))
+        project = self.project
+        from qdt.export.snapshot import project_crs_text
+
+        crs_text = project_crs_text(project)  # PROJ on the GUI thread (see snapshot_project)
+
+        def run(progress, is_cancelled):  # noqa: ANN001, ANN202
+            from qdt.export import snapshot_project
+
+            return snapshot_project(project, options, progress, is_cancelled, crs_text=crs_text).image
+
+        self._run(Task(tr("正在生成预览…"), run), self._preview_finished)
+
+    def _run(self, task: Task, on_finished) -> None:  # noqa: ANN001
+        self.status.setText(task.title)
+        self.progress.setValue(0)
+        self.progress.show()
+        self.export_button.setEnabled(False)
+        self.cancel_button.setVisible(task.cancellable)
+        handle = self.window_.tasks.start(Task(task.title, in_python_thread(task.fn), task.cancellable))
+        self.handle = handle
+        handle.progress.connect(self._on_progress)
+        handle.finished.connect(on_finished)
+        handle.failed.connect(lambda message, _details: self._show_error(message))
+        handle.cancelled.connect(lambda: self._done(tr("已取消")))
+
+    def cancel_export(self) -> None:
+        if self.handle is not None and not self.handle.done:
+            self.handle.cancel()
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        if message:
+            self.status.setText(tr(message))
+
+    def _done(self, text: str) -> None:
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.export_button.setEnabled(True)
+        self.status.setText(text)
+
+    def _show_error(self, message: str) -> None:
+        self._done(tr("导出失败：{message}").format(message=message))
+        self.status.setStyleSheet("QLabel { color: #b91c1c; }")
+
+    def _export_finished(self, result: Any) -> None:
+        self.result = result
+        self.status.setStyleSheet("")
+        path = getattr(result, "path", result)
+        self._done(tr("已导出：{path}").format(path=path))
+
+    def _preview_finished(self, image: np.ndarray) -> None:
+        self.status.setStyleSheet("")
+        image = np.ascontiguousarray(image)
+        h, w = image.shape[:2]
+        qimage = QImage(image.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+        self.preview.setPixmap(QPixmap.fromImage(qimage))
+        self._done(tr("预览已更新（{w} × {h} 的缩小版）").format(w=self.width_spin.value(), h=self.height_spin.value()))
+
+    def reject(self) -> None:
+        if self.handle is not None and not self.handle.done:
+            answer = QMessageBox.question(self, self.windowTitle(), tr("导出仍在进行。取消导出并关闭？"))
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+            self.handle.cancel()
+        super().reject()
+
+
+def add_export_actions(window: Any, menu: QMenu) -> list[QAction]:
+    """Add File → 导出 (snapshot, report, selection, scene) to ``menu``; returns the actions.
+
+    Each action opens an :class:`ExportDialog` for ``window`` (disabled while no project is open
+    is left to the window; a dialog without a project reports it when exporting).
+    """
+    submenu = menu.addMenu(tr("导出(&E)"))
+    labels = {"snapshot": tr("导出快照(&S)…"), "report": tr("导出报告(&R)…"), "selection": tr("导出所选要素(&F)…"),
+              "scene": tr("导出三维场景(&G)…")}
+    actions = []
+    for kind in KINDS:
+        action = QAction(labels[kind], window)
+        action.setObjectName(f"export_{kind}")
+
+        def open_dialog(_checked: bool = False, kind: str = kind) -> None:
+            dialog = ExportDialog(window, kind)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            window._export_dialog = dialog  # keep it alive while shown
+            dialog.show()
+
+        action.triggered.connect(open_dialog)
+        submenu.addAction(action)
+        actions.append(action)
+    window.export_actions = actions
+    return actions

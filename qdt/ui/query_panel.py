@@ -1,0 +1,499 @@
+"""Query dialog and results panel (issue 6, item 3).
+
+The dialog builds a :class:`qdt.query.Query` (attribute expression, spatial predicate against
+another layer, distance, k nearest) or a pipe clearance check, runs it on the window's task
+runner (progress, never freezing the window) and hands the result to :class:`ResultsDock`:
+rows listed (nearest pairs with distance; clearance violations with measured and required
+clearance), double-click zooms to the feature, the result becomes the layer's selection (so
+the 3D view and the attribute table show it), and buttons export it to CSV, GeoJSON or
+GeoPackage through :mod:`qdt.query.export`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDockWidget,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qdt.query import (
+    PREDICATES,
+    ExportError,
+    ExpressionError,
+    Query,
+    QueryError,
+    apply_selection,
+    check_clearances,
+    export_frame,
+    export_result,
+    find_layer,
+    run_query,
+)
+from qdt.tasks import Task
+from qdt.ui.i18n import tr
+from qdt.ui.inspector import display_value
+from qdt.ui.tasks import TaskRunner
+
+# the window's runner already runs tasks on Python threads (see qdt.ui.tasks.TaskRunner)
+ThreadTaskRunner = TaskRunner
+
+
+PREDICATE_LABELS = {
+    "intersects": "相交", "within": "位于内部", "contains": "包含", "touches": "接触", "crosses": "穿越",
+    "overlaps": "重叠", "disjoint": "分离", "dwithin": "距离以内",
+}
+MODES = ["attribute", "location", "nearest", "clearance"]
+MODE_LABELS = {"attribute": "属性筛选", "location": "空间关系", "nearest": "最近邻", "clearance": "管线净距检查"}
+
+
+class FrameModel(QAbstractTableModel):
+    """A read-only table over a DataFrame (result rows); cells read from cached column arrays."""
+
+    def __init__(self, frame: pd.DataFrame, headers: list[str] | None = None, parent: Any = None,
+                 labels: dict[str, dict[str, str]] | None = None) -> None:
+        super().__init__(parent)
+        self.frame = frame
+        self.headers = headers or [str(c) for c in frame.columns]
+        self._columns = [frame[c].to_numpy() for c in frame.columns]
+        # code-list columns: code (as text) → Chinese label
+        self._labels = [(labels or {}).get(str(c)) for c in frame.columns]
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.frame)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.frame.columns)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
+            return None
+        value = self._columns[index.column()][index.row()]
+        try:
+            if pd.isna(value):
+                return "NULL"
+        except (TypeError, ValueError):
+            pass
+        labels = self._labels[index.column()]
+        if labels is not None:
+            whole = isinstance(value, (float, np.floating)) and float(value).is_integer()
+            key = str(int(value)) if whole else str(value)
+            return labels.get(key, str(value))
+        if isinstance(value, np.datetime64):
+            value = pd.Timestamp(value)
+        if isinstance(value, pd.Timestamp):
+            return value.strftime("%Y-%m-%d") if value == value.normalize() else value.strftime("%Y-%m-%d %H:%M:%S")
+        if isinstance(value, np.generic):
+            value = value.item()
+        return display_value(value)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            return self.headers[section] if section < len(self.headers) else None
+        return str(section + 1)
+
+
+def _vector_layers(window: Any) -> list[Any]:
+    from qdt.layers import VectorLayer
+
+    project = getattr(window, "project", None)
+    if project is None:
+        return []
+    return [lyr for lyr in project.layers if isinstance(lyr, VectorLayer)]
+
+
+class QueryDialog(QDialog):
+    """Build and run a query; the result goes to ``results`` (a :class:`ResultsDock`).
+
+    Signals: ``finished_query(object)`` with the QueryResult or ClearanceReport;
+    ``failed_query(str)`` with the one-line message.
+    """
+
+    finished_query = Signal(object)
+    failed_query = Signal(str)
+
+    def __init__(self, window: Any, results: ResultsDock) -> None:
+        super().__init__(window)
+        self.setWindowTitle(tr("空间查询"))
+        self.setObjectName("QueryDialog")
+        self.window_ = window
+        self.results = results
+        self.handle: Any = None
+        self.runner = ThreadTaskRunner(self)
+        form = QFormLayout(self)
+        self.mode_box = QComboBox(self)
+        for mode in MODES:
+            self.mode_box.addItem(tr(MODE_LABELS[mode]), mode)
+        form.addRow(tr("查询类型"), self.mode_box)
+        self.layer_box = QComboBox(self)
+        form.addRow(tr("图层"), self.layer_box)
+        self.where_edit = QLineEdit(self)
+        self.where_edit.setPlaceholderText(tr("例如 状态 = '故障' AND 额定功率 >= 100"))
+        form.addRow(tr("属性条件"), self.where_edit)
+        self.predicate_box = QComboBox(self)
+        for p in PREDICATES:
+            self.predicate_box.addItem(f"{tr(PREDICATE_LABELS.get(p, p))} ({p})", p)
+        form.addRow(tr("空间关系"), self.predicate_box)
+        self.other_box = QComboBox(self)
+        form.addRow(tr("参照图层"), self.other_box)
+        self.other_where_edit = QLineEdit(self)
+        form.addRow(tr("参照图层条件"), self.other_where_edit)
+        self.distance_spin = QDoubleSpinBox(self)
+        self.distance_spin.setRange(0.0, 100_000.0)
+        self.distance_spin.setDecimals(2)
+        self.distance_spin.setSuffix(" m")
+        self.distance_spin.setSpecialValueText(tr("不限"))
+        form.addRow(tr("距离"), self.distance_spin)
+        self.k_spin = QSpinBox(self)
+        self.k_spin.setRange(1, 100)
+        form.addRow(tr("最近邻个数 k"), self.k_spin)
+        self.error_label = QLabel("", self)
+        self.error_label.setStyleSheet("color: #b00020;")
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addRow(self.error_label)
+        buttons = QHBoxLayout()
+        self.run_button = QPushButton(tr("执行"), self)
+        self.run_button.setDefault(True)
+        self.cancel_button = QPushButton(tr("取消"), self)
+        self.close_button = QPushButton(tr("关闭"), self)
+        buttons.addStretch(1)
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.close_button)
+        form.addRow(buttons)
+        self.cancel_button.setEnabled(False)
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button.clicked.connect(self.hide)
+        self.mode_box.currentIndexChanged.connect(self._mode_changed)
+        self.predicate_box.currentIndexChanged.connect(self._mode_changed)
+        self.refresh_layers()
+        self._mode_changed()
+
+    def refresh_layers(self) -> None:
+        layers = _vector_layers(self.window_)
+        for box in (self.layer_box, self.other_box):
+            current = box.currentData()
+            box.clear()
+            for lyr in layers:
+                box.addItem(lyr.name, lyr.name)
+            if current is not None and box.findData(current) >= 0:
+                box.setCurrentIndex(box.findData(current))
+
+    def _mode_changed(self, *_: Any) -> None:
+        mode = self.mode_box.currentData()
+        spatial = mode in ("location", "nearest")
+        self.predicate_box.setEnabled(mode == "location")
+        self.other_box.setEnabled(spatial)
+        self.other_where_edit.setEnabled(spatial)
+        self.where_edit.setEnabled(mode != "clearance")
+        self.distance_spin.setEnabled(mode == "nearest" or (mode == "location"
+                                                             and self.predicate_box.currentData() == "dwithin"))
+        self.k_spin.setEnabled(mode == "nearest")
+        if mode == "clearance":
+            index = self.layer_box.findData(self._pipes_name())
+            if index >= 0:
+                self.layer_box.setCurrentIndex(index)
+
+    def _pipes_name(self) -> str | None:
+        for lyr in _vector_layers(self.window_):
+            if getattr(lyr, "feature_class", None) == "pipe":
+                return lyr.name
+        return None
+
+    def build_query(self) -> Query:
+        """The query the form describes (QueryError / ExpressionError when incomplete or malformed)."""
+        mode = self.mode_box.currentData()
+        layer = self.layer_box.currentData()
+        if not layer:
+            raise QueryError(tr("没有可查询的矢量图层"))
+        where = self.where_edit.text().strip() or None
+        if mode == "attribute":
+            query = Query(layer, where=where)
+        elif mode == "location":
+            predicate = self.predicate_box.currentData()
+            distance = self.distance_spin.value() if predicate == "dwithin" else None
+            query = Query(layer, where=where, predicate=predicate, other=self.other_box.currentData(),
+                          other_where=self.other_where_edit.text().strip() or None, distance=distance)
+        else:
+            distance = self.distance_spin.value() or None
+            query = Query(layer, where=where, k=int(self.k_spin.value()), other=self.other_box.currentData(),
+                          other_where=self.other_where_edit.text().strip() or None, distance=distance)
+        query.check()
+        return query
+
+    def run(self) -> Any:
+        """Start the query (or clearance check) on the task runner; returns the task handle."""
+        project = getattr(self.window_, "project", None)
+        if project is None:
+            self._fail(tr("请先打开项目"))
+            return None
+        self.error_label.setText("")
+        if self.mode_box.currentData() == "clearance":
+            layer = find_layer(project.layers, self.layer_box.currentData()) if self.layer_box.currentData() else None
+            if layer is None:
+                self._fail(tr("没有管线图层"))
+                return None
+            dem = next((lyr for lyr in project.layers if getattr(lyr, "role", None) == "dem"), None)
+            task = Task(tr("正在检查管线净距…"), lambda progress, cancelled: check_clearances(layer, dem=dem))
+        else:
+            try:
+                query = self.build_query()
+            except (QueryError, ExpressionError) as exc:
+                self._fail(str(exc), exc if isinstance(exc, ExpressionError) else None)
+                return None
+            layers = project.layers
+            task = Task(tr("正在查询…"), lambda progress, cancelled: run_query(query, layers))
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        # bound methods of this QObject: queued onto the GUI thread (a lambda would run on the worker)
+        self.handle = self.runner.start(task, finished=self._done, failed=self._task_failed,
+                                        cancelled=self._task_cancelled)
+        bar = self.window_.statusBar() if hasattr(self.window_, "statusBar") else None
+        if bar is not None:
+            bar.showMessage(task.title)
+        return self.handle
+
+    def cancel(self) -> None:
+        if self.handle is not None and not self.handle.done:
+            self.handle.cancel()
+
+    def _status_message(self, text: str) -> None:
+        bar = self.window_.statusBar() if hasattr(self.window_, "statusBar") else None
+        if bar is not None:
+            bar.showMessage(text, 8000)
+
+    def _task_failed(self, message: str, _details: str = "") -> None:
+        self._fail(message)
+
+    def _task_cancelled(self) -> None:
+        self._fail(tr("查询已取消"))
+
+    def _fail(self, message: str, exc: ExpressionError | None = None) -> None:
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.error_label.setText(message)
+        self._status_message(message)
+        if exc is not None and exc.offset is not None:
+            edit = self.where_edit if not str(exc).startswith("other_where") else self.other_where_edit
+            edit.setFocus()
+            edit.setCursorPosition(int(exc.offset))
+        self.failed_query.emit(message)
+
+    def _done(self, result: Any) -> None:
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.results.show_result(result)
+        self._status_message(self.results.summary.text())
+        self.finished_query.emit(result)
+
+
+class ResultsDock(QDockWidget):
+    """Rows of the last query or clearance check, with zoom-to, selection and export."""
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(tr("查询结果"), window)
+        self.setObjectName("QueryResultsDock")
+        self.window_ = window
+        self.result: Any = None
+        self.rows: pd.DataFrame = pd.DataFrame()
+        body = QWidget(self)
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.summary = QLabel(tr("尚未执行查询"), body)
+        self.summary.setWordWrap(True)
+        layout.addWidget(self.summary)
+        self.view = QTableView(body)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.verticalHeader().setDefaultSectionSize(22)
+        layout.addWidget(self.view, 1)
+        buttons = QHBoxLayout()
+        self.zoom_button = QPushButton(tr("缩放到"), body)
+        self.select_button = QPushButton(tr("选中结果"), body)
+        buttons.addWidget(self.zoom_button)
+        buttons.addWidget(self.select_button)
+        buttons.addStretch(1)
+        self.export_buttons = {}
+        for suffix, label in ((".csv", "导出 CSV"), (".geojson", "导出 GeoJSON"), (".gpkg", "导出 GPKG")):
+            button = QPushButton(tr(label), body)
+            button.clicked.connect(lambda _c=False, s=suffix: self.export(None, s))
+            buttons.addWidget(button)
+            self.export_buttons[suffix] = button
+        layout.addLayout(buttons)
+        self.setWidget(body)
+        self.view.doubleClicked.connect(lambda index: self.zoom_to_row(index.row()))
+        self.zoom_button.clicked.connect(self._zoom_current)
+        self.select_button.clicked.connect(self.select_result)
+        self._enable(False)
+
+    def _enable(self, on: bool) -> None:
+        for w in (self.zoom_button, self.select_button, *self.export_buttons.values()):
+            w.setEnabled(on)
+
+    # --- showing ------------------------------------------------------------------------------------
+    def show_result(self, result: Any) -> None:
+        """List a QueryResult or a ClearanceReport and select it in its layer."""
+        self.result = result
+        if hasattr(result, "violations"):  # ClearanceReport
+            rows = result.violations.drop(columns=["message"], errors="ignore").reset_index(drop=True)
+            text = tr("管线净距检查：{n} 处不满足 GB 50289-2016 最小净距（检查 {s} 段管线，用时 {t:.2f} s）").format(
+                n=result.count, s=result.segments, t=result.seconds)
+            headers = [tr(_CLEARANCE_HEADERS.get(c, c)) for c in rows.columns]
+        else:
+            frame = result.frame()
+            geometry = getattr(frame, "_geometry_column_name", None)
+            rows = pd.DataFrame(frame.drop(columns=[geometry]) if geometry else frame).reset_index()
+            layer = result.layer
+            headers = [_field_title(layer, c) for c in rows.columns]
+            text = tr("{layer}：{n} 个要素（用时 {t:.3f} s）").format(layer=layer.name, n=result.count,
+                                                                 t=result.seconds)
+        self.rows = rows
+        labels = {}
+        if not hasattr(result, "violations"):
+            from qdt.ui.editing import field_info
+
+            for column in rows.columns:
+                if column in result.layer.frame.columns:
+                    _fdef, codelist = field_info(result.layer, column)
+                    if codelist is not None:
+                        labels[column] = {str(e.code): e.zh for e in codelist.entries}
+        model = FrameModel(rows, headers, self.view, labels)
+        old = self.view.model()
+        self.view.setModel(model)
+        if old is not None:
+            old.deleteLater()
+        self.summary.setText(text)
+        self._enable(True)
+        self.show()
+        self.raise_()
+        self.select_result()
+
+    def _result_layer(self) -> Any:
+        if self.result is None:
+            return None
+        if hasattr(self.result, "violations"):
+            project = getattr(self.window_, "project", None)
+            return find_layer(project.layers, self.result.layer) if project is not None else None
+        return self.result.layer
+
+    def result_fids(self) -> np.ndarray:
+        if self.result is None:
+            return np.empty(0, dtype=np.int64)
+        if hasattr(self.result, "violations"):
+            v = self.result.violations
+            return np.unique(np.concatenate([v["fid_a"].to_numpy(np.int64), v["fid_b"].to_numpy(np.int64)]))
+        return np.asarray(self.result.fids, dtype=np.int64)
+
+    def select_result(self) -> None:
+        """Make the result the layer's selection (3D view and attribute table follow)."""
+        layer = self._result_layer()
+        if layer is None:
+            return
+        apply_selection(layer, self.result_fids())
+        view = getattr(self.window_, "view", None)
+        if view is not None:
+            view.request_render()
+
+    def _zoom_current(self) -> None:
+        index = self.view.currentIndex()
+        self.zoom_to_row(index.row() if index.isValid() else 0)
+
+    def zoom_to_row(self, row: int) -> None:
+        """Fly to the feature of result row ``row`` (a violation: to its location)."""
+        if self.result is None or row < 0 or row >= len(self.rows):
+            return
+        layer = self._result_layer()
+        scene = getattr(self.window_, "scene", None)
+        if hasattr(self.result, "violations"):
+            x, y = float(self.rows["x"].iloc[row]), float(self.rows["y"].iloc[row])
+            if scene is not None and np.isfinite(x) and np.isfinite(y):
+                scene.fly_to_extent((x - 15, y - 15, x + 15, y + 15))
+                if layer is not None:
+                    layer.selection = [int(self.rows["fid_a"].iloc[row]), int(self.rows["fid_b"].iloc[row])]
+        else:
+            fid = int(self.rows["fid"].iloc[row])
+            fly = getattr(self.window_, "fly_to_feature", None)
+            try:
+                if fly is not None:
+                    fly(layer, fid)
+                elif scene is not None:
+                    scene.fly_to_feature(layer, fid)
+            except KeyError as exc:
+                bar = self.window_.statusBar() if hasattr(self.window_, "statusBar") else None
+                if bar is not None:
+                    bar.showMessage(str(exc.args[0]), 8000)
+        view = getattr(self.window_, "view", None)
+        if view is not None:
+            view.request_render()
+
+    # --- export ------------------------------------------------------------------------------------
+    def export(self, path: str | Path | None = None, suffix: str = ".csv") -> Path | None:
+        """Write the result to ``path`` (asks for a file when None); errors go to the status bar."""
+        if self.result is None:
+            return None
+        if path is None:
+            filters = {".csv": "CSV (*.csv)", ".geojson": "GeoJSON (*.geojson)", ".gpkg": "GeoPackage (*.gpkg)"}
+            path, _ = QFileDialog.getSaveFileName(self, tr("导出查询结果"), f"result{suffix}", filters[suffix])
+            if not path:
+                return None
+            if not str(path).lower().endswith(suffix):
+                path = f"{path}{suffix}"
+        try:
+            if hasattr(self.result, "violations"):
+                out = export_frame(self.result.violations, path, layer_name="clearance_violations")
+            else:
+                out = export_result(self.result, path)
+        except ExportError as exc:
+            self._status(str(exc))
+            self.last_error = str(exc)
+            return None
+        self._status(tr("已导出到 {path}").format(path=out))
+        return out
+
+    def _status(self, text: str) -> None:
+        bar = self.window_.statusBar() if hasattr(self.window_, "statusBar") else None
+        if bar is not None:
+            bar.showMessage(text, 10000)
+
+
+_CLEARANCE_HEADERS = {
+    "fid_a": "要素A", "fid_b": "要素B", "network_a": "管线类别A", "network_b": "管线类别B", "kind": "净距类型",
+    "measured_m": "实测净距 (m)", "required_m": "规范净距 (m)", "shortfall_m": "不足 (m)", "citation": "依据",
+    "verified": "已核实", "rule_note": "说明", "x": "X", "y": "Y", "depth_a": "埋深A (m)", "depth_b": "埋深B (m)",
+}
+
+
+def _field_title(layer: Any, column: str) -> str:
+    from qdt.ui.editing import field_info
+
+    if column == "fid":
+        return "fid"
+    extra = {"nearest_fid": "最近要素", "distance": "距离 (m)", "rank": "名次"}
+    if column in extra:
+        return tr(extra[column])
+    fdef, _ = field_info(layer, column)
+    if fdef is None:
+        return column
+    return (fdef.zh or column) + (f" ({fdef.unit})" if fdef.unit else "")

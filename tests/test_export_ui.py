@@ -1,0 +1,105 @@
+"""File → 导出 dialogs: exports run on the window's task runner with progress, the files are real."""
+
+from __future__ import annotations
+
+import pygltflib
+import pyogrio
+import pypdf
+import pytest
+from PIL import Image
+
+from qdt.ui.app import create_application
+from qdt.ui.export_dialog import ExportDialog, add_export_actions
+from qdt.ui.mainwindow import MainWindow
+from tests.conftest import SAMPLE_PROJECT
+
+
+@pytest.fixture
+def window(qtbot):
+    create_application()
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.resize(1000, 700)
+    win.show()
+    qtbot.waitExposed(win)
+    with qtbot.waitSignal(win.project_loaded, timeout=120_000):
+        win.open_project(SAMPLE_PROJECT)
+    yield win
+    win.tasks.wait(60_000)
+    win.close()
+
+
+def _run(qtbot, dialog: ExportDialog, timeout: int = 120_000) -> None:
+    progress = []
+    dialog.export_button.click()
+    assert dialog.handle is not None, dialog.status.text()
+    dialog.handle.progress.connect(lambda f, m: progress.append(f))
+    with qtbot.waitSignal(dialog.handle.finished, timeout=timeout):
+        pass
+    assert dialog.export_button.isEnabled()
+    assert not dialog.progress.isVisible()
+    assert "已导出" in dialog.status.text(), dialog.status.text()
+
+
+def test_menu_actions_open_dialogs(window, qtbot):
+    from PySide6.QtWidgets import QMenu
+
+    menu = QMenu()
+    actions = add_export_actions(window, menu)
+    assert [a.objectName() for a in actions] == ["export_snapshot", "export_report", "export_selection", "export_scene"]
+    actions[0].trigger()
+    dialog = window._export_dialog
+    assert isinstance(dialog, ExportDialog) and dialog.kind == "snapshot" and dialog.isVisible()
+    dialog.close()
+
+
+def test_snapshot_dialog_preview_and_export(window, qtbot, tmp_path):
+    dialog = ExportDialog(window, "snapshot")
+    qtbot.addWidget(dialog)
+    dialog.width_spin.setValue(480)
+    dialog.height_spin.setValue(270)
+    dialog.dpi_spin.setValue(200)
+    dialog.overlay_boxes["legend"].setChecked(False)
+    dialog.start_preview()
+    with qtbot.waitSignal(dialog.handle.finished, timeout=120_000):
+        pass
+    pixmap = dialog.preview.pixmap()
+    assert pixmap is not None and not pixmap.isNull() and pixmap.width() <= 360
+    assert abs(pixmap.width() / pixmap.height() - 480 / 270) < 0.05
+    dialog.path_edit.setText(str(tmp_path / "view.jpg"))
+    _run(qtbot, dialog)
+    with Image.open(tmp_path / "view.jpg") as image:
+        assert image.size == (480, 270) and image.info["dpi"] == pytest.approx((200, 200), abs=0.5)
+    assert dialog.snapshot_options().overlays == ("title", "north_arrow", "scale_bar", "crs_date")
+
+
+def test_selection_report_and_scene_dialogs(window, qtbot, tmp_path):
+    lights = window.project.layers["路灯"]
+    lights.selection = [5, 6, 7]
+    dialog = ExportDialog(window, "selection")
+    qtbot.addWidget(dialog)
+    assert dialog.layer_combo.currentData() == "路灯"
+    dialog.format_combo.setCurrentIndex(2)  # GeoPackage
+    dialog.path_edit.setText(str(tmp_path / "lights.gpkg"))
+    _run(qtbot, dialog)
+    assert pyogrio.read_dataframe(tmp_path / "lights.gpkg", fid_as_index=True).index.tolist() == [5, 6, 7]
+
+    report = ExportDialog(window, "report")
+    qtbot.addWidget(report)
+    report.title_edit.setText("界面报告")
+    report.layer_combo.setCurrentIndex(report.layer_combo.findData("路灯"))
+    report.where_edit.setText("状态 = ")  # malformed: one line in the dialog, nothing started
+    report.export_button.click()
+    assert report.handle is None and "导出失败" in report.status.text()
+    report.where_edit.setText("状态 = '故障'")
+    report.path_edit.setText(str(tmp_path / "r.pdf"))
+    _run(qtbot, report)
+    assert "界面报告" in pypdf.PdfReader(tmp_path / "r.pdf").pages[0].extract_text()
+
+    window.project.layers["数字高程模型"].visible = False  # a smaller scene for the test
+    scene = ExportDialog(window, "scene")
+    qtbot.addWidget(scene)
+    scene.path_edit.setText(str(tmp_path / "s.glb"))
+    _run(qtbot, scene)
+    names = [node.name for node in pygltflib.GLTF2().load(str(tmp_path / "s.glb")).nodes]
+    assert "路灯" in names and "数字高程模型" not in names

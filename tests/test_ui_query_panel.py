@@ -1,0 +1,184 @@
+"""Query dialog and results panel in the real window: run → rows listed and selected, zoom-to,
+export to CSV / GeoJSON / GeoPackage, clear errors with the position."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+
+from tests.test_ui_attribute_table import close_window, open_sample_window, wait_until
+
+
+@pytest.fixture(scope="module")
+def window(qapp, tmp_path_factory):
+    win = open_sample_window(tmp_path_factory.mktemp("query"))
+    yield win
+    close_window(win)
+
+
+def run_dialog(window, mode, layer, where="", **kw):
+    dialog = window.panels["query"]
+    dialog.refresh_layers()
+    dialog.mode_box.setCurrentIndex(dialog.mode_box.findData(mode))
+    dialog.layer_box.setCurrentIndex(dialog.layer_box.findData(layer))
+    dialog.where_edit.setText(where)
+    if "predicate" in kw:
+        dialog.predicate_box.setCurrentIndex(dialog.predicate_box.findData(kw["predicate"]))
+    if "other" in kw:
+        dialog.other_box.setCurrentIndex(dialog.other_box.findData(kw["other"]))
+    dialog.other_where_edit.setText(kw.get("other_where", ""))
+    dialog.distance_spin.setValue(kw.get("distance", 0.0))
+    dialog.k_spin.setValue(kw.get("k", 1))
+    got = []
+    dialog.finished_query.connect(got.append)
+    dialog.failed_query.connect(got.append)
+    handle = dialog.run()
+    assert handle is not None, dialog.error_label.text()
+    assert wait_until(lambda: got, 60)
+    dialog.finished_query.disconnect()
+    dialog.failed_query.disconnect()
+    return got[0]
+
+
+def listed_fids(window):
+    rows = window.panels["results"].rows
+    return rows["fid"].to_numpy(dtype=np.int64)
+
+
+def test_attribute_query_lists_and_selects_results(window):
+    lights = window.project.layers["路灯"]
+    result = run_dialog(window, "attribute", "路灯", "状态 = '故障' AND 额定功率 >= 100")
+    expected = lights.frame.index[((lights.frame["status"] == 2) & (lights.frame["power_w"] >= 100)).to_numpy()]
+    assert 0 < len(expected) < len(lights.frame)
+    assert np.array_equal(result.fids, expected.to_numpy())
+    dock = window.panels["results"]
+    assert dock.isVisible() and dock.view.model().rowCount() == len(expected)
+    assert np.array_equal(listed_fids(window), expected.to_numpy())
+    assert lights.selection == set(expected.tolist())
+    headers = [dock.view.model().headerData(i, Qt_h()) for i in range(dock.view.model().columnCount())]
+    assert "状态" in headers and "额定功率 (W)" in headers
+    # the attribute table shows the same selection
+    table = window.panels["table"]
+    table.set_layer(lights)
+    assert set(table.model.fids_of_rows(table.selected_rows()).tolist()) == lights.selection
+    # zoom to a result row
+    before = window.scene.camera_state()["focal_point"]
+    dock.zoom_to_row(0)
+    after = window.scene.camera_state()["focal_point"]
+    x, y = lights.frame.geometry.loc[expected[0]].coords[0]
+    assert not np.allclose(before, after) and np.allclose(after[:2], (x, y), atol=5)
+
+
+def Qt_h():  # noqa: N802
+    from PySide6.QtCore import Qt
+
+    return Qt.Orientation.Horizontal
+
+
+def test_location_query_matches_geopandas(window):
+    lights = window.project.layers["路灯"]
+    zones = window.project.layers["网格"]
+    zone = str(zones.frame["grid_code"].iloc[3])
+    result = run_dialog(window, "location", "路灯", "", predicate="within", other="网格",
+                        other_where=f"grid_code = '{zone}'")
+    pts = gpd.GeoDataFrame(geometry=lights.frame.geometry, crs=lights.crs)
+    polys = gpd.GeoDataFrame(geometry=zones.frame.geometry[zones.frame["grid_code"] == zone], crs=zones.crs)
+    expected = np.unique(gpd.sjoin(pts, polys, predicate="within").index.to_numpy())
+    assert len(expected) > 0 and np.array_equal(result.fids, expected)
+    assert np.array_equal(listed_fids(window), expected)
+    assert lights.selection == set(expected.tolist())
+
+
+def test_nearest_lists_distances(window):
+    result = run_dialog(window, "nearest", "智慧杆", "", other="路灯", k=2)
+    rows = window.panels["results"].rows
+    assert {"nearest_fid", "distance", "rank"} <= set(rows.columns)
+    assert len(rows) == len(result.nearest) == 2 * window.project.layers["智慧杆"].feature_count
+    poles, lights = window.project.layers["智慧杆"], window.project.layers["路灯"]
+    first = rows.iloc[0]
+    d = poles.frame.geometry.loc[int(first["fid"])].distance(lights.frame.geometry.loc[int(first["nearest_fid"])])
+    assert abs(d - float(first["distance"])) < 1e-6
+
+
+def test_bad_expression_shows_position_and_runs_nothing(window):
+    dialog = window.panels["query"]
+    dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("attribute"))
+    dialog.layer_box.setCurrentIndex(dialog.layer_box.findData("路灯"))
+    dialog.where_edit.setText("状态 = = '故障'")
+    assert dialog.run() is None
+    text = dialog.error_label.text()
+    assert "position 6" in text
+    assert dialog.where_edit.cursorPosition() == 5
+    dialog.where_edit.setText("灯的颜色 = 'red'")  # parses; the field is unknown when evaluated
+    failed = []
+    dialog.failed_query.connect(failed.append)
+    dialog.run()
+    assert wait_until(lambda: failed, 60)
+    dialog.failed_query.disconnect()
+    assert "灯的颜色" in dialog.error_label.text() and "路灯" in failed[0]
+
+
+def test_clearance_check_lists_violations(window):
+    from qdt.query import check_clearances
+
+    pipes = window.project.layers["地下管线"]
+    report = run_dialog(window, "clearance", "地下管线")
+    dock = window.panels["results"]
+    assert dock.view.model().rowCount() == report.count
+    dem = next(lyr for lyr in window.project.layers if getattr(lyr, "role", None) == "dem")
+    assert report.count == check_clearances(pipes, dem=dem).count
+    if report.count:
+        assert pipes.selection == set(dock.result_fids().tolist())
+        assert "GB 50289" in dock.summary.text()
+
+
+def test_export_buttons_write_csv_geojson_gpkg(window, tmp_path):
+    result = run_dialog(window, "attribute", "路灯", "状态 = '维修中'")
+    dock = window.panels["results"]
+    csv = dock.export(tmp_path / "r.csv", ".csv")
+    geojson = dock.export(tmp_path / "r.geojson", ".geojson")
+    gpkg = dock.export(tmp_path / "r.gpkg", ".gpkg")
+    assert np.array_equal(pd.read_csv(csv)["fid"].to_numpy(), result.fids)
+    gj = pyogrio.read_dataframe(geojson)
+    assert len(gj) == result.count and gj.crs.to_epsg() == 4326
+    gp = pyogrio.read_dataframe(gpkg, fid_as_index=True)
+    assert len(gp) == result.count and gp.crs.to_epsg() == 4549
+    assert dock.export(tmp_path / "missing" / "r.csv", ".csv") is None
+    assert "missing" in dock.last_error
+
+
+def test_thread_runner_delivers_results_on_the_gui_thread_even_for_instant_tasks(qapp):
+    import threading
+
+    from PySide6.QtCore import QObject
+
+    from qdt.tasks import Task
+    from qdt.ui.query_panel import ThreadTaskRunner
+
+    class Receiver(QObject):
+        def __init__(self):
+            super().__init__()
+            self.got = []
+
+        def done(self, result):
+            self.got.append(("done", result, threading.current_thread() is threading.main_thread()))
+
+        def failed(self, message, _details):
+            self.got.append(("failed", message, threading.current_thread() is threading.main_thread()))
+
+    runner = ThreadTaskRunner()
+    receiver = Receiver()
+
+    def boom(progress, cancelled):
+        raise ValueError("layer '路灯': no field 'x'")
+
+    for _ in range(20):  # tasks that end at once must not finish before their slots are connected
+        runner.start(Task("ok", lambda p, c: 42), finished=receiver.done, failed=receiver.failed)
+        runner.start(Task("bad", boom), finished=receiver.done, failed=receiver.failed)
+    assert wait_until(lambda: len(receiver.got) == 40, 30)
+    assert runner.wait(5000)
+    assert sorted({g[:2] for g in receiver.got}) == [("done", 42), ("failed", "layer '路灯': no field 'x'")]
+    assert all(on_gui for *_, on_gui in receiver.got)
