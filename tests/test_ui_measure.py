@@ -109,3 +109,29 @@ def test_measure_building_height_above_terrain(window, qtbot):
     assert values["height"] == pytest.approx(float(frame.loc[fid, "height"]), abs=3.0)
     assert values["height"] <= float(frame.loc[fid, "height"]) + 1e-6
     assert "高出地面" in window.measure_dock.label.text()
+
+
+def test_query_features_within_a_drawn_area(window, qtbot):
+    """Select by location against a polygon drawn in the view (projected on the ground)."""
+    import shapely
+
+    xmin, xmax, ymin, ymax, _, _ = window.scene.world_bounds()
+    cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
+    top_down(window, cx, cy, 150.0)
+    window.set_measure_mode("area")
+    assert not window.measure_dock.query_button.isEnabled()
+    corners = ((-120, -90), (120, -90), (120, 90), (-120, 90))
+    for dx, dy in corners:
+        click(window, qtbot, (cx + dx, cy + dy, 0.0))
+    assert window.measure_dock.query_button.isEnabled()
+    drawn = window.measure.drawn_geometry()
+    assert drawn.geom_type == "Polygon" and drawn.area == pytest.approx(window.measure.values["area"])
+    lights = next(layer for layer in window.project.layers if layer.name == "路灯")
+    handle = window.query_drawn_shape(lights)
+    qtbot.waitUntil(lambda: handle.done, timeout=30_000)
+    qtbot.waitUntil(lambda: bool(lights.selection), timeout=10_000)
+    # the same answer computed independently with shapely on the layer's table
+    frame = lights.frame
+    expected = set(frame.index[shapely.intersects(frame.geometry.values, drawn)].astype(int))
+    assert expected and set(lights.selection) == expected
+    assert set(window.panels["results"].result_fids().tolist()) == expected

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDockWidget,
     QFileDialog,
+    QInputDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -118,6 +119,7 @@ class MainWindow(QMainWindow):
         self.layer_tree.remove_requested.connect(self.remove_entry)
         self.bookmarks.changed.connect(self.mark_modified)
         self.measure.result.connect(self._show_measure)
+        self.measure_dock.query_button.clicked.connect(lambda: self.query_drawn_shape())
         install_panels(self)
         # database layers load only what the camera sees, refreshed off the GUI thread as it moves
         attach_view_window_loading(self).listen()  # and learn of other workstations' commits
@@ -151,7 +153,7 @@ class MainWindow(QMainWindow):
         self.act_underground = a(tr("地下模式(&U)"), self.set_underground, "underground", "U",
                                  tr("地表与建筑半透明，显示地下管线"))
         self.act_underground.setCheckable(True)
-        self.act_zoom_layer = a(tr("缩放到图层(&Z)"), self._zoom_current_layer, "zoom_layer", "Ctrl+Shift+Z",
+        self.act_zoom_layer = a(tr("缩放到图层(&Z)"), self._zoom_current_layer, "zoom_layer", "Ctrl+Shift+L",
                                 tr("缩放到所选图层"))
         self.act_add_bookmark = a(tr("新建空间书签(&B)"), self.bookmarks.add_current, "bookmark", "Ctrl+B",
                                   tr("以当前视图新建空间书签"))
@@ -681,6 +683,52 @@ class MainWindow(QMainWindow):
         layer = self._current_layer()
         if layer is not None:
             self.edit_style(layer)
+
+    def query_drawn_shape(self, layer: Any = None, predicate: str = "intersects") -> TaskHandle | None:
+        """Select the features of ``layer`` that meet (``predicate``) the shape drawn with the
+        measure tool, projected on the ground; without ``layer`` the user picks one (the layer
+        tree's current vector layer first). The result goes to the query results panel and the
+        selection. Returns the running task's handle, or None when there is nothing to run."""
+        from qdt.layers import VectorLayer
+        from qdt.query import Query, run_query
+
+        geometry = self.measure.drawn_geometry()
+        if geometry is None or self.project is None:
+            self.statusBar().showMessage(tr("请先用测距或测面工具在视图中画出图形"), 5000)
+            return None
+        if layer is None:
+            vectors = [lyr for lyr in self.project.layers if isinstance(lyr, VectorLayer) and lyr.has_geometry]
+            if not vectors:
+                return None
+            current = self._current_layer()
+            names = [lyr.name for lyr in vectors]
+            start = names.index(current.name) if current is not None and current.name in names else 0
+            name, ok = QInputDialog.getItem(self, tr("查询图形范围内要素"), tr("图层"), names, start, False)
+            if not ok:
+                return None
+            layer = vectors[names.index(name)]
+        query = Query(layer.name, predicate=predicate, geometry=geometry)
+        layers = self.project.layers
+        task = Task(tr("正在查询 {name}…").format(name=layer.name),
+                    lambda _progress, _cancelled: run_query(query, layers))
+
+        def shown(result: Any) -> None:
+            results = getattr(self, "panels", {}).get("results")
+            if results is not None:
+                results.show_result(result)
+                results.select_result()
+                results.show()
+                results.raise_()
+            else:
+                layer.selection = result.fids
+            self.statusBar().showMessage(tr("{name}：{n} 个要素与所画图形相交").format(name=layer.name,
+                                                                             n=len(result.fids)), 8000)
+
+        def connect(handle: TaskHandle) -> None:
+            handle.finished.connect(shown)
+            handle.failed.connect(lambda message, _details: self._report_error(tr("查询失败"), message))
+
+        return self._start(task, connect)
 
     def _zoom_current_layer(self) -> None:
         layer = self._current_layer()

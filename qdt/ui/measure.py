@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import shapely
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
@@ -50,6 +51,17 @@ class MeasureTool(QObject):
     @property
     def active(self) -> bool:
         return self.mode is not None
+
+    def drawn_geometry(self) -> shapely.Geometry | None:
+        """The measured shape projected on the ground (x, y in EPSG:4549) for a spatial query:
+        a polygon in area mode (3+ points), a polyline in distance mode (2+ points), else None."""
+        xy = self.points[:, :2]
+        if self.mode == "area" and len(xy) >= 3:
+            polygon = shapely.make_valid(shapely.Polygon(xy))
+            return polygon if not polygon.is_empty and polygon.area > 0 else None
+        if self.mode == "distance" and len(xy) >= 2:
+            return shapely.LineString(xy)
+        return None
 
     def set_mode(self, mode: str | None) -> None:
         if mode is not None and mode not in MODES:
@@ -164,6 +176,13 @@ class MeasureDock(QDockWidget):
         self.clear_button.setText(tr("清除"))
         self.clear_button.clicked.connect(tool.reset)
         row.addWidget(self.clear_button)
+        # QGIS "select by location" against a shape drawn in the view (the query issue's drawn geometry)
+        self.query_button = QToolButton()
+        self.query_button.setText(tr("查询图形范围内要素…"))
+        self.query_button.setToolTip(tr("选择与所画多边形或折线（投影到地面）相交的要素"))
+        self.query_button.setEnabled(False)
+        row.addWidget(self.query_button)
+        tool.result.connect(lambda _text: self.query_button.setEnabled(tool.drawn_geometry() is not None))
         layout.addLayout(row)
         self.setWidget(body)
         tool.result.connect(self.label.setText)
