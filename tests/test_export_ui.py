@@ -103,3 +103,62 @@ def test_selection_report_and_scene_dialogs(window, qtbot, tmp_path):
     _run(qtbot, scene)
     names = [node.name for node in pygltflib.GLTF2().load(str(tmp_path / "s.glb")).nodes]
     assert "路灯" in names and "数字高程模型" not in names
+
+
+def test_report_uses_the_current_view_and_the_query_result(window, qtbot, tmp_path):
+    import numpy as np
+
+    from qdt.export.report import load_template, report_snapshot_options
+    from qdt.query import Query, run_query
+
+    scene = window.scene
+    saved = scene.camera_state()  # the view as the project opened
+    lights = window.project.layers["路灯"]
+    scene.fly_to_feature(lights, int(lights.frame.index[3]))  # the user looks somewhere else
+    window.set_underground(True)
+    current = scene.camera_state()
+    assert not np.allclose(current["position"], saved["position"])
+
+    report = ExportDialog(window, "report")
+    qtbot.addWidget(report)
+    assert report.layer_combo.findData("\x00query-result") < 0  # no query yet: nothing to offer
+    settings = report.report_settings()
+    assert np.allclose(settings["camera"]["position"], current["position"])
+    assert np.allclose(settings["camera"]["focal_point"], current["focal_point"])
+    assert settings["underground"] is True
+    options = report_snapshot_options(load_template(), title="t", camera=settings["camera"],
+                                      underground=settings["underground"])
+    assert options.camera is settings["camera"] and options.underground
+    report.close()
+
+    # the query panel's last result is a table source; the report lists exactly its rows
+    result = run_query(Query("路灯", where="状态 = '维修中'"), window.project.layers)
+    window.panels["results"].show_result(result)
+    report = ExportDialog(window, "report")
+    qtbot.addWidget(report)
+    index = report.layer_combo.findData("\x00query-result")
+    assert index > 0 and report.layer_combo.itemText(index) == "当前查询结果"
+    report.layer_combo.setCurrentIndex(index)
+    assert not report.where_edit.isEnabled()
+    table = report._query_table()
+    assert table.layer is lights and np.array_equal(table.fids, result.fids)
+    report.path_edit.setText(str(tmp_path / "q.pdf"))
+    _run(qtbot, report)
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(tmp_path / "q.pdf").pages)
+    assert "查询结果" in text
+    window.set_underground(False)
+
+
+def test_report_query_runs_in_the_task_not_on_the_gui_thread(window, qtbot, tmp_path):
+    """A filter that parses but names an unknown field fails in the task (one line in the dialog)."""
+    report = ExportDialog(window, "report")
+    qtbot.addWidget(report)
+    report.layer_combo.setCurrentIndex(report.layer_combo.findData("路灯"))
+    assert report.where_edit.isEnabled()
+    report.where_edit.setText("灯的颜色 = 'red'")
+    report.path_edit.setText(str(tmp_path / "bad.pdf"))
+    report.export_button.click()
+    assert report.handle is not None  # started: the query is evaluated by the task
+    qtbot.waitUntil(lambda: report.handle.done and report.export_button.isEnabled(), timeout=60_000)
+    assert "导出失败" in report.status.text() and "灯的颜色" in report.status.text()
+    assert not (tmp_path / "bad.pdf").exists()

@@ -74,3 +74,26 @@ def test_charts_dock_draws_the_counts_and_follows_the_selection(window):
     assert wait_until(lambda: int(dock.counts["路灯"].sum()) == 3, 5)
     lights.selection = ()
     dock.scope_box.setCurrentIndex(0)
+
+
+def test_english_mode_labels_statuses_and_networks_in_english(window):
+    from qdt.cim import catalogue
+    from qdt.ui import i18n
+
+    chinese_status = status_counts(window.project.layers)
+    chinese_pipes = pipe_lengths(window.project.layers)
+    networks = catalogue().codelist(catalogue().feature_class("pipe").field("network").codelist)
+    before = i18n.language()
+    i18n.set_language("en")
+    try:
+        english_status = status_counts(window.project.layers)
+        english_pipes = pipe_lengths(window.project.layers)
+    finally:
+        i18n.set_language(before)
+    assert list(english_status.index[:4]) == ["Normal", "Fault", "Under repair", "Out of service"]
+    # the same counts, only the labels differ
+    assert np.array_equal(english_status.to_numpy(), chinese_status.to_numpy())
+    zh_to_en = {e.zh: e.en for e in networks.entries}
+    expected = {zh_to_en.get(name, name): length for name, length in chinese_pipes.items()}
+    assert english_pipes.to_dict() == pytest.approx(expected)
+    assert not any("\u4e00" <= ch <= "\u9fff" for name in english_pipes.index for ch in str(name))

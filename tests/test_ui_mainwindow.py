@@ -302,3 +302,80 @@ def test_layout_and_recent_projects_survive_a_restart(qtbot, sample_copy):
         assert entries[0] == f"&1 {project_file.resolve()}"
     finally:
         close_window(window)
+
+
+def test_click_on_smart_pole_shows_its_mounted_devices(window, qtbot):
+    load(window, qtbot)
+    poles = next(layer for layer in window.project.layers if getattr(layer, "feature_class", None) == "smart_pole")
+    devices = next(layer for layer in window.project.layers
+                   if getattr(layer, "feature_class", None) == "smart_pole_device")
+    per_pole = devices.frame["pole_code"].value_counts()
+    code = str(per_pole.index[0])  # the pole carrying the most devices
+    fid = int(poles.frame.index[(poles.frame["code"] == code).to_numpy()][0])
+    expected = devices.frame.loc[devices.frame["pole_code"] == code]
+    assert len(expected) >= 2
+    assert window.fly_to_feature(poles, fid)
+    window.view.render_image()
+    xmin, xmax, ymin, ymax, zmin, zmax = window.scene.feature_bounds(poles, fid)
+    target = np.array([[(xmin + xmax) / 2, (ymin + ymax) / 2, zmin + 0.75 * (zmax - zmin)]])
+    x, y, _depth = window.scene.to_display(target)[0]
+    widget = window.view.vtk_widget
+    ratio = widget.devicePixelRatioF()
+    pos = QPoint(round(x / ratio), round((widget.height() * ratio - 1 - y) / ratio))
+    with qtbot.waitSignal(window.view.picked, timeout=10_000) as blocker:
+        qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=pos)
+    hit = blocker.args[0]
+    assert hit is not None and hit.layer is poles and hit.fid == fid
+    assert window.inspector.current == (poles, fid)
+    tree = window.inspector.tree
+    groups = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount()) if tree.topLevelItem(i).childCount()]
+    assert len(groups) == 1
+    group = groups[0]
+    assert group.text(0) == "搭载设备" and group.text(1) == f"{len(expected)} 台"
+    assert group.childCount() == len(expected)
+    # each child is one device row of this pole, named by its device type's label
+    from qdt.cim import catalogue
+
+    types = catalogue().codelist(catalogue().feature_class("smart_pole_device").field("device_type").codelist)
+    labels = sorted(f"{types.label(v)} ({v})" if types.label(v) else str(v) for v in expected["device_type"])
+    assert sorted(group.child(i).text(0) for i in range(group.childCount())) == labels
+    # a device's own fields are listed under it (mount height, operator, …), not the pole code
+    first = [group.child(0).child(j).text(0) for j in range(group.child(0).childCount())]
+    assert first and "杆编码" not in first and all(label != "pole_code" for label in first)
+
+
+def test_status_bar_progress_follows_the_newest_task_and_cancel_stops_only_it(window, qtbot):
+    import threading
+
+    from qdt.tasks import Task, check_cancel
+
+    release_old = threading.Event()
+    outcome: dict[str, str] = {}
+
+    def old_work(progress, cancelled):
+        progress(0.3, "")
+        release_old.wait(30)
+        return "old done"
+
+    def new_work(progress, cancelled):
+        progress(0.6, "")
+        while not cancelled():
+            release_old.wait(0.01)
+        check_cancel(cancelled)
+
+    def watch(name):
+        def connect(handle):
+            handle.finished.connect(lambda result: outcome.__setitem__(name, result))
+            handle.cancelled.connect(lambda: outcome.__setitem__(name, "cancelled"))
+        return connect
+
+    old = window.run_with_progress(Task("旧任务", old_work), watch("old"))
+    new = window.run_with_progress(Task("新任务", new_work), watch("new"))
+    assert window._busy is new and window.progress.isVisible() and window.cancel_button.isVisible()
+    window.cancel_button.click()  # cancels the task the bar shows, not the one under it
+    qtbot.waitUntil(lambda: outcome.get("new") == "cancelled", timeout=10_000)
+    assert not old.is_cancelled() and window._busy is old and window.progress.isVisible()
+    assert window.statusBar().currentMessage() == "旧任务"
+    release_old.set()
+    qtbot.waitUntil(lambda: outcome.get("old") == "old done", timeout=10_000)
+    assert window._busy is None and not window.progress.isVisible() and not window.cancel_button.isVisible()

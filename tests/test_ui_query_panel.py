@@ -9,6 +9,7 @@ import pandas as pd
 import pyogrio
 import pytest
 
+from qdt.ui.tasks import TaskHandle
 from tests.test_ui_attribute_table import close_window, open_sample_window, wait_until
 
 
@@ -135,19 +136,34 @@ def test_clearance_check_lists_violations(window):
         assert "GB 50289" in dock.summary.text()
 
 
+def export_and_wait(dock, path, suffix):
+    """Start an export (off the GUI thread) and wait for its outcome: the Path, or None on failure."""
+    got = []
+    dock.exported.connect(got.append)
+    dock.export_failed.connect(lambda _m: got.append(None))
+    handle = dock.export(path, suffix)
+    assert isinstance(handle, TaskHandle)
+    assert wait_until(lambda: got, 60)
+    dock.exported.disconnect()
+    dock.export_failed.disconnect()
+    return got[0]
+
+
 def test_export_buttons_write_csv_geojson_gpkg(window, tmp_path):
     result = run_dialog(window, "attribute", "路灯", "状态 = '维修中'")
     dock = window.panels["results"]
-    csv = dock.export(tmp_path / "r.csv", ".csv")
-    geojson = dock.export(tmp_path / "r.geojson", ".geojson")
-    gpkg = dock.export(tmp_path / "r.gpkg", ".gpkg")
+    csv = export_and_wait(dock, tmp_path / "r.csv", ".csv")
+    geojson = export_and_wait(dock, tmp_path / "r.geojson", ".geojson")
+    gpkg = export_and_wait(dock, tmp_path / "r.gpkg", ".gpkg")
     assert np.array_equal(pd.read_csv(csv)["fid"].to_numpy(), result.fids)
     gj = pyogrio.read_dataframe(geojson)
     assert len(gj) == result.count and gj.crs.to_epsg() == 4326
     gp = pyogrio.read_dataframe(gpkg, fid_as_index=True)
     assert len(gp) == result.count and gp.crs.to_epsg() == 4549
-    assert dock.export(tmp_path / "missing" / "r.csv", ".csv") is None
-    assert "missing" in dock.last_error
+    assert export_and_wait(dock, tmp_path / "missing" / "r.csv", ".csv") is None
+    assert "missing" in dock.last_error and "missing" in window.statusBar().currentMessage()
+    # the file is written by a task on the window's runner (a worker thread), not on the GUI thread
+    assert dock.export_handle.task.title == "正在导出查询结果…" and dock.export_handle.done
 
 
 def test_thread_runner_delivers_results_on_the_gui_thread_even_for_instant_tasks(qapp):
@@ -182,3 +198,84 @@ def test_thread_runner_delivers_results_on_the_gui_thread_even_for_instant_tasks
     assert runner.wait(5000)
     assert sorted({g[:2] for g in receiver.got}) == [("done", 42), ("failed", "layer '路灯': no field 'x'")]
     assert all(on_gui for *_, on_gui in receiver.got)
+
+
+def test_query_progress_shows_in_the_status_bar_and_cancel_discards_the_result(window):
+    dialog = window.panels["query"]
+    dock = window.panels["results"]
+    shown = run_dialog(window, "attribute", "路灯", "状态 = '故障'")
+    assert dock.result is shown
+    assert not window.progress.isVisible() and not window.cancel_button.isVisible()
+
+    # a clearance check runs tens of milliseconds: the status bar's cancel button stops it
+    dialog.mode_box.setCurrentIndex(dialog.mode_box.findData("clearance"))
+    got, steps = [], []
+    dialog.finished_query.connect(lambda r: got.append(("finished", r)))
+    dialog.failed_query.connect(lambda m: got.append(("failed", m)))
+    handle = dialog.run()
+    handle.progress.connect(lambda f, _m: steps.append(f))
+    assert handle in window.tasks.running
+    assert window.progress.isVisible() and window.cancel_button.isVisible()
+    assert window.statusBar().currentMessage() == "正在检查管线净距…"
+    assert not dialog.run_button.isEnabled() and dialog.cancel_button.isEnabled()
+    window.cancel_button.click()
+    assert wait_until(lambda: got, 60)
+    dialog.finished_query.disconnect()
+    dialog.failed_query.disconnect()
+    assert got == [("failed", "查询已取消")]
+    assert dock.result is shown  # the cancelled check's violations are never listed
+    assert dialog.error_label.text() == "查询已取消" and dialog.run_button.isEnabled()
+    assert wait_until(lambda: not window.progress.isVisible(), 10) and not window.cancel_button.isVisible()
+
+    # run to the end: the progress bar moves to the end, then hides, and the report is shown
+    report = run_dialog(window, "clearance", "地下管线")
+    assert dock.result is report and hasattr(report, "violations")
+    assert not window.progress.isVisible()
+
+
+def test_query_task_checks_cancellation_after_the_engine_returns():
+    """The engine has no cancel hook: a cancel that arrives while it runs drops its result."""
+    from qdt.tasks import Cancelled
+    from qdt.ui.query_panel import _stepped
+
+    calls = []
+    answers = iter([False, True])  # not cancelled before the engine runs, cancelled while it ran
+    fn = _stepped(lambda: calls.append("ran") or 42)
+    with pytest.raises(Cancelled):
+        fn(lambda f, m: None, lambda: next(answers))
+    assert calls == ["ran"]
+    with pytest.raises(Cancelled):  # cancelled before it started: the engine never runs
+        fn(lambda f, m: None, lambda: True)
+    assert calls == ["ran"]
+    progress = []
+    assert fn(lambda f, m: progress.append(f), lambda: False) == 42
+    assert progress[-1] == 1.0 and progress[0] < 1.0
+
+
+def test_english_mode_names_fields_and_codes_in_english(qapp):
+    from qdt.project import open_project
+    from qdt.query import Query, run_query
+    from qdt.ui import i18n
+    from qdt.ui.query_panel import ResultsDock, _field_title
+    from tests.conftest import SAMPLE_PROJECT
+
+    project = open_project(SAMPLE_PROJECT)
+    lights = project.layers["路灯"]
+    result = run_query(Query("路灯", where="status = 2"), project.layers)
+    before = i18n.language()
+    i18n.set_language("en")
+    try:
+        assert _field_title(lights, "status") == "Status"
+        assert _field_title(lights, "power_w") == "Rated power (W)"
+        assert _field_title(lights, "distance") == "Distance (m)"
+        dock = ResultsDock(None)
+        dock.show_result(result)
+        model = dock.view.model()
+        headers = [model.headerData(i, Qt_h()) for i in range(model.columnCount())]
+        assert "Status" in headers and "状态" not in headers
+        column = headers.index("Status")
+        assert {model.data(model.index(r, column)) for r in range(model.rowCount())} == {"Fault"}
+        dock.deleteLater()
+    finally:
+        i18n.set_language(before)
+    assert _field_title(lights, "status") == "状态"

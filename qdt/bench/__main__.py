@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-BENCHES = {"scene": "qdt.bench.scene", "query": "qdt.bench.query", "edit": "qdt.bench.edit", "db": "qdt.bench.db"}
+BENCHES = {"scene": "qdt.bench.scene", "query": "qdt.bench.query", "edit": "qdt.bench.edit", "db": "qdt.bench.db",
+           "table": "qdt.bench.table"}
 
 
 def main(argv: list[str] | None = None) -> int:

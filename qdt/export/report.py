@@ -357,12 +357,25 @@ def _layers_summary(layers: Any, styles: dict, accent: Any) -> Any:
     return table
 
 
+def report_snapshot_options(template: dict[str, Any], *, title: str, date: _dt.date | None = None,
+                            tables: list[ReportTable] = (), camera: Any = None, underground: bool = False) -> Any:
+    """The :class:`qdt.export.SnapshotOptions` of a report's picture: the template's size, dpi and
+    overlays, the view ``camera`` (None: the project's) and ``underground``, the listed rows lit."""
+    from qdt.export.snapshot import SnapshotOptions
+
+    shot = template["snapshot"]
+    return SnapshotOptions(width=int(shot["width"]), height=int(shot["height"]), dpi=int(shot["dpi"]),
+                           overlays=tuple(shot["overlays"]), date=date, title=title, camera=camera,
+                           underground=bool(underground),
+                           highlight={t.layer.id: t.fids for t in tables})  # the rows listed, lit
+
+
 def write_report(project: Any, path: str | os.PathLike[str], *, title: str | None = None, author: str | None = None,
                  tables: list[ReportTable] | None = None,
                  template: dict[str, Any] | str | os.PathLike[str] | None = None,
                  page_size: str | None = None, snapshot: Any = None, date: _dt.date | None = None,
                  progress: ProgressFn | None = None, is_cancelled: CancelFn | None = None,
-                 crs_text: str | None = None) -> Path:
+                 crs_text: str | None = None, camera: Any = None, underground: bool = False) -> Path:
     """Write a PDF report of ``project`` to ``path``.
 
     Parameters
@@ -376,7 +389,11 @@ def write_report(project: Any, path: str | os.PathLike[str], *, title: str | Non
     page_size
         "A4" or "A3" (landscape); default the template's.
     snapshot
-        A :class:`qdt.export.Snapshot` to use; None renders one with the project camera.
+        A :class:`qdt.export.Snapshot` to use; None renders one (see :func:`report_snapshot_options`).
+    camera, underground
+        The view the rendered snapshot shows: a camera state (the GUI passes the 3D view's, so
+        the report shows what the user sees) or None for the project's saved camera; and
+        whether ground and buildings are faded.
 
     Returns the Path written (via a temporary file, so a failure leaves no half PDF).
     """
@@ -386,7 +403,7 @@ def write_report(project: Any, path: str | os.PathLike[str], *, title: str | Non
     from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
     from qdt.export.overlays import _drawn_colours, legend_entries
-    from qdt.export.snapshot import SnapshotOptions, project_crs_text, snapshot_project
+    from qdt.export.snapshot import project_crs_text, snapshot_project
 
     progress = progress or (lambda f, m: None)
     is_cancelled = is_cancelled or (lambda: False)
@@ -416,10 +433,8 @@ def write_report(project: Any, path: str | os.PathLike[str], *, title: str | Non
                   if isinstance(layer, VectorLayer) and layer.selection]
 
     if snapshot is None:
-        shot = tpl["snapshot"]
-        options = SnapshotOptions(width=int(shot["width"]), height=int(shot["height"]), dpi=int(shot["dpi"]),
-                                  overlays=tuple(shot["overlays"]), date=date, title=title,
-                                  highlight={t.layer.id: t.fids for t in tables})  # the rows listed, lit
+        options = report_snapshot_options(tpl, title=title, date=date, tables=tables, camera=camera,
+                                          underground=underground)
 
         def sub(fraction: float, message: str) -> None:
             progress(0.7 * fraction, message)

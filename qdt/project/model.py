@@ -80,6 +80,9 @@ class LayerEntry:
     layer: Layer | None = None
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    #: for a database table QDT can repair (``qdt db fix``): what it lacks, "primary key" (then
+    #: the layer is unavailable) or "spatial index" (the layer opens, but loads slowly)
+    needs_fix: str | None = None
 
     @property
     def available(self) -> bool:

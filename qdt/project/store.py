@@ -199,11 +199,32 @@ def save_project(project: Project, path: str | os.PathLike[str] | None = None) -
     return target
 
 
-def open_layers(project: Project, progress: ProgressFn | None = None, is_cancelled: CancelFn | None = None) -> Project:
+def _open_database_window(src: Any, project: Project, budget: int | None, is_cancelled: CancelFn) -> Any:
+    """A database layer opened as a view window (never the whole table): around the ground the
+    saved camera looks at, else around the table's extent centre, capped to MAX_VIEW_SIDE_M,
+    and at most ``budget`` features (``metadata["truncated"]`` says when the budget cut it)."""
+    from qdt.io.postgis.view import DEFAULT_BUDGET, ViewWindowLoader, camera_ground_bbox, extent_window
+
+    loader = ViewWindowLoader(src.path, src.layer, budget=budget or DEFAULT_BUDGET, project_crs=project.crs)
+    loader.source = src  # the entry's name, class, role and CRS
+    cam = project.camera
+    if cam is not None:
+        view = camera_ground_bbox(cam.position, cam.focal_point, cam.view_angle)
+        window = loader.load(view, is_cancelled=is_cancelled)
+    else:
+        view = extent_window(src.path, src.layer, project.crs)  # None: no geometry or no rows
+        window = loader.load(view, is_cancelled=is_cancelled, exact=True)
+    return window
+
+
+def open_layers(project: Project, progress: ProgressFn | None = None, is_cancelled: CancelFn | None = None,
+                *, window_budget: int | None = None) -> Project:
     """Open every layer of the project; a layer that fails is kept as an unavailable entry.
 
     Runs without Qt so it can be a background task: the layers are created here but only
     added to ``project.layers`` by :func:`attach_layers` (on the GUI thread in the app).
+    Database layers load only a view window of at most ``window_budget`` features
+    (:data:`qdt.io.postgis.DEFAULT_BUDGET` by default); the app then follows the camera.
     """
     from qdt.io import LayerSource, ReadError, load_layer
 
@@ -214,7 +235,7 @@ def open_layers(project: Project, progress: ProgressFn | None = None, is_cancell
     for i, entry in enumerate(project.entries):
         check_cancel(is_cancelled)
         progress(i / n, entry.name)
-        entry.layer, entry.error, entry.warnings = None, None, []
+        entry.layer, entry.error, entry.warnings, entry.needs_fix = None, None, [], None
         database = is_database_source(entry.source)
         if not database and not Path(entry.source).exists():
             entry.error = f"layer '{entry.name}': data file '{entry.source}' is missing"
@@ -228,13 +249,24 @@ def open_layers(project: Project, progress: ProgressFn | None = None, is_cancell
         src = LayerSource(path=entry.source, layer=table, kind=entry.kind, name=entry.name,
                           crs=entry.crs, feature_class=entry.feature_class, role=entry.role)
         try:
-            result = load_layer(src, project_crs=project.crs, is_cancelled=is_cancelled)
+            if database:
+                result = _open_database_window(src, project, window_budget, is_cancelled)
+                warnings = list(result.warnings)
+                if result.truncated:
+                    warnings.append(f"layer '{entry.name}': more than {result.count} features in the first view "
+                                    f"window; only the first {result.count} are loaded (zoom in to see all)")
+            else:
+                result = load_layer(src, project_crs=project.crs, is_cancelled=is_cancelled)
+                warnings = list(result.warnings)
         except ReadError as exc:
             entry.error = f"layer '{entry.name}': {exc}"
+            entry.needs_fix = getattr(exc, "missing", None)  # qdt.io.postgis.TableNeedsFix
             if database and str(exc).startswith("cannot connect"):
                 unreachable[entry.source] = str(exc)
             continue
         layer = result.layer
+        if database and not layer.metadata.get("postgis", {}).get("spatial_index", True):
+            entry.needs_fix = "spatial index"
         layer.name = entry.name
         layer.visible = entry.visible
         layer.opacity = entry.opacity
@@ -242,7 +274,7 @@ def open_layers(project: Project, progress: ProgressFn | None = None, is_cancell
         if style is not None:
             layer.style = style
         entry.layer = layer
-        entry.warnings = list(result.warnings)
+        entry.warnings = warnings
     progress(1.0, "")
     return project
 

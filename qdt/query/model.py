@@ -197,6 +197,9 @@ class QueryResult:
     nearest: pd.DataFrame | None = None
     other: VectorLayer | None = None
     seconds: float = 0.0
+    #: For a layer read from PostGIS: the matching rows of the whole table (the layer itself
+    #: holds only the loaded view window); None for other layers.
+    features: gpd.GeoDataFrame | None = None
 
     @property
     def count(self) -> int:
@@ -215,7 +218,7 @@ class QueryResult:
 
     def frame(self) -> gpd.GeoDataFrame:
         """The selected features (index ``fid``); for nearest, one row per pair with its neighbour columns."""
-        frame = self.layer.frame.loc[self.fids]
+        frame = (self.features if self.features is not None else self.layer.frame).loc[self.fids]
         if self.nearest is None:
             return frame
         rows = frame.loc[self.nearest["fid"].to_numpy()].copy()
@@ -289,6 +292,38 @@ def _filter(layer: VectorLayer, text: str | None, setting: str) -> np.ndarray:
         raise exc.in_context(f"layer '{layer.name}', {setting}: ") from None
 
 
+def _is_database(layer: VectorLayer) -> bool:
+    from qdt.io.postgis import is_postgis_layer
+
+    return is_postgis_layer(layer)
+
+
+def _table_rows(layer: VectorLayer, text: str | None, setting: str,
+                bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+    """A database layer's matching rows from the whole table (filters pushed down to SQL),
+    not only from the view window the layer has loaded (see :func:`qdt.query.sql.query_layer`)."""
+    from qdt.io import ReadError
+    from qdt.query.sql import query_layer
+
+    try:
+        return query_layer(layer, text, feature_class_of(layer), bbox=bbox)
+    except ExpressionError as exc:
+        raise exc.in_context(f"layer '{layer.name}', {setting}: ") from None
+    except ReadError as exc:
+        raise QueryError(f"layer '{layer.name}': {exc}") from None
+
+
+def _search_box(geoms: np.ndarray, query: Query) -> tuple[float, float, float, float] | None:
+    """Rectangle outside which no feature can satisfy the query (None: anywhere can)."""
+    if query.predicate == "disjoint" or len(geoms) == 0 or (query.kind == "nearest" and query.distance is None):
+        return None
+    x0, y0, x1, y1 = shapely.total_bounds(geoms)
+    if not np.isfinite([x0, y0, x1, y1]).all():
+        return None
+    pad = float(query.distance or 0.0)
+    return (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+
+
 def _geometry_of(layer: VectorLayer, name: str) -> np.ndarray:
     if not layer.has_geometry:
         raise QueryError(f"layer '{name}' has no geometry (an attribute table); spatial queries need geometry")
@@ -324,25 +359,45 @@ def run_query(query: Query, layers: Any) -> QueryResult:
     """
     start = time.perf_counter()
     layer = _vector(layers, query.layer, "query")
-    fids = layer.fids
-    mask = _filter(layer, query.where, "where")
-    if query.kind == "attribute":
-        return QueryResult(query, layer, np.sort(fids[mask]), seconds=time.perf_counter() - start)
-    geoms = _geometry_of(layer, query.layer)[mask]
-    fids = fids[mask]
+    # a PostGIS layer holds only its view window: ask the whole table (filters in SQL)
+    database = _is_database(layer)
+    features: gpd.GeoDataFrame | None = None
+    if database and query.kind == "attribute":
+        features = _table_rows(layer, query.where, "where")
+        return QueryResult(query, layer, np.sort(features.index.to_numpy(dtype=np.int64)), features=features,
+                           seconds=time.perf_counter() - start)
+    if not database:
+        fids = layer.fids
+        mask = _filter(layer, query.where, "where")
+        if query.kind == "attribute":
+            return QueryResult(query, layer, np.sort(fids[mask]), seconds=time.perf_counter() - start)
+        geoms = _geometry_of(layer, query.layer)[mask]
+        fids = fids[mask]
     other_layer: VectorLayer | None = None
     if query.geometry is not None:
         other_geoms = np.array([query.geometry], dtype=object)
         other_fids = np.array([0], dtype=np.int64)
     else:
         other_layer = _vector(layers, query.other, "other")
-        other_mask = _filter(other_layer, query.other_where, "other_where")
-        other_geoms = _geometry_of(other_layer, query.other)[other_mask]
-        other_fids = other_layer.fids[other_mask]
+        if _is_database(other_layer):
+            _geometry_of(other_layer, query.other)
+            rows = _table_rows(other_layer, query.other_where, "other_where")
+            other_geoms = rows.geometry.to_numpy()
+            other_fids = rows.index.to_numpy(dtype=np.int64)
+        else:
+            other_mask = _filter(other_layer, query.other_where, "other_where")
+            other_geoms = _geometry_of(other_layer, query.other)[other_mask]
+            other_fids = other_layer.fids[other_mask]
     _check_crs(layer, other_layer, query)
+    if database:
+        _geometry_of(layer, query.layer)
+        features = _table_rows(layer, query.where, "where", _search_box(other_geoms, query))
+        fids = features.index.to_numpy(dtype=np.int64)
+        geoms = features.geometry.to_numpy()
     if query.kind == "location":
         hit = location_mask(geoms, other_geoms, query.predicate, query.distance)
-        return QueryResult(query, layer, np.sort(fids[hit]), other=other_layer, seconds=time.perf_counter() - start)
+        return QueryResult(query, layer, np.sort(fids[hit]), other=other_layer, features=features,
+                           seconds=time.perf_counter() - start)
     left, right, dist, rank = nearest(geoms, other_geoms, query.k, query.distance)
     pairs = pd.DataFrame({"fid": fids[left], "nearest_fid": other_fids[right], "distance": dist, "rank": rank})
     ascending = bool(np.all(np.diff(fids) > 0))  # layers read from a GeoPackage are; then the pairs already are
@@ -351,7 +406,8 @@ def run_query(query: Query, layers: Any) -> QueryResult:
     chosen = np.zeros(len(fids), dtype=bool)
     chosen[left] = True
     selected = fids[chosen] if ascending else np.sort(fids[chosen])
-    return QueryResult(query, layer, selected, nearest=pairs, other=other_layer, seconds=time.perf_counter() - start)
+    return QueryResult(query, layer, selected, nearest=pairs, other=other_layer, features=features,
+                       seconds=time.perf_counter() - start)
 
 
 def apply_selection(layer: Layer, result: QueryResult | Iterable[int]) -> frozenset[int]:

@@ -217,10 +217,12 @@ class TableQueryResult:
     fetched: int
 
 
-def query_table(uri: str, table: str, expression: Expression | str, *, bbox: tuple[float, ...] | None = None,
-                feature_class: str | None = None, project_crs: Any = "EPSG:4549") -> TableQueryResult:
+def query_table(uri: str, table: str, expression: Expression | str | None, *,
+                bbox: tuple[float, ...] | None = None, feature_class: Any = None,
+                project_crs: Any = "EPSG:4549") -> TableQueryResult:
     """Run a filter on a PostGIS table: translatable parts in SQL (with ``bbox`` as
     ``geom && envelope``), the whole expression checked on the rows fetched.
+    ``expression`` None: every row (meeting ``bbox``); ``feature_class``: a catalogue class or its name.
 
     Raises ExpressionError (bad expression; nothing is sent to the server) or ReadError.
     """
@@ -230,14 +232,24 @@ def query_table(uri: str, table: str, expression: Expression | str, *, bbox: tup
     from qdt.io.postgis.source import PgFeatureRequest, PostGISDataSource
 
     expr = parse_expression(expression) if isinstance(expression, str) else expression
+    if isinstance(feature_class, str):
+        from qdt.cim import catalogue
+
+        try:
+            feature_class = catalogue().feature_class(feature_class)
+        except KeyError:
+            feature_class = None
     info = PostGISDataSource(uri).table(table)
     columns = {c: info.columns[c] for c in info.attribute_columns()}
-    translation = to_sql(expr, columns, feature_class)
+    translation = to_sql(expr, columns, feature_class) if expr is not None else Translation(None, True)
     request = PgFeatureRequest(bbox=tuple(bbox) if bbox is not None else None,
                                bbox_crs=project_crs if bbox is not None else None, where=translation.filter)
-    layer = load_layer(LayerSource(uri, layer=info.name, kind="vector", feature_class=feature_class),
+    class_name = getattr(feature_class, "name", None)
+    layer = load_layer(LayerSource(uri, layer=info.name, kind="vector", feature_class=class_name),
                        project_crs, request=request).layer
     fetched = layer.feature_count
+    if expr is None:
+        return TableQueryResult(layer, False, True, fetched)
     mask = evaluate(expr, layer.frame, feature_class)
     if not mask.all():
         layer.frame = layer.frame[mask]
@@ -245,3 +257,17 @@ def query_table(uri: str, table: str, expression: Expression | str, *, bbox: tup
         if versions is not None:
             layer.metadata["row_versions"] = versions[np.isin(versions.index, layer.frame.index)]
     return TableQueryResult(layer, translation.filter is not None, translation.exact, fetched)
+
+
+def query_layer(layer: Any, expression: Expression | str | None, feature_class: Any = None, *,
+                bbox: tuple[float, ...] | None = None) -> Any:
+    """The rows of the whole table behind a project layer read from PostGIS (its
+    ``metadata["postgis"]``) that meet ``expression`` (None: all) and ``bbox``, as a
+    GeoDataFrame (index ``fid``, the layer's CRS) — not only the view window loaded in the layer.
+    Used by :func:`qdt.query.run_query` for database layers."""
+    meta = layer.metadata["postgis"]
+    crs = getattr(layer, "crs", None) or "EPSG:4549"
+    result = query_table(meta["uri"], f"{meta['schema']}.{meta['table']}", expression, bbox=bbox,
+                         feature_class=feature_class if feature_class is not None else layer.feature_class,
+                         project_crs=crs)
+    return result.layer.frame

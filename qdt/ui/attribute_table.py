@@ -44,7 +44,7 @@ from qdt.edit import EditError
 from qdt.query import ExpressionError, evaluate, feature_class_of
 from qdt.ui.editing import FieldDelegate, create_field_editor, editor_value, field_info
 from qdt.ui.i18n import language, tr
-from qdt.ui.inspector import display_value
+from qdt.ui.inspector import catalogue_name, display_value
 
 MODIFIED_BRUSH = QBrush(QColor(255, 236, 150))
 NULL_BRUSH = QBrush(QColor(150, 150, 150))
@@ -353,7 +353,7 @@ class BatchEditDialog(QDialog):
         self.field_box = QComboBox(self)
         for name in fields:
             fdef, _ = field_info(layer, name)
-            self.field_box.addItem(f"{fdef.zh} ({name})" if fdef is not None and fdef.zh else name, name)
+            self.field_box.addItem(f"{catalogue_name(fdef)} ({name})" if fdef is not None and fdef.zh else name, name)
         form.addRow(tr("字段"), self.field_box)
         self.editor_holder = QHBoxLayout()
         form.addRow(tr("新值"), self.editor_holder)
@@ -423,6 +423,8 @@ class AttributeTableDock(QDockWidget):
         layout.addWidget(self.error_label)
 
         self.toolbar = QToolBar(body)
+        # icons (set by qdt.ui.panels) with their text: the table's actions are not all self-explaining
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.act_edit = QAction(tr("编辑模式"), self)
         self.act_edit.setCheckable(True)
         self.act_edit.setStatusTip(tr("切换当前图层的编辑模式"))

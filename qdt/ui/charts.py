@@ -17,6 +17,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QDockWidget, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from qdt.ui.i18n import tr
+from qdt.ui.inspector import catalogue_name
 
 LAYER_COLOURS = [(52, 101, 164), (230, 126, 34), (46, 139, 87), (192, 57, 43), (142, 68, 173), (127, 140, 141)]
 
@@ -30,7 +31,7 @@ def _rows(layer: Any, selection_only: bool) -> pd.DataFrame:
 
 
 def status_counts(layers: Any, selection_only: bool = False) -> pd.DataFrame:
-    """Features per status (rows: the facility_status code list's Chinese labels, plus 未填 for
+    """Features per status (rows: the facility_status code list's labels in the interface language, plus 未填 for
     nulls) and facility layer (columns: layer names) — every vector layer whose catalogue
     class has a ``status`` field with a code list."""
     from qdt.layers import VectorLayer
@@ -50,10 +51,10 @@ def status_counts(layers: Any, selection_only: bool = False) -> pd.DataFrame:
         rows = _rows(layer, selection_only)
         codes = pd.to_numeric(rows["status"], errors="coerce") if codelist.dtype == "int" else rows["status"]
         counts = codes.value_counts(dropna=False)
-        labels = {e.code: e.zh for e in codelist.entries}
+        labels = {e.code: catalogue_name(e) for e in codelist.entries}
         for e in codelist.entries:
-            if e.zh not in order:
-                order.append(e.zh)
+            if labels[e.code] not in order:
+                order.append(labels[e.code])
         named = pd.Series(counts.to_numpy(), index=[labels.get(c, str(c)) if pd.notna(c) else tr("未填")
                                                      for c in counts.index])
         columns[layer.name] = named.groupby(level=0).sum()
@@ -66,7 +67,7 @@ def status_counts(layers: Any, selection_only: bool = False) -> pd.DataFrame:
 
 def pipe_lengths(layers: Any, selection_only: bool = False) -> pd.Series:
     """Pipe length in metres (2D, project CRS) per network, labelled with the network's
-    Chinese name, summed over every pipe layer."""
+    name in the interface language, summed over every pipe layer."""
     from qdt.layers import VectorLayer
     from qdt.ui.editing import field_info
 
@@ -78,7 +79,7 @@ def pipe_lengths(layers: Any, selection_only: bool = False) -> pd.Series:
             continue
         rows = _rows(layer, selection_only)
         _fdef, codelist = field_info(layer, "network")
-        labels = {str(e.code): e.zh for e in codelist.entries} if codelist is not None else {}
+        labels = {str(e.code): catalogue_name(e) for e in codelist.entries} if codelist is not None else {}
         length = shapely.length(rows.geometry.to_numpy())
         codes = rows["network"].astype(str).where(rows["network"].notna(), tr("未填"))
         named = codes.map(labels).fillna(codes)

@@ -7,12 +7,18 @@ every PostGIS layer of ``window.project`` whose loaded window does not cover it,
 load on ``window.tasks`` (a worker thread). A newer camera move cancels the older load of the
 same layer; a finished load replaces the layer's features on the GUI thread. Layers with
 uncommitted edits are left alone (their edit buffer lives in the frame).
+
+It also listens for other workstations' commits (``listen()``): connecting the listener,
+polling it and re-reading the named features run on ``window.tasks``; the results are applied
+on the GUI thread. A server that fails is retried after a doubling delay (at most
+:data:`LISTEN_BACKOFF_MAX_S`), with one message per outage.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -20,22 +26,50 @@ from PySide6.QtCore import QObject, QTimer
 
 from qdt.edit import editing_session
 from qdt.io.postgis import (
-    DatabaseError,
+    MAX_VIEW_SIDE_M,
     EditListener,
     EditNotice,
+    FetchedFeatures,
     ViewWindow,
     ViewWindowLoader,
+    apply_fetched,
     apply_window,
+    conninfo_of,
+    describe,
+    fetch_features,
     is_postgis_layer,
     loader_for,
-    refresh_features,
 )
+from qdt.io.postgis.view import _LOAD_LOCK
 from qdt.tasks import Task
 from qdt.ui.i18n import tr
 
-#: Longest side, in metres, of the ground rectangle asked from the server (a camera looking at
-#: the horizon would otherwise ask for the whole city).
-MAX_VIEW_SIDE_M = 4000.0
+#: Longest delay between retries of a database server whose listener failed (the delay
+#: doubles from the poll interval after each failure).
+LISTEN_BACKOFF_MAX_S = 60.0
+
+
+def _poll_task(uri: str, listener: EditListener | None) -> Any:
+    """Worker body: connect the listener if there is none yet (may wait up to the connect
+    timeout), then collect the notices already received."""
+
+    def run(_progress: Any, _is_cancelled: Any) -> tuple[EditListener, list[EditNotice]]:
+        own = listener or EditListener(uri)
+        try:
+            return own, own.poll(0.0)
+        except BaseException:
+            own.close()
+            raise
+
+    return run
+
+
+def _fetch_task(meta: dict[str, Any], fids: np.ndarray, crs: Any) -> Any:
+    def run(_progress: Any, _is_cancelled: Any) -> FetchedFeatures:
+        with _LOAD_LOCK:  # pyproj CRS objects are created here too (see qdt.io.postgis.view)
+            return fetch_features(meta, fids, crs)
+
+    return run
 
 
 def view_bbox(window: Any) -> tuple[float, float, float, float] | None:
@@ -104,40 +138,88 @@ class ViewWindowRefresher(QObject):
         self.timer.timeout.connect(self.refresh)
         window.view.camera_changed.connect(self.timer.start)
         self.listeners: dict[str, EditListener] = {}
+        self._polling: dict[str, Any] = {}  # uri → handle of its running poll
+        self._poll_uri: dict[int, str] = {}
+        self._retry_at: dict[str, float] = {}  # uri → monotonic time of the next try after a failure
+        self._backoff: dict[str, float] = {}  # uri → current back-off delay (s)
+        self._reported: set[str] = set()  # servers whose outage the user has been told of
+        self._closed = False
+        #: Features re-read after other workstations' commits (for the status bar and tests).
+        self.refreshed = 0
         self.listen_timer = QTimer(self)
         self.listen_timer.timeout.connect(self.poll_edits)
 
     # --- edits committed by other workstations (LISTEN qdt_edits) --------------------------
+    # Connecting a listener, polling it and re-reading features all talk to the server, so they
+    # run on window.tasks (worker threads); only applying the results touches the layers, on the
+    # GUI thread. After a connection failure a server is retried with a doubling delay (up to
+    # LISTEN_BACKOFF_MAX_S), and the user hears of the outage once, not once per poll.
+
     def listen(self, interval_ms: int = 2000) -> None:
         """Poll for other sessions' commits every ``interval_ms`` and refresh their features."""
         self.listen_timer.start(interval_ms)
 
     def poll_edits(self) -> int:
-        """Apply the notices received since the last poll; returns the features refreshed."""
-        layers = self.database_layers()
-        uris = {layer.metadata["postgis"]["uri"] for layer in layers}
+        """Start a background poll of each database server's notices (connecting its listener
+        first if needed); the notices are applied when the polls end. Returns the polls started
+        (a server with a poll still running, or waiting out a back-off, is skipped)."""
+        uris = {layer.metadata["postgis"]["uri"] for layer in self.database_layers()}
         for uri in list(self.listeners):
-            if uri not in uris:
+            if uri not in uris and uri not in self._polling:
                 self.listeners.pop(uri).close()
-        refreshed = 0
-        for uri in uris:
-            try:
-                listener = self.listeners.get(uri) or self.listeners.setdefault(uri, EditListener(uri))
-                notices = listener.poll(0.0)
-            except DatabaseError as exc:
-                self.listeners.pop(uri, None)
-                self._message(tr("数据库编辑通知中断：{message}").format(message=str(exc)))
+        now = time.monotonic()
+        started = 0
+        for uri in sorted(uris):
+            if uri in self._polling or now < self._retry_at.get(uri, 0.0):
                 continue
-            for notice in notices:
-                for layer in layers:
-                    meta = layer.metadata["postgis"]
-                    if (meta["uri"], meta["schema"], meta["table"]) != (uri, notice.schema, notice.table):
-                        continue
-                    refreshed += self._apply_notice(layer, notice)
-        return refreshed
+            listener = self.listeners.get(uri)
+            task = Task(tr("接收数据库编辑通知"), _poll_task(uri, listener), cancellable=False)
+            handle = self.window.tasks.start(task, finished=self._on_polled, failed=self._on_poll_failed)
+            self._polling[uri] = handle
+            self._poll_uri[id(handle)] = uri
+            started += 1
+        return started
+
+    def _on_polled(self, result: tuple[Any, list[EditNotice]]) -> None:
+        uri = self._poll_uri.pop(id(self.sender()), None)
+        if uri is None:
+            return
+        self._polling.pop(uri, None)
+        listener, notices = result
+        if self._closed:
+            listener.close()
+            return
+        self.listeners[uri] = listener
+        self._retry_at.pop(uri, None)
+        self._backoff.pop(uri, None)
+        if uri in self._reported:
+            self._reported.discard(uri)
+            self._message(tr("已重新连接数据库编辑通知：{server}").format(server=describe(conninfo_of(uri))))
+        layers = self.database_layers()
+        for notice in notices:
+            for layer in layers:
+                meta = layer.metadata["postgis"]
+                if (meta["uri"], meta["schema"], meta["table"]) == (uri, notice.schema, notice.table):
+                    self._apply_notice(layer, notice)
+
+    def _on_poll_failed(self, message: str, _detail: str = "") -> None:
+        uri = self._poll_uri.pop(id(self.sender()), None)
+        if uri is None:
+            return
+        self._polling.pop(uri, None)
+        old = self.listeners.pop(uri, None)
+        if old is not None:
+            old.close()
+        delay = min(self._backoff.get(uri, self.listen_timer.interval() / 1000.0) * 2, LISTEN_BACKOFF_MAX_S)
+        self._backoff[uri] = delay
+        self._retry_at[uri] = time.monotonic() + delay
+        if uri not in self._reported:  # one message per outage
+            self._reported.add(uri)
+            self._message(tr("数据库编辑通知中断：{message}（稍后自动重试）").format(message=message))
 
     def close(self) -> None:
         """Stop listening and loading (the window is closing)."""
+        self._closed = True
         self.listen_timer.stop()
         self.timer.stop()
         for listener in self.listeners.values():
@@ -145,23 +227,39 @@ class ViewWindowRefresher(QObject):
         self.listeners.clear()
 
     def _apply_notice(self, layer: Any, notice: EditNotice) -> int:
+        """Start re-reading the features a notice names (those the layer holds); returns how many."""
         if notice.fids is None:  # too many to list: reload the window
             loader = self.loaders.get(id(layer))
             if loader is not None:
                 loader.last = None
             self.timer.start()
             return 0
-        fids = np.asarray(notice.fids, dtype=np.int64)
+        fids = np.intersect1d(np.asarray(notice.fids, dtype=np.int64), layer.fids)
         session = editing_session(layer)
         if session is not None:
             fids = np.setdiff1d(fids, session.buffer.modified_fids())  # never overwrite the user's edits
         if len(fids) == 0:
             return 0
-        try:
-            return len(refresh_features(layer, fids))
-        except DatabaseError as exc:
-            self._message(str(exc))
-            return 0
+        meta, crs = dict(layer.metadata["postgis"]), layer.frame.crs
+        handle = self.window.tasks.start(
+            Task(tr("刷新要素：{name}").format(name=layer.name), _fetch_task(meta, fids, crs), cancellable=False),
+            finished=self._on_fetched, failed=self._on_fetch_failed)
+        self._layer_of[id(handle)] = layer
+        return len(fids)
+
+    def _on_fetched(self, fetched: FetchedFeatures) -> None:
+        layer = self._layer_of.pop(id(self.sender()), None)
+        if layer is None or self._closed:
+            return
+        session = editing_session(layer)
+        skip = session.buffer.modified_fids() if session is not None else ()
+        updated = apply_fetched(layer, fetched, skip)
+        self.refreshed += len(updated)
+
+    def _on_fetch_failed(self, message: str, _detail: str = "") -> None:
+        layer = self._layer_of.pop(id(self.sender()), None)
+        if layer is not None:
+            self._message(tr("图层“{name}”：刷新要素失败：{message}").format(name=layer.name, message=message))
 
     def database_layers(self) -> list[Any]:
         project = getattr(self.window, "project", None)

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 from qdt.edit import EditError, EditSession, editing_session, start_editing
 from qdt.tasks import Task
 from qdt.ui.i18n import tr
+from qdt.ui.inspector import catalogue_name
 
 NULL_TEXT = "NULL"
 
@@ -425,7 +426,7 @@ def create_field_editor(parent: QWidget, layer: Any, field: str) -> QWidget:
         if not (fdef is not None and fdef.required):
             combo.addItem(tr("（空）"), None)
         for entry in codelist.entries:
-            combo.addItem(f"{entry.zh} ({entry.code})", entry.code)
+            combo.addItem(f"{catalogue_name(entry)} ({entry.code})", entry.code)
         combo.setProperty("qdt_kind", "codelist")
         return combo
     if kind == "bool":

@@ -49,6 +49,7 @@ SIZE_PRESETS = [("1920 × 1080", 1920, 1080), ("3840 × 2160 (4K)", 3840, 2160),
 OVERLAY_LABELS = {"title": "标题", "north_arrow": "指北针", "scale_bar": "比例尺", "legend": "图例",
                   "crs_date": "坐标系和日期"}
 PREVIEW_WIDTH = 360
+QUERY_RESULT = "\x00query-result"  # the report's table source: the query panel's last result
 
 
 def in_python_thread(fn):  # noqa: ANN001, ANN201 - task function → task function
@@ -139,6 +140,49 @@ class ExportDialog(QDialog):
             return scene.camera_state()
         return getattr(self.project, "camera", None)
 
+    def _underground(self) -> bool:
+        """The view's underground mode (the project's saved setting without a scene)."""
+        scene = getattr(self.window_, "scene", None)
+        if scene is not None:
+            return bool(scene.underground)
+        return bool(getattr(self.project, "ui", {}).get("underground", False))
+
+    def _query_result(self) -> Any:
+        """The query panel's last result (a QueryResult or a ClearanceReport), or None."""
+        results = getattr(self.window_, "panels", {}).get("results")
+        return getattr(results, "result", None)
+
+    def _query_table(self) -> Any:
+        """The query panel's last result as a report table (ExportError when there is none)."""
+        from qdt.export import ExportError
+        from qdt.export.report import ReportTable
+
+        result = self._query_result()
+        if result is None:
+            raise ExportError(tr("没有查询结果：请先执行空间查询"))
+        fids = np.asarray(self.window_.panels["results"].result_fids(), dtype=np.int64)
+        if hasattr(result, "violations"):  # a clearance check: the pipes involved
+            from qdt.query import find_layer
+
+            layer = find_layer(self.project.layers, result.layer)
+            if layer is None:
+                raise ExportError(tr("查询结果的图层“{name}”已不在项目中").format(name=result.layer))
+            text = f"{layer.name}: 管线净距检查，{result.count} 处不满足 GB 50289-2016 最小净距"
+        else:
+            layer = result.layer
+            where = getattr(result.query, "where", None)
+            text = f"{layer.name}: 查询结果" + (f"（{where}）" if where else "")
+        if not any(lyr is layer for lyr in self.project.layers):
+            raise ExportError(tr("查询结果的图层“{name}”已不在项目中").format(name=layer.name))
+        return ReportTable(layer, np.sort(fids), text)
+
+    def report_settings(self) -> dict[str, Any]:
+        """The report's settings as keyword arguments of :func:`qdt.export.report.write_report`
+        (tables aside): the 3D view's current camera and underground mode, not the project's saved view."""
+        return {"title": self.title_edit.text() or None, "author": self.author_edit.text(),
+                "page_size": self.page_combo.currentText(), "camera": self._camera(),
+                "underground": self._underground()}
+
     def _build_snapshot(self) -> None:
         self.preset = QComboBox()
         self.preset.addItem(tr("自定义"))
@@ -201,10 +245,15 @@ class ExportDialog(QDialog):
         self.page_combo.setCurrentText(template["page_size"])
         self.layer_combo = QComboBox()
         self.layer_combo.addItem(tr("（各图层当前选择）"), None)
+        if self._query_result() is not None:
+            self.layer_combo.addItem(tr("当前查询结果"), QUERY_RESULT)
         for layer in self._vector_layers():
             self.layer_combo.addItem(layer.name, layer.name)
         self.where_edit = QLineEdit()
         self.where_edit.setPlaceholderText(tr("例如：状态 = '故障'"))
+        self.layer_combo.currentIndexChanged.connect(
+            lambda _i: self.where_edit.setEnabled(self.layer_combo.currentData() not in (None, QUERY_RESULT)))
+        self.where_edit.setEnabled(False)
         self.form.addRow(tr("标题"), self.title_edit)
         self.form.addRow(tr("作者"), self.author_edit)
         self.form.addRow(tr("纸张（横向）"), self.page_combo)
@@ -289,13 +338,7 @@ class ExportDialog(QDialog):
 
             return snapshot_task(self.project, self.snapshot_options(), path)
         if self.kind == "report":
-            from qdt.export.report import ReportTable, report_task
-
-            layer = self.layer_combo.currentData()
-            where = self.where_edit.text().strip() or None
-            tables = [ReportTable.from_query(self.project.layers, layer, where)] if layer else None
-            return report_task(self.project, path, title=self.title_edit.text() or None,
-                               author=self.author_edit.text(), tables=tables, page_size=self.page_combo.currentText())
+            return self._report_task(path)
         if self.kind == "selection":
             from qdt.export.data import export_selection_task
 
@@ -306,6 +349,33 @@ class ExportDialog(QDialog):
         from qdt.export.gltf import export_gltf_task
 
         return export_gltf_task(self.project, path, underground=self.underground_box.isChecked())
+
+    def _report_task(self, path: Path) -> Task:
+        from qdt.export.report import ReportTable, write_report
+        from qdt.export.snapshot import project_crs_text
+        from qdt.query import parse_expression
+
+        project = self.project
+        source = self.layer_combo.currentData()
+        where = self.where_edit.text().strip() or None
+        table = None
+        if source == QUERY_RESULT:
+            table = self._query_table()  # fids only: the query already ran
+        elif source is not None and where:
+            parse_expression(where)  # a malformed filter is reported at once; evaluating it is the task's
+        settings = self.report_settings()
+        crs_text = project_crs_text(project)  # PROJ on the GUI thread (see snapshot_project)
+
+        def run(progress, is_cancelled):  # noqa: ANN001, ANN202
+            tables = None
+            if table is not None:
+                tables = [table]
+            elif source is not None:
+                tables = [ReportTable.from_query(project.layers, source, where)]  # off the GUI thread
+            return write_report(project, path, tables=tables, progress=progress, is_cancelled=is_cancelled,
+                                crs_text=crs_text, **settings)
+
+        return Task(tr("正在生成报告…"), run)
 
     # --- running -----------------------------------------------------------------------------------
     def start_export(self) -> None:
@@ -344,12 +414,17 @@ class ExportDialog(QDialog):
         self.progress.show()
         self.export_button.setEnabled(False)
         self.cancel_button.setVisible(task.cancellable)
-        handle = self.window_.tasks.start(Task(task.title, in_python_thread(task.fn), task.cancellable))
-        self.handle = handle
-        handle.progress.connect(self._on_progress)
-        handle.finished.connect(on_finished)
-        handle.failed.connect(lambda message, _details: self._show_error(message))
-        handle.cancelled.connect(lambda: self._done(tr("已取消")))
+        # slots connected before the worker starts (a fast task may end first), and all of them bound
+        # methods of this dialog, so they run queued on the GUI thread (a lambda would run on the worker)
+        self.handle = self.window_.tasks.start(Task(task.title, in_python_thread(task.fn), task.cancellable),
+                                               finished=on_finished, failed=self._task_failed,
+                                               cancelled=self._task_cancelled, progress=self._on_progress)
+
+    def _task_failed(self, message: str, _details: str = "") -> None:
+        self._show_error(message)
+
+    def _task_cancelled(self) -> None:
+        self._done(tr("已取消"))
 
     def cancel_export(self) -> None:
         if self.handle is not None and not self.handle.done:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from qdt.crs import to_lonlat
-from qdt.ui.i18n import tr
+from qdt.ui.i18n import language, tr
 
 FIELD_ROLE = Qt.ItemDataRole.UserRole + 1
 MODIFIED_BRUSH = QBrush(QColor(255, 236, 150))
@@ -41,6 +41,14 @@ def display_value(value: Any) -> str:
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d")
     return str(value)
+
+
+def catalogue_name(item: Any) -> str:
+    """The name of a catalogue field, code or code list in the interface language: its English
+    name in English mode (when it has one), else its Chinese name."""
+    if language() == "en" and getattr(item, "en", None):
+        return item.en
+    return item.zh
 
 
 def describe_fields(layer: Any, values: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -65,11 +73,13 @@ def describe_fields(layer: Any, values: dict[str, Any]) -> list[tuple[str, str, 
             except KeyError:
                 fdef = None
         if fdef is not None:
-            label = fdef.zh or name
-            tip = f"{name} · {fdef.en}" if fdef.en else name
+            english = language() == "en"
+            label = catalogue_name(fdef) or name
+            tip = f"{name} · {fdef.zh if english else fdef.en}" if fdef.en else name
             if fdef.codelist and shown != "—":
                 try:
-                    text = cat.codelist(fdef.codelist).label(value)
+                    codes = cat.codelist(fdef.codelist)
+                    text = codes.label(value, "en" if english else "zh") or codes.label(value)
                     if text:
                         shown = f"{text} ({shown})"
                 except (KeyError, ValueError, TypeError):

@@ -84,7 +84,7 @@ class MainWindow(QMainWindow):
         self.scene = None
         self.tasks = TaskRunner(self)
         self._load_handle: TaskHandle | None = None
-        self._busy: TaskHandle | None = None
+        self._progress_tasks: list[TaskHandle] = []  # tasks shown in the status bar; the last one is shown
         self._clean_camera: dict[str, Any] | None = None
         self._closed = False
 
@@ -361,7 +361,7 @@ class MainWindow(QMainWindow):
             self._report_error(tr("无法打开项目"), str(exc))
             self.project_failed.emit(str(exc))
             return None
-        self.cancel_loading()
+        self.cancel_all_tasks()
         task = Task(tr("正在打开项目 {name}…").format(name=project.name),
                     lambda progress, cancelled: open_layers(project, progress, cancelled))
 
@@ -371,15 +371,16 @@ class MainWindow(QMainWindow):
             handle.failed.connect(self._on_project_failed)
             handle.cancelled.connect(lambda: self.statusBar().showMessage(tr("已取消打开项目"), 5000))
 
-        return self._start(task, connect)
+        return self.run_with_progress(task, connect)
 
-    def _start(self, task: Task, connect: Any) -> TaskHandle:
+    def run_with_progress(self, task: Task, connect: Any) -> TaskHandle:
         """Run a task with the status bar's progress bar and cancel button; ``connect(handle)``
-        connects the caller's slots before the worker starts."""
+        connects the caller's slots before the worker starts. With several tasks running, the
+        bar and the cancel button belong to the newest; the older ones show again when it ends."""
 
         def setup(handle: TaskHandle) -> None:
-            self._busy = handle
-            handle.progress.connect(self._on_progress)
+            self._progress_tasks.append(handle)
+            handle.progress.connect(lambda f, m, h=handle: self._on_progress(f, m, h))
             for sig in (handle.finished, handle.failed, handle.cancelled):
                 sig.connect(lambda *_a, h=handle: self._end_progress(h))
             connect(handle)
@@ -390,21 +391,40 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(task.title)
         return self.tasks.start(task, setup)
 
+    @property
+    def _busy(self) -> TaskHandle | None:
+        """The task the status bar's progress bar and cancel button show (None: none running)."""
+        return self._progress_tasks[-1] if self._progress_tasks else None
+
     def cancel_loading(self) -> None:
-        """Cancel the running task (opening a project, reading layers)."""
-        for handle in (self._load_handle, self._busy):
-            if handle is not None and not handle.done:
-                handle.cancel()
+        """Cancel the task the status bar shows (opening a project, reading layers, a query ...).
+
+        Also when its worker has just ended: its result is still queued, and a cancel the user
+        clicked before seeing it wins (receivers check ``is_cancelled()``)."""
+        if self._busy is not None:
+            self._busy.cancel()
+
+    def cancel_all_tasks(self) -> None:
+        """Cancel every running task (a new project replaces the old one; the window closes)."""
+        for handle in {*self._progress_tasks, *([self._load_handle] if self._load_handle else [])}:
+            handle.cancel()
 
     def _end_progress(self, handle: TaskHandle) -> None:
         if handle is self._load_handle:
             self._load_handle = None
-        if handle is self._busy:
-            self._busy = None
+        if handle in self._progress_tasks:
+            self._progress_tasks.remove(handle)
+        top = self._busy
+        if top is None:
             self.progress.hide()
             self.cancel_button.hide()
+        else:
+            self.cancel_button.setVisible(top.task.cancellable)
+            self.statusBar().showMessage(top.task.title)
 
-    def _on_progress(self, fraction: float, message: str) -> None:
+    def _on_progress(self, fraction: float, message: str, handle: TaskHandle | None = None) -> None:
+        if handle is not None and handle is not self._busy:
+            return  # an older task under the newest one: the bar shows the newest
         self.progress.setValue(int(fraction * 1000))
         if message:
             self.statusBar().showMessage(tr("正在读取 {name}…").format(name=message))
@@ -463,6 +483,8 @@ class MainWindow(QMainWindow):
             box.setObjectName("UnavailableLayersBox")
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()  # non-modal: the window stays usable
+        if any(e.needs_fix for e in project.entries):
+            self.offer_table_fixes()
         n = len(project.layers)
         self.statusBar().showMessage(tr("已打开项目 {name}：{n} 个图层").format(name=project.name, n=n), 8000)
         self._show_camera()
@@ -473,6 +495,56 @@ class MainWindow(QMainWindow):
         if project.path is not None:
             self._remember(project.path)
         self.project_loaded.emit(project)
+
+    def offer_table_fixes(self) -> None:
+        """Database tables that lack a primary key (unavailable) or a spatial index (slow): offer to
+        create them, as ``qdt db fix`` does (unattended runs are never asked)."""
+        entries = [e for e in self.project.entries if e.needs_fix] if self.project is not None else []
+        if not entries or os.environ.get("QDT_UNATTENDED") == "1":
+            return
+        missing = {"primary key": tr("主键"), "spatial index": tr("空间索引")}
+        lines = "\n".join(f"{e.name} ({e.layer_name})：" + tr("缺少") + missing.get(e.needs_fix, e.needs_fix)
+                          for e in entries)
+        box = QMessageBox(QMessageBox.Icon.Question, tr("数据库表需要修复"),
+                          tr("以下数据库表缺少 QDT 需要的结构，是否现在创建？") + f"\n{lines}",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setObjectName("TableFixBox")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.accepted.connect(lambda: self.fix_database_tables(entries))
+        box.open()
+
+    def fix_database_tables(self, entries: list[LayerEntry]) -> TaskHandle:
+        """Add the missing primary keys / spatial indexes of ``entries``' tables on a worker, then
+        reopen the project so the repaired layers load."""
+        from qdt.io.postgis import conninfo_of, fix_table, split_layer
+
+        jobs = []
+        for entry in entries:
+            schema_default = entry.extra.get("schema")
+            schema, table = (split_layer(entry.layer_name, schema_default) if schema_default
+                             else split_layer(entry.layer_name))
+            jobs.append((conninfo_of(entry.source), schema, table))
+
+        def work(progress: Any, cancelled: Any) -> list[str]:
+            done: list[str] = []
+            for i, (conninfo, schema, table) in enumerate(jobs):
+                check_cancel(cancelled)
+                progress(i / len(jobs), f"{schema}.{table}")
+                done += fix_table(conninfo, schema, table)
+            return done
+
+        def finished(done: list[str]) -> None:
+            for line in done:
+                self._log(line)
+            self.statusBar().showMessage(tr("已修复 {n} 处数据库表结构").format(n=len(done)), 8000)
+            if self.project is not None and self.project.path is not None and not self.project.dirty:
+                self.open_project(self.project.path)
+
+        def connect(handle: TaskHandle) -> None:
+            handle.finished.connect(finished)
+            handle.failed.connect(lambda message, _d: self._report_error(tr("无法修复数据库表"), message))
+
+        return self.run_with_progress(Task(tr("正在修复数据库表…"), work), connect)
 
     def _ensure_project(self) -> Project:
         """The current project, or a new untitled one (layers added before any project is open)."""
@@ -610,7 +682,7 @@ class MainWindow(QMainWindow):
             handle.failed.connect(self._on_add_failed)
             handle.cancelled.connect(lambda: self.statusBar().showMessage(tr("已取消添加图层"), 5000))
 
-        return self._start(Task(tr("正在添加图层…"), read), connect)
+        return self.run_with_progress(Task(tr("正在添加图层…"), read), connect)
 
     def _on_add_failed(self, message: str, details: str) -> None:
         self._log(details)
@@ -728,7 +800,7 @@ class MainWindow(QMainWindow):
             handle.finished.connect(shown)
             handle.failed.connect(lambda message, _details: self._report_error(tr("查询失败"), message))
 
-        return self._start(task, connect)
+        return self.run_with_progress(task, connect)
 
     def _zoom_current_layer(self) -> None:
         layer = self._current_layer()
@@ -915,7 +987,10 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._closed = True
-        self.cancel_loading()
+        self.cancel_all_tasks()
+        refresher = getattr(self, "db_refresher", None)
+        if refresher is not None:
+            refresher.close()  # stop polling the database and close its listeners
         self.tasks.wait(5000)
         settings = QSettings()
         settings.setValue("mainWindow/geometry", self.saveGeometry())

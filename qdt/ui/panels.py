@@ -23,6 +23,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QUndoView
 
 from qdt.ui.i18n import tr
+from qdt.ui.resources import icon
 
 
 class _CloseGuard(QObject):
@@ -156,6 +157,11 @@ def install_panels(window: Any) -> None:
     tb_redo.setEnabled(False)
     edits.group.canUndoChanged.connect(tb_undo.setEnabled)
     edits.group.canRedoChanged.connect(tb_redo.setEnabled)
+    # toolbar buttons show icons (assets/icons/*.svg), like the main toolbar; the text becomes the tooltip
+    for act, name in ((act_open_table, "attribute_table"), (act_query, "query"), (table.act_edit, "edit_mode"),
+                      (table.act_commit, "commit"), (tb_undo, "undo"), (tb_redo, "redo"),
+                      (act_undo, "undo"), (act_redo, "redo")):
+        act.setIcon(icon(name))
     for act in (act_open_table, act_query, table.act_edit, table.act_commit, tb_undo, tb_redo):
         toolbar.addAction(act)
     window.panels_actions = {"query": act_query, "undo": act_undo, "redo": act_redo, "table": act_open_table}

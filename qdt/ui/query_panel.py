@@ -37,21 +37,19 @@ from PySide6.QtWidgets import (
 
 from qdt.query import (
     PREDICATES,
-    ExportError,
     ExpressionError,
     Query,
     QueryError,
     apply_selection,
     check_clearances,
     export_frame,
-    export_result,
     find_layer,
     run_query,
 )
-from qdt.tasks import Task
+from qdt.tasks import Task, check_cancel
 from qdt.ui.i18n import tr
-from qdt.ui.inspector import display_value
-from qdt.ui.tasks import TaskRunner
+from qdt.ui.inspector import catalogue_name, display_value
+from qdt.ui.tasks import TaskHandle, TaskRunner
 
 # the window's runner already runs tasks on Python threads (see qdt.ui.tasks.TaskRunner)
 ThreadTaskRunner = TaskRunner
@@ -74,7 +72,7 @@ class FrameModel(QAbstractTableModel):
         self.frame = frame
         self.headers = headers or [str(c) for c in frame.columns]
         self._columns = [frame[c].to_numpy() for c in frame.columns]
-        # code-list columns: code (as text) → Chinese label
+        # code-list columns: code (as text) → label in the interface language
         self._labels = [(labels or {}).get(str(c)) for c in frame.columns]
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
@@ -212,11 +210,11 @@ class QueryDialog(QDialog):
                                                              and self.predicate_box.currentData() == "dwithin"))
         self.k_spin.setEnabled(mode == "nearest")
         if mode == "clearance":
-            index = self.layer_box.findData(self._pipes_name())
+            index = self.layer_box.findData(self._pipescatalogue_name())
             if index >= 0:
                 self.layer_box.setCurrentIndex(index)
 
-    def _pipes_name(self) -> str | None:
+    def _pipescatalogue_name(self) -> str | None:
         for lyr in _vector_layers(self.window_):
             if getattr(lyr, "feature_class", None) == "pipe":
                 return lyr.name
@@ -244,11 +242,14 @@ class QueryDialog(QDialog):
         return query
 
     def run(self) -> Any:
-        """Start the query (or clearance check) on the task runner; returns the task handle."""
+        """Start the query (or clearance check) on the window's task runner, with the status bar's
+        progress bar and cancel button; returns the task handle."""
         project = getattr(self.window_, "project", None)
         if project is None:
             self._fail(tr("请先打开项目"))
             return None
+        if self.handle is not None and not self.handle.done:
+            return self.handle  # one query at a time
         self.error_label.setText("")
         if self.mode_box.currentData() == "clearance":
             layer = find_layer(project.layers, self.layer_box.currentData()) if self.layer_box.currentData() else None
@@ -256,7 +257,7 @@ class QueryDialog(QDialog):
                 self._fail(tr("没有管线图层"))
                 return None
             dem = next((lyr for lyr in project.layers if getattr(lyr, "role", None) == "dem"), None)
-            task = Task(tr("正在检查管线净距…"), lambda progress, cancelled: check_clearances(layer, dem=dem))
+            task = Task(tr("正在检查管线净距…"), _stepped(lambda: check_clearances(layer, dem=dem)))
         else:
             try:
                 query = self.build_query()
@@ -264,20 +265,31 @@ class QueryDialog(QDialog):
                 self._fail(str(exc), exc if isinstance(exc, ExpressionError) else None)
                 return None
             layers = project.layers
-            task = Task(tr("正在查询…"), lambda progress, cancelled: run_query(query, layers))
+            task = Task(tr("正在查询…"), _stepped(lambda: run_query(query, layers)))
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
+
         # bound methods of this QObject: queued onto the GUI thread (a lambda would run on the worker)
-        self.handle = self.runner.start(task, finished=self._done, failed=self._task_failed,
-                                        cancelled=self._task_cancelled)
-        bar = self.window_.statusBar() if hasattr(self.window_, "statusBar") else None
-        if bar is not None:
-            bar.showMessage(task.title)
-        return self.handle
+        def connect(handle: TaskHandle) -> None:
+            self.handle = handle
+            handle.finished.connect(self._done)
+            handle.failed.connect(self._task_failed)
+            handle.cancelled.connect(self._task_cancelled)
+
+        start = getattr(self.window_, "run_with_progress", None)  # the window's progress bar and cancel button
+        if start is not None:
+            return start(task, connect)
+        runner = getattr(self.window_, "tasks", None) or self.runner
+        return runner.start(task, connect)
 
     def cancel(self) -> None:
         if self.handle is not None and not self.handle.done:
             self.handle.cancel()
+
+    def _from_current(self) -> bool:
+        """Whether the signal being delivered comes from the running query (not an older one)."""
+        sender = self.sender()
+        return not isinstance(sender, TaskHandle) or sender is self.handle
 
     def _status_message(self, text: str) -> None:
         bar = self.window_.statusBar() if hasattr(self.window_, "statusBar") else None
@@ -285,10 +297,12 @@ class QueryDialog(QDialog):
             bar.showMessage(text, 8000)
 
     def _task_failed(self, message: str, _details: str = "") -> None:
-        self._fail(message)
+        if self._from_current():
+            self._fail(message)
 
     def _task_cancelled(self) -> None:
-        self._fail(tr("查询已取消"))
+        if self._from_current():
+            self._fail(tr("查询已取消"))
 
     def _fail(self, message: str, exc: ExpressionError | None = None) -> None:
         self.run_button.setEnabled(True)
@@ -302,6 +316,12 @@ class QueryDialog(QDialog):
         self.failed_query.emit(message)
 
     def _done(self, result: Any) -> None:
+        if not self._from_current():
+            return
+        if self.handle is not None and self.handle.is_cancelled():
+            # cancelled after the last check: the result is discarded, never shown
+            self._fail(tr("查询已取消"))
+            return
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         self.results.show_result(result)
@@ -309,8 +329,30 @@ class QueryDialog(QDialog):
         self.finished_query.emit(result)
 
 
+def _stepped(compute: Any) -> Any:
+    """A task function around ``compute()`` (the query engine has no cancel hook): progress before
+    and after, and cancellation checked before starting and before handing the result over, so a
+    query cancelled while it ran ends as cancelled and its result is dropped."""
+
+    def run(progress: Any, cancelled: Any) -> Any:
+        progress(0.05, "")
+        check_cancel(cancelled)
+        result = compute()
+        check_cancel(cancelled)
+        progress(1.0, "")
+        return result
+
+    return run
+
+
 class ResultsDock(QDockWidget):
-    """Rows of the last query or clearance check, with zoom-to, selection and export."""
+    """Rows of the last query or clearance check, with zoom-to, selection and export.
+
+    Signals: ``exported(Path)`` after an export wrote its file; ``export_failed(str)``.
+    """
+
+    exported = Signal(object)
+    export_failed = Signal(str)
 
     def __init__(self, window: Any) -> None:
         super().__init__(tr("查询结果"), window)
@@ -378,7 +420,7 @@ class ResultsDock(QDockWidget):
                 if column in result.layer.frame.columns:
                     _fdef, codelist = field_info(result.layer, column)
                     if codelist is not None:
-                        labels[column] = {str(e.code): e.zh for e in codelist.entries}
+                        labels[column] = {str(e.code): catalogue_name(e) for e in codelist.entries}
         model = FrameModel(rows, headers, self.view, labels)
         old = self.view.model()
         self.view.setModel(model)
@@ -449,8 +491,12 @@ class ResultsDock(QDockWidget):
             view.request_render()
 
     # --- export ------------------------------------------------------------------------------------
-    def export(self, path: str | Path | None = None, suffix: str = ".csv") -> Path | None:
-        """Write the result to ``path`` (asks for a file when None); errors go to the status bar."""
+    def export(self, path: str | Path | None = None, suffix: str = ".csv") -> Any:
+        """Write the result to ``path`` (asks for a file when None) on a worker thread.
+
+        Returns the task handle (None when nothing is started); ``exported(Path)`` or
+        ``export_failed(str)`` follow, and the status bar shows the outcome.
+        """
         if self.result is None:
             return None
         if path is None:
@@ -460,17 +506,33 @@ class ResultsDock(QDockWidget):
                 return None
             if not str(path).lower().endswith(suffix):
                 path = f"{path}{suffix}"
-        try:
-            if hasattr(self.result, "violations"):
-                out = export_frame(self.result.violations, path, layer_name="clearance_violations")
-            else:
-                out = export_result(self.result, path)
-        except ExportError as exc:
-            self._status(str(exc))
-            self.last_error = str(exc)
-            return None
+        # the rows are copied here, so later edits or a new query cannot change what is written
+        if hasattr(self.result, "violations"):
+            frame, name = self.result.violations.copy(), "clearance_violations"
+        else:
+            frame, name = self.result.frame(), str(self.result.layer.source_layer or self.result.layer.name)
+        target = path
+        task = Task(tr("正在导出查询结果…"), lambda _p, _c: export_frame(frame, target, layer_name=name),
+                    cancellable=False)  # one write through a temporary file: nothing to stop halfway
+        self.last_error = ""
+        runner = getattr(self.window_, "tasks", None) or self._runner()
+        self.export_handle = runner.start(task, finished=self._exported, failed=self._export_failed)
+        return self.export_handle
+
+    def _runner(self) -> TaskRunner:
+        if not hasattr(self, "_own_runner"):
+            self._own_runner = TaskRunner(self)
+        return self._own_runner
+
+    def _exported(self, out: Any) -> None:
+        self.last_export = out
         self._status(tr("已导出到 {path}").format(path=out))
-        return out
+        self.exported.emit(out)
+
+    def _export_failed(self, message: str, _details: str = "") -> None:
+        self.last_error = message
+        self._status(message)
+        self.export_failed.emit(message)
 
     def _status(self, text: str) -> None:
         bar = self.window_.statusBar() if hasattr(self.window_, "statusBar") else None
@@ -496,4 +558,4 @@ def _field_title(layer: Any, column: str) -> str:
     fdef, _ = field_info(layer, column)
     if fdef is None:
         return column
-    return (fdef.zh or column) + (f" ({fdef.unit})" if fdef.unit else "")
+    return (catalogue_name(fdef) or column) + (f" ({fdef.unit})" if fdef.unit else "")

@@ -20,7 +20,10 @@ from qdt.io.postgis.catalogue import CHANGE_LOG_TABLE, VERSION_COLUMN, TableInfo
 from qdt.io.postgis.commit import (
     EditListener,
     EditNotice,
+    FetchedFeatures,
     PostGISStore,
+    apply_fetched,
+    fetch_features,
     is_postgis_layer,
     read_change_log,
     refresh_features,
@@ -29,6 +32,7 @@ from qdt.io.postgis.connection import (
     NOTIFY_CHANNEL,
     URI_PREFIX,
     DatabaseError,
+    TableNeedsFix,
     connect,
     conninfo_of,
     describe,
@@ -37,9 +41,20 @@ from qdt.io.postgis.connection import (
 )
 from qdt.io.postgis.schema import ImportReport, fix_table, import_geopackage, init_schema
 from qdt.io.postgis.source import PgFeatureRequest, PostGISDataSource, SqlFilter, select_sql
-from qdt.io.postgis.view import DEFAULT_BUDGET, DEFAULT_MARGIN, ViewWindow, ViewWindowLoader, apply_window, loader_for
+from qdt.io.postgis.view import (
+    DEFAULT_BUDGET,
+    DEFAULT_MARGIN,
+    MAX_VIEW_SIDE_M,
+    ViewWindow,
+    ViewWindowLoader,
+    apply_window,
+    camera_ground_bbox,
+    extent_window,
+    loader_for,
+)
 
 __all__ = [
+    "TableNeedsFix",
     "CHANGE_LOG_TABLE",
     "DEFAULT_BUDGET",
     "DEFAULT_MARGIN",
@@ -49,7 +64,9 @@ __all__ = [
     "DatabaseError",
     "EditListener",
     "EditNotice",
+    "FetchedFeatures",
     "ImportReport",
+    "MAX_VIEW_SIDE_M",
     "PgFeatureRequest",
     "PostGISDataSource",
     "PostGISStore",
@@ -57,10 +74,14 @@ __all__ = [
     "TableInfo",
     "ViewWindow",
     "ViewWindowLoader",
+    "apply_fetched",
     "apply_window",
+    "camera_ground_bbox",
     "connect",
     "conninfo_of",
     "describe",
+    "extent_window",
+    "fetch_features",
     "fix_table",
     "import_geopackage",
     "init_schema",

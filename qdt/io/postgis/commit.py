@@ -323,27 +323,44 @@ def _notice(payload: str) -> EditNotice | None:
         return None  # not one of ours
 
 
-def refresh_features(layer: Any, fids: Sequence[int] | None = None) -> np.ndarray:
-    """Re-read features of a PostGIS layer (after a notice) into its frame; returns the fids updated.
+@dataclass
+class FetchedFeatures:
+    """Rows re-read for :func:`apply_fetched`: ``wanted`` fids asked, ``frame`` the ones that
+    still exist (in the layer's CRS), ``versions`` their row versions."""
 
-    Attribute values and row versions of ``fids`` present in the layer are replaced by the
-    database's (features deleted meanwhile are dropped). Geometry is re-read too. The layer's
-    ``events.data`` is emitted when something changed. Do not call while the layer has
-    uncommitted edits of those features (the edit session's buffer owns them).
-    """
+    wanted: np.ndarray
+    frame: Any
+    versions: dict[int, int]
+
+
+def fetch_features(meta: dict[str, Any], fids: Sequence[int], crs: Any = None) -> FetchedFeatures:
+    """Read features ``fids`` of the table in ``meta`` (a layer's ``metadata["postgis"]``),
+    reprojected to ``crs``. Touches no layer: safe on a worker thread (see :func:`apply_fetched`)."""
     from qdt.io.base import FeatureRequest
     from qdt.io.postgis.source import PostGISDataSource
 
-    meta = layer.metadata["postgis"]
-    wanted = layer.fids if fids is None else np.intersect1d(np.asarray(fids, dtype=np.int64), layer.fids)
-    if len(wanted) == 0:
-        return np.empty(0, dtype=np.int64)
+    wanted = np.unique(np.asarray(fids, dtype=np.int64))
     src = PostGISDataSource(meta["uri"])
     data = src.read(f"{meta['schema']}.{meta['table']}", FeatureRequest(fids=tuple(wanted.tolist())))
     fresh = data.layer.frame
+    if fresh.crs is not None and crs is not None and fresh.crs != crs:
+        fresh = fresh.to_crs(crs)
+    versions = dict(zip(fresh.index.tolist(), data.layer.metadata["row_versions"].tolist(), strict=True))
+    return FetchedFeatures(wanted, fresh, versions)
+
+
+def apply_fetched(layer: Any, fetched: FetchedFeatures, skip: Sequence[int] = ()) -> np.ndarray:
+    """Put re-read rows into the layer (on the thread that owns it); returns the fids updated.
+
+    Only features the layer still holds are touched (its window may have moved since the read),
+    and none of ``skip`` (features with uncommitted edits). Emits ``events.data`` once."""
+    wanted = np.intersect1d(fetched.wanted, layer.fids)
+    if len(skip):
+        wanted = np.setdiff1d(wanted, np.asarray(skip, dtype=np.int64))
+    if len(wanted) == 0:
+        return np.empty(0, dtype=np.int64)
+    fresh = fetched.frame.loc[fetched.frame.index.isin(wanted)]
     frame = layer.frame
-    if fresh.crs is not None and frame.crs is not None and fresh.crs != frame.crs:
-        fresh = fresh.to_crs(frame.crs)
     gone = wanted[~np.isin(wanted, fresh.index.to_numpy())]
     if len(gone):
         frame = frame.drop(index=gone)
@@ -355,7 +372,21 @@ def refresh_features(layer: Any, fids: Sequence[int] | None = None) -> np.ndarra
         frame.iloc[rows[ok], col] = fresh[c].to_numpy()[ok]
     layer.frame = frame
     layer.metadata["row_versions"] = _merge(layer.metadata.get("row_versions", pd.Series(dtype=np.int64)),
-                                            dict(zip(fresh.index.tolist(),
-                                                     data.layer.metadata["row_versions"].tolist(), strict=True)))
+                                            {f: fetched.versions[f] for f in fresh.index.tolist()})
     layer.events.data.emit()
     return np.union1d(fresh.index.to_numpy(dtype=np.int64), gone)
+
+
+def refresh_features(layer: Any, fids: Sequence[int] | None = None) -> np.ndarray:
+    """Re-read features of a PostGIS layer (after a notice) into its frame; returns the fids updated.
+
+    Attribute values and row versions of ``fids`` present in the layer are replaced by the
+    database's (features deleted meanwhile are dropped). Geometry is re-read too. The layer's
+    ``events.data`` is emitted when something changed. Do not call while the layer has
+    uncommitted edits of those features (the edit session's buffer owns them). Blocks on the
+    database: the UI runs :func:`fetch_features` on a worker and :func:`apply_fetched` after.
+    """
+    wanted = layer.fids if fids is None else np.intersect1d(np.asarray(fids, dtype=np.int64), layer.fids)
+    if len(wanted) == 0:
+        return np.empty(0, dtype=np.int64)
+    return apply_fetched(layer, fetch_features(layer.metadata["postgis"], wanted, layer.frame.crs))

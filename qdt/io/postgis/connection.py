@@ -31,6 +31,15 @@ class DatabaseError(ReadError):
     """
 
 
+class TableNeedsFix(DatabaseError):
+    """A table QDT cannot use as it is but can repair (``qdt db fix``): ``missing`` names what
+    is missing (``"primary key"``); ``schema`` and ``table`` name the table."""
+
+    def __init__(self, message: str, *, schema: str, table: str, missing: str) -> None:
+        super().__init__(message)
+        self.schema, self.table, self.missing = schema, table, missing
+
+
 def is_database_source(path: Any) -> bool:
     """True for a ``postgis:`` source string."""
     return isinstance(path, str) and path.startswith(URI_PREFIX)

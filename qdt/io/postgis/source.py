@@ -30,7 +30,7 @@ from pyproj import CRS
 from qdt.io.base import FeatureRequest, LayerInfo, ReadContext, SourceData
 from qdt.io.datasource import DataSource
 from qdt.io.postgis.catalogue import VERSION_COLUMN, TableInfo, kind_of, list_tables, split_layer, table_info
-from qdt.io.postgis.connection import DatabaseError, connect, conninfo_of, db_error, describe
+from qdt.io.postgis.connection import DatabaseError, TableNeedsFix, connect, conninfo_of, db_error, describe
 from qdt.layers.vector import VectorLayer
 
 
@@ -83,8 +83,9 @@ def select_sql(info: TableInfo, request: FeatureRequest) -> tuple[Any, list[Any]
     from psycopg import sql
 
     if info.pk is None:
-        raise DatabaseError(f"table '{info.name}' has no integer primary key; QDT needs one to tell features apart "
-                            f"(add one with: qdt db fix … {info.name})")
+        raise TableNeedsFix(f"table '{info.name}' has no integer primary key; QDT needs one to tell features apart "
+                            f"(add one with: qdt db fix … {info.name})", schema=info.schema, table=info.table,
+                            missing="primary key")
     attrs = info.attribute_columns()
     if request.columns is not None:
         unknown = [c for c in request.columns if c not in info.columns]
@@ -238,6 +239,9 @@ class PostGISDataSource(DataSource):
         with self.connect() as con:
             try:
                 return table_info(con, schema, table)
+            except TableNeedsFix as exc:
+                raise TableNeedsFix(f"{describe(self.conninfo)}: {exc}", schema=exc.schema, table=exc.table,
+                                    missing=exc.missing) from exc
             except DatabaseError as exc:
                 raise DatabaseError(f"{describe(self.conninfo)}: {exc}") from exc
             except psycopg.Error as exc:
@@ -280,6 +284,9 @@ class PostGISDataSource(DataSource):
         with self.connect() as con:
             try:
                 info = _cached_table_info(con, self.conninfo, schema, table)
+            except TableNeedsFix as exc:
+                raise TableNeedsFix(f"{describe(self.conninfo)}: {exc}", schema=exc.schema, table=exc.table,
+                                    missing=exc.missing) from exc
             except DatabaseError as exc:
                 raise DatabaseError(f"{describe(self.conninfo)}: {exc}") from exc
             except psycopg.Error as exc:
@@ -296,6 +303,7 @@ class PostGISDataSource(DataSource):
         metadata = {
             "postgis": {"uri": self._uri, "schema": schema, "table": table, "pk": info.pk,
                         "geometry": info.geometry, "version": info.version_expr,
+                        "spatial_index": bool(info.has_spatial_index or info.geometry is None),
                         "columns": {c: info.columns[c] for c in info.attribute_columns()}},
             "row_versions": result.versions,
         }

@@ -15,12 +15,14 @@ and ``truncated`` says so (the status bar can say "zoom in to see all").
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from qdt.io.base import LayerSource
+from qdt.io.postgis.connection import DatabaseError
 from qdt.io.postgis.source import PgFeatureRequest, SqlFilter
 from qdt.layers.vector import VectorLayer
 from qdt.tasks import CancelFn, ProgressFn, Task
@@ -37,13 +39,17 @@ DEFAULT_BUDGET = 50_000
 #: Extra area around the visible rectangle, as a fraction of its width/height on each side.
 DEFAULT_MARGIN = 0.25
 
+#: Longest side, in metres, of the ground rectangle asked from the server (a camera looking at
+#: the horizon, or a project opened without a camera, would otherwise ask for the whole city).
+MAX_VIEW_SIDE_M = 4000.0
+
 
 @dataclass
 class ViewWindow:
     """One loaded window: the layer (project CRS), the rectangle asked, whether the budget cut it."""
 
     layer: VectorLayer
-    bbox: tuple[float, float, float, float]
+    bbox: tuple[float, float, float, float] | None
     truncated: bool
     seconds: float
     warnings: list[str] = field(default_factory=list)
@@ -96,20 +102,22 @@ class ViewWindowLoader:
 
     def needs_reload(self, view: tuple[float, float, float, float]) -> bool:
         """False while ``view`` stays inside the last complete window."""
-        if self.last is None or self.last.truncated:
+        if self.last is None or self.last.truncated or self.last.bbox is None:
             return True
         x0, y0, x1, y1 = view
         w = self.last.bbox
         return not (x0 >= w[0] and y0 >= w[1] and x1 <= w[2] and y1 <= w[3])
 
-    def load(self, view: tuple[float, float, float, float], progress: ProgressFn | None = None,
+    def load(self, view: tuple[float, float, float, float] | None, progress: ProgressFn | None = None,
              is_cancelled: CancelFn | None = None, *, exact: bool = False) -> ViewWindow:
         """Load the window around ``view`` (``exact=True``: exactly ``view``, no margin)."""
         from qdt.io.loader import load_layer
 
         started = time.perf_counter()
-        bbox = tuple(float(v) for v in view) if exact else self.window_for(view)
-        request = PgFeatureRequest(bbox=bbox, bbox_crs=self.project_crs, where=self.where, limit=self.budget + 1)
+        # view None: no rectangle (a table without geometry or rows), still at most the budget
+        bbox = None if view is None else tuple(float(v) for v in view) if exact else self.window_for(view)
+        request = PgFeatureRequest(bbox=bbox, bbox_crs=self.project_crs if bbox is not None else None,
+                                   where=self.where, limit=self.budget + 1)
         with _LOAD_LOCK:
             result = load_layer(self.source, self.project_crs, progress, is_cancelled, request=request)
         layer = result.layer
@@ -130,6 +138,85 @@ class ViewWindowLoader:
         """The load as a :class:`qdt.tasks.Task` (for the UI's task runner, off the GUI thread)."""
         name = self.source.name or self.source.layer
         return Task(f"加载视窗要素：{name}", lambda progress, cancelled: self.load(view, progress, cancelled))
+
+
+def capped(bbox: tuple[float, float, float, float], centre: tuple[float, float] | None = None,
+           side: float = MAX_VIEW_SIDE_M) -> tuple[float, float, float, float]:
+    """``bbox`` cut to at most ``side`` metres each way around ``centre`` (its own centre by default)."""
+    x0, y0, x1, y1 = (float(v) for v in bbox)
+    cx, cy = centre if centre is not None else ((x0 + x1) / 2, (y0 + y1) / 2)
+    half = side / 2
+    return (max(x0, cx - half), max(y0, cy - half), min(x1, cx + half), min(y1, cy + half))
+
+
+def camera_ground_bbox(position: Any, focal_point: Any, view_angle: float = 30.0,
+                       aspect: float = 1.5) -> tuple[float, float, float, float]:
+    """Ground rectangle a saved camera looks at: around the focal point, as wide as the view
+    cone is at the focal distance (``tan(view_angle)`` × distance, ``aspect`` wider than high),
+    capped to :data:`MAX_VIEW_SIDE_M`. Used before a 3D view exists (opening a project)."""
+    fx, fy = float(focal_point[0]), float(focal_point[1])
+    distance = math.dist(tuple(float(v) for v in position), tuple(float(v) for v in focal_point))
+    half = max(distance * math.tan(math.radians(float(view_angle))), 1.0)
+    return capped((fx - half * aspect, fy - half, fx + half * aspect, fy + half))
+
+
+def extent_window(uri: str, layer: str, project_crs: Any = "EPSG:4549") -> tuple[float, float, float, float] | None:
+    """A first window for a table when there is no camera: its extent (``ST_EstimatedExtent``,
+    from the planner statistics, so no scan) in the project CRS, capped to
+    :data:`MAX_VIEW_SIDE_M` around the centre. Without statistics (a table never analysed):
+    a window around the feature with the lowest key (one index lookup). None: no geometry/rows."""
+    import psycopg
+    from psycopg import sql
+    from pyproj import CRS
+
+    from qdt.crs import parse_crs
+    from qdt.io.postgis.catalogue import split_layer
+    from qdt.io.postgis.connection import db_error
+    from qdt.io.postgis.source import PostGISDataSource, _cached_table_info
+
+    ds = PostGISDataSource(uri)
+    schema, table = split_layer(layer)
+    with ds.connect() as con:
+        try:
+            info = _cached_table_info(con, ds.conninfo, schema, table)
+            if info.geometry is None:
+                return None
+            geom = sql.Identifier(info.geometry)
+            try:  # autocommit connection: a failed estimate does not spoil the next statement
+                row = con.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                                  "(SELECT ST_EstimatedExtent(%s, %s, %s)::box2d AS e) s",
+                                  (schema, table, info.geometry)).fetchone()
+            except psycopg.DatabaseError:  # older PostGIS: an error instead of NULL without statistics
+                row = None
+            if row is None or row[0] is None:
+                query = sql.SQL("SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (SELECT {}::box2d AS b "
+                                "FROM {}.{} WHERE {} IS NOT NULL ORDER BY {} LIMIT 1) s").format(
+                    geom, sql.Identifier(schema), sql.Identifier(table), geom, sql.Identifier(info.pk or "ctid"))
+                row = con.execute(query).fetchone()
+        except DatabaseError as exc:
+            raise DatabaseError(f"{describe_uri(uri)}: {exc}") from exc
+        except psycopg.Error as exc:
+            raise db_error(exc, ds.conninfo, f"table '{schema}.{table}'") from exc
+    if row is None or row[0] is None:
+        return None
+    bbox = tuple(float(v) for v in row)
+    if info.srid:
+        dst = parse_crs(project_crs)
+        src = CRS.from_epsg(info.srid)
+        if src != dst:
+            from pyproj import Transformer
+
+            bbox = Transformer.from_crs(src, dst, always_xy=True).transform_bounds(*bbox)
+    x0, y0, x1, y1 = bbox
+    if x1 - x0 < 1.0 and y1 - y0 < 1.0:  # one point: a street-sized window around it
+        x0, y0, x1, y1 = x0 - 250.0, y0 - 250.0, x1 + 250.0, y1 + 250.0
+    return capped((x0, y0, x1, y1))
+
+
+def describe_uri(uri: str) -> str:
+    from qdt.io.postgis.connection import conninfo_of, describe
+
+    return describe(conninfo_of(uri))
 
 
 def apply_window(layer: VectorLayer, window: ViewWindow) -> None:
