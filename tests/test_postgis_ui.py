@@ -178,3 +178,33 @@ def test_tables_missing_a_key_or_index_are_offered_a_fix(db, qtbot, tmp_path):
     finally:
         win.project.dirty = False
         win.close()
+
+
+def test_add_database_layer_loads_a_view_window_and_saves_its_source(db, qtbot, tmp_path):
+    from qdt.io.postgis import DEFAULT_BUDGET
+    from qdt.ui.app import create_application
+    from qdt.ui.mainwindow import MainWindow
+
+    create_application()
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        uri = "postgis:" + db
+        with qtbot.waitSignal(win.layers_added, timeout=120_000) as blocker:
+            win.add_database_layers(uri, ["city.buildings", "city.nothing_here"])
+        added, errors = blocker.args
+        assert [layer.name for layer in added] == ["buildings"]
+        assert len(errors) == 1 and "nothing_here" in errors[0]  # a missing table is named, the rest added
+        layer = added[0]
+        assert 0 < layer.feature_count <= DEFAULT_BUDGET and layer.metadata["view_window"]
+        assert win.project.dirty
+        path = tmp_path / "db.qdt"
+        assert win.save_project(path)
+        saved = json.loads(path.read_text(encoding="utf-8"))["layers"]
+        assert saved[0]["source"] == uri and saved[0]["layer"] == "city.buildings"
+        assert "password" not in path.read_text(encoding="utf-8")
+    finally:
+        if win.project is not None:
+            win.project.dirty = False
+        win.close()

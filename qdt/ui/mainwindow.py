@@ -185,6 +185,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.act_quit)
         layer_menu = menu.addMenu(tr("图层(&L)"))
         layer_menu.addAction(self.act_add_layer)
+        layer_menu.addAction(a(tr("添加 PostGIS 图层(&D)…"), self.choose_database_layers, "add_layer", None,
+                               tr("从共享的 PostGIS 数据库添加图层（按视图范围加载）")))
         layer_menu.addAction(self.act_remove_layer)
         layer_menu.addAction(a(tr("图层样式(&Y)…"), self._style_current_layer, "style", "Ctrl+Shift+Y",
                                tr("设置所选图层的样式与不透明度")))
@@ -607,6 +609,76 @@ class MainWindow(QMainWindow):
         paths, _ = QFileDialog.getOpenFileNames(self, tr("添加图层"), start, filters)
         if paths:
             self.add_layer_files(paths)
+
+    def choose_database_layers(self) -> None:
+        """Layer → 添加 PostGIS 图层: a connection (libpq service or ``host=… dbname=…``, never a
+        password), then the tables to add, as QGIS's data source manager."""
+        from PySide6.QtWidgets import QLineEdit
+
+        from qdt.io import ReadError, list_layers
+        from qdt.io.postgis import URI_PREFIX
+
+        last = str(QSettings().value("db/last_connection", "service=")) or "service="
+        text, ok = QInputDialog.getText(self, tr("添加 PostGIS 图层"),
+                                        tr("连接（libpq 服务名 service=… 或 host=… dbname=… user=…；密码放在 "
+                                           ".pgpass 或环境变量中）"), QLineEdit.EchoMode.Normal, last)
+        if not ok or not text.strip():
+            return
+        uri = URI_PREFIX + text.strip()
+        try:
+            tables = list_layers(uri)  # catalogue query: quick, and the user waits for the list anyway
+        except (ReadError, ValueError) as exc:
+            self._report_error(tr("无法连接数据库"), str(exc))
+            return
+        QSettings().setValue("db/last_connection", text.strip())
+        if not tables:
+            self._report_error(tr("无法添加图层"), tr("数据库中没有空间表：") + text.strip())
+            return
+        chosen = self._choose_sublayers(text.strip(), tables)
+        if chosen:
+            self.add_database_layers(uri, chosen)
+
+    def add_database_layers(self, uri: str, tables: list[str]) -> TaskHandle:
+        """Open ``tables`` (``schema.table``) of the ``postgis:`` source ``uri`` as view windows
+        around the current camera (never the whole table) on a worker, and add them to the project."""
+        project = self._ensure_project()
+        staging = Project(name=project.name, crs=project.crs)
+        if self.scene is not None and self.scene.origin is not None:
+            staging.camera = Camera.from_dict(self.scene.camera_state())
+        for table in tables:
+            name = table.rsplit(".", 1)[-1]
+            staging.entries.append(LayerEntry(name=name, kind="vector", source=uri, layer_name=table,
+                                              feature_class=_guess_feature_class(name)))
+
+        def read(progress: Any, cancelled: Any) -> Project:
+            return open_layers(staging, progress, cancelled)
+
+        def opened(staged: Project) -> None:
+            errors = []
+            for entry in staged.entries:
+                if entry.layer is None:
+                    errors.append(entry.error or entry.name)
+                    continue
+                project.entries.append(entry)
+                project.layers.append(entry.layer)
+                self._watch_layer(entry.layer)
+                for w in entry.warnings:
+                    self._log(f"[{entry.name}] {w}")
+            self.layer_tree.rebuild()
+            added = [e.layer for e in staged.entries if e.layer is not None]
+            if added:
+                self.mark_modified()
+                self.statusBar().showMessage(tr("已添加 {n} 个图层").format(n=len(added)), 8000)
+            if errors:
+                self._report_error(tr("无法添加图层"), "\n".join(errors))
+            self.view.request_render()
+            self.layers_added.emit(added, errors)
+
+        def connect(handle: TaskHandle) -> None:
+            handle.finished.connect(opened)
+            handle.failed.connect(self._on_add_failed)
+
+        return self.run_with_progress(Task(tr("正在添加图层…"), read), connect)
 
     def _choose_sublayers(self, path: str, names: list[str]) -> list[str]:
         """Which layers of a multi-layer file to add (all checked at first), as QGIS's sub-layer dialog."""
