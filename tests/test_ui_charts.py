@@ -59,7 +59,7 @@ def test_charts_dock_draws_the_counts_and_follows_the_selection(window):
     assert dock.counts.equals(table)
     heights = {bar.opts["name"]: np.asarray(bar.opts["height"]) for bar in dock.bars}
     assert np.array_equal(heights["路灯"], table["路灯"].to_numpy())
-    np.testing.assert_allclose(np.asarray(dock.pipe_bar.opts["height"]),
+    np.testing.assert_allclose(np.asarray(dock.pipe_bar.opts["width"]),  # horizontal bars
                                pipe_lengths(window.project.layers).to_numpy() / 1000)
     ticks = [label for _, label in dock.status_plot.getAxis("bottom")._tickLevels[0]]
     assert ticks[:2] == ["正常", "故障"]

@@ -7,7 +7,6 @@ local origin (project CRS) is in the root node's ``extras.qdt.origin``.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from qdt.cli.main import UserError
@@ -24,18 +23,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qdt.cli.snapshot import progress_printer
+    from qdt.cli.snapshot import open_project_to_render, progress_printer
     from qdt.export.gltf import export_gltf_task
-    from qdt.project import open_project
 
     out = Path(args.out)
     if out.suffix.lower() != ".glb":
         raise UserError(f"output '{out}' must be a .glb file")
     if not out.parent.is_dir():
         raise UserError(f"output folder '{out.parent}' does not exist")
-    project = open_project(args.project)
-    for entry in project.unavailable:
-        print(f"qdt export-scene: warning: {entry.error}", file=sys.stderr)
+    project = open_project_to_render("export-scene", args.project)
     summary = export_gltf_task(project, out, underground=args.underground).run_sync(
         progress_printer("export-scene", args.quiet))
     print(f"wrote {summary.path} ({len(summary.layers)} layer node(s), {summary.triangle_count} triangles, "

@@ -10,7 +10,6 @@ features selected, with summary statistics and a chart. Examples::
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from qdt.cli.main import UserError
@@ -50,10 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qdt.cli.snapshot import progress_printer
+    from qdt.cli.snapshot import open_project_to_render, progress_printer
     from qdt.export import ExportError
     from qdt.export.report import ReportTable, load_template, report_task
-    from qdt.project import open_project
 
     out = Path(args.out)
     if out.suffix.lower() != ".pdf":
@@ -64,11 +62,7 @@ def run(args: argparse.Namespace) -> int:
         template = load_template(args.template)
     except ExportError as exc:
         raise UserError(str(exc)) from None
-    project = open_project(args.project)
-    for entry in project.unavailable:
-        print(f"qdt report: warning: {entry.error}", file=sys.stderr)
-    if len(project.layers) == 0:
-        raise UserError(f"project '{args.project}' has no layer that could be opened")
+    project = open_project_to_render("report", args.project)
     tables = [ReportTable.from_query(project.layers, layer, where) for layer, where in (args.queries or [])]
     snapshot = None
     if args.bookmark:

@@ -47,9 +47,21 @@ def progress_printer(command: str, quiet: bool):  # noqa: ANN201 - ProgressFn
     return report
 
 
+def open_project_to_render(command: str, path: str):  # noqa: ANN201 - qdt.project.Project
+    """Open a project for ``qdt COMMAND``: unavailable layers are warned about on stderr; a
+    project with no layer that opens is a user error."""
+    from qdt.project import open_project
+
+    project = open_project(path)
+    for entry in project.unavailable:
+        print(f"qdt {command}: warning: {entry.error}", file=sys.stderr)
+    if len(project.layers) == 0:
+        raise UserError(f"project '{path}' has no layer that could be opened")
+    return project
+
+
 def run(args: argparse.Namespace) -> int:
     from qdt.export import ExportError, SnapshotOptions, snapshot_task
-    from qdt.project import open_project
 
     out = Path(args.out)
     options = SnapshotOptions(width=args.width, height=args.height, dpi=args.dpi, title=args.title,
@@ -62,11 +74,7 @@ def run(args: argparse.Namespace) -> int:
         check_image_path(out)
     except ExportError as exc:
         raise UserError(str(exc)) from None
-    project = open_project(args.project)
-    for entry in project.unavailable:
-        print(f"qdt snapshot: warning: {entry.error}", file=sys.stderr)
-    if len(project.layers) == 0:
-        raise UserError(f"project '{args.project}' has no layer that could be opened")
+    project = open_project_to_render("snapshot", args.project)
     written = snapshot_task(project, options, out).run_sync(progress_printer("snapshot", args.quiet))
     print(f"wrote {written} ({args.width}x{args.height}, {args.dpi} dpi)")
     return 0

@@ -187,10 +187,13 @@ class ChartsDock(QDockWidget):
         series = self.lengths
         if series.empty:
             return
-        x = np.arange(len(series), dtype=float)
+        # horizontal bars: network names (long in English) sit on the left axis without overlapping
+        y = np.arange(len(series), dtype=float)[::-1]  # the first network on top
         km = series.to_numpy(dtype=float) / 1000.0
-        self.pipe_bar = pg.BarGraphItem(x=x, height=km, width=0.7, brush=pg.mkBrush(46, 139, 87), pen=pg.mkPen(None))
+        self.pipe_bar = pg.BarGraphItem(x0=0.0, y=y, width=km, height=0.7, brush=pg.mkBrush(46, 139, 87),
+                                        pen=pg.mkPen(None))
         plot.addItem(self.pipe_bar)
-        plot.getAxis("bottom").setTicks([[(float(i), str(label)) for i, label in enumerate(series.index)]])
-        plot.setXRange(-0.6, len(series) - 0.4, padding=0)
-        plot.setYRange(0, max(0.001, float(km.max()) * 1.1), padding=0)
+        plot.getAxis("left").setTicks([[(float(yi), str(label)) for yi, label in zip(y, series.index, strict=True)]])
+        plot.getAxis("bottom").setTicks(None)
+        plot.setYRange(-0.6, len(series) - 0.4, padding=0)
+        plot.setXRange(0, max(0.001, float(km.max()) * 1.1), padding=0)

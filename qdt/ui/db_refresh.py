@@ -17,7 +17,6 @@ on the GUI thread. A server that fails is retried after a doubling delay (at mos
 from __future__ import annotations
 
 import math
-import threading
 import time
 from typing import Any
 
@@ -93,33 +92,6 @@ def view_bbox(window: Any) -> tuple[float, float, float, float] | None:
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     hw, hh = min((x1 - x0) / 2, MAX_VIEW_SIDE_M / 2), min((y1 - y0) / 2, MAX_VIEW_SIDE_M / 2)
     return (float(cx - hw), float(cy - hh), float(cx + hw), float(cy + hh))
-
-
-def _in_fresh_thread(loader: ViewWindowLoader, bbox: tuple[float, float, float, float]) -> Any:
-    """The load as a task function that runs in a new Python thread (the pool thread waits).
-
-    Why: a QThreadPool thread that runs a second task gets a new Python thread state, and
-    pyproj (3.7, PROJ 9.5) then crashes creating a CRS (reproduced with two QRunnables on one
-    pool thread). A fresh thread per load has its own PROJ context from start to end.
-    """
-
-    def run(progress: Any, is_cancelled: Any) -> ViewWindow:
-        out: dict[str, Any] = {}
-
-        def work() -> None:
-            try:
-                out["result"] = loader.load(bbox, progress, is_cancelled)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the task thread
-                out["error"] = exc
-
-        worker = threading.Thread(target=work, name="qdt-view-window", daemon=True)
-        worker.start()
-        worker.join()
-        if "error" in out:
-            raise out["error"]
-        return out["result"]
-
-    return run
 
 
 class ViewWindowRefresher(QObject):
@@ -287,14 +259,18 @@ class ViewWindowRefresher(QObject):
             old = self.handles.pop(key, None)
             if old is not None:
                 old.cancel()
-            handle = self.window.tasks.start(Task(tr("加载视窗要素：{name}").format(name=layer.name),
-                                                  _in_fresh_thread(loader, bbox)))
-            # bound methods of this QObject, so the worker's signals are queued to the GUI thread
-            # (a lambda would run on the worker, and the scene must not be touched there)
-            self._layer_of[id(handle)] = layer
-            handle.finished.connect(self._on_finished)
-            handle.failed.connect(self._on_failed)
-            handle.cancelled.connect(self._on_cancelled)
+            def connect(handle: Any, layer: Any = layer) -> None:
+                # before the worker starts (a fast load may end first); bound methods of this QObject,
+                # so the worker's signals are queued to the GUI thread (a lambda would run on the
+                # worker, and the scene must not be touched there)
+                self._layer_of[id(handle)] = layer
+                handle.finished.connect(self._on_finished)
+                handle.failed.connect(self._on_failed)
+                handle.cancelled.connect(self._on_cancelled)
+
+            task = Task(tr("加载视窗要素：{name}").format(name=layer.name),
+                        lambda progress, cancelled, loader=loader, bbox=bbox: loader.load(bbox, progress, cancelled))
+            handle = self.window.tasks.start(task, connect)
             self.handles[key] = handle
             started += 1
         return started

@@ -12,7 +12,6 @@ None: its camera is the view exported) and ``tasks`` (a TaskRunner).
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -50,32 +49,6 @@ OVERLAY_LABELS = {"title": "标题", "north_arrow": "指北针", "scale_bar": "�
                   "crs_date": "坐标系和日期"}
 PREVIEW_WIDTH = 360
 QUERY_RESULT = "\x00query-result"  # the report's table source: the query panel's last result
-
-
-def in_python_thread(fn):  # noqa: ANN001, ANN201 - task function → task function
-    """Run a task function on a thread Python created, the pool thread waiting for it.
-
-    pyproj ≥ 3.7 keeps its PROJ context in Python thread-local storage and crashes when called
-    from a thread Python did not create, such as QThreadPool's (pyproj issue #1509, fixed by
-    pull request #1539); exports reproject (GeoJSON, CRS names), so they run here.
-    """
-    def run(progress, is_cancelled):  # noqa: ANN001, ANN202
-        outcome: dict[str, Any] = {}
-
-        def target() -> None:
-            try:
-                outcome["result"] = fn(progress, is_cancelled)
-            except BaseException as exc:  # noqa: BLE001 - re-raised on the pool thread below
-                outcome["error"] = exc
-
-        worker = threading.Thread(target=target, name="qdt-export", daemon=True)
-        worker.start()
-        worker.join()
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["result"]
-
-    return run
 
 
 def _titles() -> dict[str, str]:
@@ -416,7 +389,7 @@ class ExportDialog(QDialog):
         self.cancel_button.setVisible(task.cancellable)
         # slots connected before the worker starts (a fast task may end first), and all of them bound
         # methods of this dialog, so they run queued on the GUI thread (a lambda would run on the worker)
-        self.handle = self.window_.tasks.start(Task(task.title, in_python_thread(task.fn), task.cancellable),
+        self.handle = self.window_.tasks.start(task,
                                                finished=on_finished, failed=self._task_failed,
                                                cancelled=self._task_cancelled, progress=self._on_progress)
 

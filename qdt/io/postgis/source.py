@@ -18,6 +18,8 @@ session's optimistic concurrency check (:mod:`.commit`).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -231,21 +233,27 @@ class PostGISDataSource(DataSource):
     def connect(self, *, autocommit: bool = True) -> Any:
         return connect(self.conninfo, autocommit=autocommit)
 
-    def table(self, layer: str | None) -> TableInfo:
-        """Catalogue entry of a layer (DatabaseError naming the database if there is none)."""
+    @contextmanager
+    def _named_errors(self, table: str) -> Iterator[None]:
+        """Database errors inside the block as one-line DatabaseErrors naming this database and
+        ``table`` (a repairable table stays a TableNeedsFix)."""
         import psycopg
 
+        try:
+            yield
+        except TableNeedsFix as exc:
+            raise TableNeedsFix(f"{describe(self.conninfo)}: {exc}", schema=exc.schema, table=exc.table,
+                                missing=exc.missing) from exc
+        except DatabaseError as exc:
+            raise DatabaseError(f"{describe(self.conninfo)}: {exc}") from exc
+        except psycopg.Error as exc:
+            raise db_error(exc, self.conninfo, f"table '{table}'") from exc
+
+    def table(self, layer: str | None) -> TableInfo:
+        """Catalogue entry of a layer (DatabaseError naming the database if there is none)."""
         schema, table = split_layer(layer, self.schema or "public")
-        with self.connect() as con:
-            try:
-                return table_info(con, schema, table)
-            except TableNeedsFix as exc:
-                raise TableNeedsFix(f"{describe(self.conninfo)}: {exc}", schema=exc.schema, table=exc.table,
-                                    missing=exc.missing) from exc
-            except DatabaseError as exc:
-                raise DatabaseError(f"{describe(self.conninfo)}: {exc}") from exc
-            except psycopg.Error as exc:
-                raise db_error(exc, self.conninfo, f"table '{schema}.{table}'") from exc
+        with self.connect() as con, self._named_errors(f"{schema}.{table}"):
+            return table_info(con, schema, table)
 
     def layers(self) -> list[LayerInfo]:
         import psycopg
@@ -282,15 +290,8 @@ class PostGISDataSource(DataSource):
         name = f"{schema}.{table}"
         context.report(0.05, f"connecting to {describe(self.conninfo)}")
         with self.connect() as con:
-            try:
+            with self._named_errors(name):
                 info = _cached_table_info(con, self.conninfo, schema, table)
-            except TableNeedsFix as exc:
-                raise TableNeedsFix(f"{describe(self.conninfo)}: {exc}", schema=exc.schema, table=exc.table,
-                                    missing=exc.missing) from exc
-            except DatabaseError as exc:
-                raise DatabaseError(f"{describe(self.conninfo)}: {exc}") from exc
-            except psycopg.Error as exc:
-                raise db_error(exc, self.conninfo, f"table '{name}'") from exc
             notes = []
             if info.geometry is not None and not info.has_spatial_index:
                 notes.append(f"{name}: the table has no spatial index, so every view-window load scans the whole "
