@@ -321,8 +321,7 @@ class Scene:
         """Frame feature ``fid`` of ``layer`` keeping the view direction; returns the new camera state.
 
         Small features (a light, a manhole) are framed as a box of at least ``min_size`` metres
-        so their surroundings show. The camera jumps; a UI wanting a flight animates from the
-        previous :meth:`camera_state` with :func:`qdt.render.camera.interpolate_state`.
+        so their surroundings show. The camera jumps there (as QGIS's "zoom to feature").
         Raises KeyError (one line) for a feature the scene does not draw.
         """
         xmin, xmax, ymin, ymax, zmin, zmax = self.feature_bounds(layer, fid)
