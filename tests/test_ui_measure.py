@@ -135,3 +135,27 @@ def test_query_features_within_a_drawn_area(window, qtbot):
     expected = set(frame.index[shapely.intersects(frame.geometry.values, drawn)].astype(int))
     assert expected and set(lights.selection) == expected
     assert set(window.panels["results"].result_fids().tolist()) == expected
+
+
+def test_status_bar_shows_the_ground_under_the_cursor_in_gauss_kruger_and_lon_lat(window, qtbot):
+    import re
+
+    from pyproj import Transformer
+
+    xmin, xmax, ymin, ymax, _, _ = window.scene.world_bounds()
+    cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
+    top_down(window, cx, cy, 100.0)
+    x, y, _ = window.scene.to_display(np.array([(cx + 20.0, cy - 15.0, 0.0)]))[0]
+    widget = window.view.vtk_widget
+    ratio = widget.devicePixelRatioF()
+    with qtbot.waitSignal(window.view.cursor_moved, timeout=10_000) as blocker:
+        qtbot.mouseMove(widget, QPoint(round(x / ratio), round((widget.height() * ratio - 1 - y) / ratio)))
+    wx, wy, wz = blocker.args[0]
+    mpp = 2 * 100.0 / window.view.renderer.GetSize()[1]
+    assert wx == pytest.approx(cx + 20.0, abs=2 * mpp) and wy == pytest.approx(cy - 15.0, abs=2 * mpp)
+    text = window.coord_label.text()
+    numbers = [float(v) for v in re.findall(r"-?\d+\.\d+", text)]
+    assert numbers[:3] == pytest.approx([wx, wy, wz], abs=0.006)
+    lon, lat = Transformer.from_crs("EPSG:4549", "EPSG:4326", always_xy=True).transform(wx, wy)
+    assert numbers[3:5] == pytest.approx([lon, lat], abs=1e-6)
+    assert 120.0 < lon < 121.0 and 36.0 < lat < 36.2  # Qingdao, east of the 120°E central meridian
