@@ -8,9 +8,11 @@ small watcher process stops Xvfb only after pytest has exited.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,8 +25,10 @@ SAMPLE_PROJECT = SAMPLE_DIR / "qingdao_shinan.qdt"
 SAMPLE_GPKG = SAMPLE_DIR / "qingdao_shinan.gpkg"
 TEST_DATA = ROOT / "tests" / "data"
 
-# Keep QSettings written by GUI tests out of the user's home.
-os.environ.setdefault("XDG_CONFIG_HOME", str(ROOT / ".pytest_cache" / "xdg-config"))
+# Keep QSettings written by GUI tests out of the user's home, and apart from any other test run
+# (recent projects, language and window layout are read back by the tests).
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="qdt-test-config-")
+atexit.register(shutil.rmtree, os.environ["XDG_CONFIG_HOME"], ignore_errors=True)
 # Tests never answer modal questions: the main window then discards unsaved changes on close.
 os.environ.setdefault("QDT_UNATTENDED", "1")
 

@@ -34,8 +34,8 @@ def _run(qtbot, dialog: ExportDialog, timeout: int = 120_000) -> None:
     dialog.export_button.click()
     assert dialog.handle is not None, dialog.status.text()
     dialog.handle.progress.connect(lambda f, m: progress.append(f))
-    with qtbot.waitSignal(dialog.handle.finished, timeout=timeout):
-        pass
+    # the task may already have ended: wait on the dialog's state, not on a signal it may have sent
+    qtbot.waitUntil(lambda: dialog.handle.done and dialog.export_button.isEnabled(), timeout=timeout)
     assert dialog.export_button.isEnabled()
     assert not dialog.progress.isVisible()
     assert "已导出" in dialog.status.text(), dialog.status.text()
@@ -61,8 +61,8 @@ def test_snapshot_dialog_preview_and_export(window, qtbot, tmp_path):
     dialog.dpi_spin.setValue(200)
     dialog.overlay_boxes["legend"].setChecked(False)
     dialog.start_preview()
-    with qtbot.waitSignal(dialog.handle.finished, timeout=120_000):
-        pass
+    qtbot.waitUntil(lambda: dialog.handle.done and dialog.preview.pixmap() is not None
+                    and not dialog.preview.pixmap().isNull(), timeout=120_000)
     pixmap = dialog.preview.pixmap()
     assert pixmap is not None and not pixmap.isNull() and pixmap.width() <= 360
     assert abs(pixmap.width() / pixmap.height() - 480 / 270) < 0.05

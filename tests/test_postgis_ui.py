@@ -84,7 +84,7 @@ def test_camera_move_reloads_database_layer_in_background(db, qtbot, tmp_path):
         # another workstation commits an edit of a visible building: the layer learns of it
         uri = layer.metadata["postgis"]["uri"]
         assert refresher.poll_edits() == 1  # connects the listener on a worker thread
-        qtbot.waitUntil(lambda: uri in refresher.listeners, timeout=10_000)
+        qtbot.waitUntil(lambda: uri in refresher.listeners, timeout=60_000)
         other = load_layer(LayerSource("postgis:" + db, layer="city.buildings", feature_class="building")).layer
         fid = int(layer.fids[0])
         from qdt.edit import start_editing
@@ -93,7 +93,7 @@ def test_camera_move_reloads_database_layer_in_background(db, qtbot, tmp_path):
             session.set_value(fid, "name", "新名称")
             assert session.commit().ok
         qtbot.waitUntil(lambda: refresher.poll_edits() >= 0 and layer.frame.loc[fid, "name"] == "新名称",
-                        timeout=10_000)
+                        timeout=60_000)
         assert refresher.refreshed >= 1
         assert int(layer.metadata["row_versions"].loc[fid]) == int(other.metadata["row_versions"].loc[fid])
         refresher.close()

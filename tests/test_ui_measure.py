@@ -141,6 +141,9 @@ def test_status_bar_shows_the_ground_under_the_cursor_in_gauss_kruger_and_lon_la
     import re
 
     from pyproj import Transformer
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
 
     xmin, xmax, ymin, ymax, _, _ = window.scene.world_bounds()
     cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
@@ -148,8 +151,12 @@ def test_status_bar_shows_the_ground_under_the_cursor_in_gauss_kruger_and_lon_la
     x, y, _ = window.scene.to_display(np.array([(cx + 20.0, cy - 15.0, 0.0)]))[0]
     widget = window.view.vtk_widget
     ratio = widget.devicePixelRatioF()
-    with qtbot.waitSignal(window.view.cursor_moved, timeout=10_000) as blocker:
-        qtbot.mouseMove(widget, QPoint(round(x / ratio), round((widget.height() * ratio - 1 - y) / ratio)))
+    pos = QPointF(round(x / ratio), round((widget.height() * ratio - 1 - y) / ratio))
+    move = QMouseEvent(QEvent.Type.MouseMove, pos, QPointF(widget.mapToGlobal(pos)), Qt.MouseButton.NoButton,
+                       Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.view.cursor_moved, timeout=30_000) as blocker:
+        # a synthetic move: the real X pointer may already be there (then X sends no event)
+        QApplication.sendEvent(widget, move)
     wx, wy, wz = blocker.args[0]
     mpp = 2 * 100.0 / window.view.renderer.GetSize()[1]
     assert wx == pytest.approx(cx + 20.0, abs=2 * mpp) and wy == pytest.approx(cy - 15.0, abs=2 * mpp)
