@@ -20,8 +20,8 @@ def window(qtbot):
     win = MainWindow()
     qtbot.addWidget(win)
     win.resize(1000, 700)
-    win.show()
-    qtbot.waitExposed(win)
+    with qtbot.waitExposed(win, timeout=30_000):
+        win.show()
     with qtbot.waitSignal(win.project_loaded, timeout=120_000):
         win.open_project(SAMPLE_PROJECT)
     yield win

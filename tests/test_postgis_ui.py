@@ -51,8 +51,8 @@ def test_camera_move_reloads_database_layer_in_background(db, qtbot, tmp_path):
     win = MainWindow()
     qtbot.addWidget(win)
     win.resize(1000, 700)
-    win.show()
-    qtbot.waitExposed(win)
+    with qtbot.waitExposed(win, timeout=30_000):
+        win.show()
     try:
         with qtbot.waitSignal(win.project_loaded, timeout=120_000):
             win.open_project(path)

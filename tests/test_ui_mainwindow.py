@@ -22,8 +22,8 @@ def open_window(qtbot) -> MainWindow:
     win = MainWindow()
     qtbot.addWidget(win)
     win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
+    with qtbot.waitExposed(win, timeout=30_000):
+        win.show()
     return win
 
 
