@@ -7,13 +7,14 @@ import pytest
 import shapely
 
 from qdt.layers import LayerList, RasterLayer, VectorLayer
-from qdt.render import Scene, offscreen_window
+from qdt.render import Scene
 from qdt.render.arrays import from_vtk
 from qdt.render.heightfield import Heightfield, ray_heightfield
 from qdt.render.picking import ray_tubes
 from qdt.render.tiles import TileGrid, split_mesh
 from qdt.render.visual import PickTubes
 from tests.test_render_builders import CRS_4549, frame
+from tests.test_render_picking import framed_scene
 
 # a 3 km square town: several tiles of the scene grid
 TX0, TY0 = 532000.0, 3990000.0
@@ -52,16 +53,7 @@ def make_town() -> LayerList:
 
 @pytest.fixture
 def town():
-    layers = make_town()
-    window = offscreen_window(800, 600)
-    scene = Scene(layers)
-    window.AddRenderer(scene.renderer)
-    scene.frame_all()
-    window.Render()
-    yield scene
-    scene.close()
-    window.RemoveRenderer(scene.renderer)
-    window.Finalize()
+    yield from framed_scene(make_town())
 
 
 def look_down_at(scene: Scene, x: float, y: float, height: float, pitch: float = 60.0) -> None:

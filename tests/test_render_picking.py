@@ -14,10 +14,9 @@ from tests.test_render_builders import full_scene, make_buildings, plane_height
 TOWER_BASE = plane_height(533995, 3991995)
 
 
-@pytest.fixture
-def scene():
-    layers = full_scene()
-    window = offscreen_window(800, 600)
+def framed_scene(layers, width=800, height=600):
+    """A Scene of ``layers`` in an offscreen window, framed and drawn once; yields it, then closes both."""
+    window = offscreen_window(width, height)
     scene = Scene(layers)
     window.AddRenderer(scene.renderer)
     scene.frame_all()
@@ -26,6 +25,11 @@ def scene():
     scene.close()
     window.RemoveRenderer(scene.renderer)
     window.Finalize()
+
+
+@pytest.fixture
+def scene():
+    yield from framed_scene(full_scene())
 
 
 def pick_world(scene: Scene, xyz: tuple[float, float, float]):

@@ -33,6 +33,17 @@ def close_window(win: MainWindow) -> None:
     win.close()
 
 
+def click_world(window, qtbot, world_xyz):
+    """A real left click in the 3D view on world point ``world_xyz``; returns the pick result."""
+    x, y, _depth = window.scene.to_display(np.array([world_xyz], dtype=float))[0]
+    widget = window.view.vtk_widget
+    ratio = widget.devicePixelRatioF()
+    pos = QPoint(round(x / ratio), round((widget.height() * ratio - 1 - y) / ratio))
+    with qtbot.waitSignal(window.view.picked, timeout=10_000) as blocker:
+        qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=pos)
+    return blocker.args[0]
+
+
 @pytest.fixture
 def window(qtbot):
     win = open_window(qtbot)
@@ -100,14 +111,7 @@ def test_click_on_streetlight_shows_its_attributes(window, qtbot):
     window.view.render_image()
     xmin, xmax, ymin, ymax, zmin, zmax = window.scene.feature_bounds(lights, fid)
     # the lamp head: the top of the light, where the glyph is widest
-    target = np.array([[(xmin + xmax) / 2, (ymin + ymax) / 2, zmax - 0.3]])
-    x, y, _depth = window.scene.to_display(target)[0]
-    widget = window.view.vtk_widget
-    ratio = widget.devicePixelRatioF()
-    pos = QPoint(round(x / ratio), round((widget.height() * ratio - 1 - y) / ratio))
-    with qtbot.waitSignal(window.view.picked, timeout=10_000) as blocker:
-        qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=pos)
-    hit = blocker.args[0]
+    hit = click_world(window, qtbot, ((xmin + xmax) / 2, (ymin + ymax) / 2, zmax - 0.3))
     assert hit is not None and hit.layer is lights and hit.fid == fid
     assert window.inspector.current == (lights, fid)
     assert lights.selection == {fid}
@@ -317,14 +321,7 @@ def test_click_on_smart_pole_shows_its_mounted_devices(window, qtbot):
     assert window.fly_to_feature(poles, fid)
     window.view.render_image()
     xmin, xmax, ymin, ymax, zmin, zmax = window.scene.feature_bounds(poles, fid)
-    target = np.array([[(xmin + xmax) / 2, (ymin + ymax) / 2, zmin + 0.75 * (zmax - zmin)]])
-    x, y, _depth = window.scene.to_display(target)[0]
-    widget = window.view.vtk_widget
-    ratio = widget.devicePixelRatioF()
-    pos = QPoint(round(x / ratio), round((widget.height() * ratio - 1 - y) / ratio))
-    with qtbot.waitSignal(window.view.picked, timeout=10_000) as blocker:
-        qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=pos)
-    hit = blocker.args[0]
+    hit = click_world(window, qtbot, ((xmin + xmax) / 2, (ymin + ymax) / 2, zmin + 0.75 * (zmax - zmin)))
     assert hit is not None and hit.layer is poles and hit.fid == fid
     assert window.inspector.current == (poles, fid)
     tree = window.inspector.tree

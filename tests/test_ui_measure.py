@@ -6,11 +6,12 @@ import math
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 
 from qdt.render.overlay import horizontal_length, length_3d, polygon_area, polygon_perimeter
 from tests.conftest import SAMPLE_PROJECT
 from tests.test_ui_mainwindow import LOAD_TIMEOUT, close_window, open_window
+from tests.test_ui_mainwindow import click_world as click
 
 
 def test_measure_geometry_known_values():
@@ -40,16 +41,6 @@ def top_down(window, cx, cy, half_height):
     window.scene.set_camera_state({"position": [cx, cy, 1500.0], "focal_point": [cx, cy, 0.0],
                                    "view_up": [0.0, 1.0, 0.0], "parallel": True, "parallel_scale": half_height})
     window.view.render_image()
-
-
-def click(window, qtbot, world_xyz):
-    x, y, _ = window.scene.to_display(np.array([world_xyz], dtype=float))[0]
-    widget = window.view.vtk_widget
-    ratio = widget.devicePixelRatioF()
-    pos = QPoint(round(x / ratio), round((widget.height() * ratio - 1 - y) / ratio))
-    with qtbot.waitSignal(window.view.picked, timeout=10_000) as blocker:
-        qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=pos)
-    return blocker.args[0]
 
 
 def test_measure_distance_between_two_known_points(window, qtbot):

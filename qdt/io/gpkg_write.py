@@ -90,6 +90,14 @@ class ColumnUpdate:
     fids: np.ndarray
     values: Sequence[SqlValue]
 
+    def kept(self, blocked: np.ndarray, old_values: Sequence[SqlValue]) -> tuple[np.ndarray, list, list]:
+        """(fids, new values, old values) of this update without the ``blocked`` features
+        (refused or missing); ``old_values`` are the stored values in ``fids`` order."""
+        keep = ~np.isin(self.fids, blocked)
+        new = np.asarray(list(self.values) + [None], dtype=object)[:-1][keep].tolist()  # [None]: no 2-D arrays
+        old = np.asarray(list(old_values) + [None], dtype=object)[:-1][keep].tolist()
+        return self.fids[keep], new, old
+
     def __post_init__(self) -> None:
         fids = np.asarray(self.fids, dtype=np.int64)
         object.__setattr__(self, "fids", fids)
@@ -498,12 +506,9 @@ def _write(con: sqlite3.Connection, table: str, updates: Sequence[ColumnUpdate],
     for up in updates:
         if len(up.fids) == 0:
             continue
-        keep = ~np.isin(up.fids, blocked)
-        if not keep.any():
+        fids, new, old = up.kept(blocked, current[up.column][1])
+        if not len(fids):
             continue
-        fids = up.fids[keep]
-        new = np.asarray(list(up.values) + [None], dtype=object)[:-1][keep].tolist()
-        old = np.asarray(current[up.column][1] + [None], dtype=object)[:-1][keep].tolist()
         con.executemany(f"UPDATE {_quote_ident(table)} SET {_quote_ident(up.column)} = ? WHERE fid = ?",
                         zip(new, fids.tolist(), strict=True))
         log_rows.extend(zip([up.column] * len(fids), fids.tolist(), map(log_text, old), map(log_text, new),

@@ -179,12 +179,9 @@ class PostGISStore:
         log: list[tuple[str, int, str | None, str | None]] = []
         new_versions: dict[int, int] = {}
         for up in updates:
-            keep = ~np.isin(up.fids, blocked)
-            if not keep.any():
+            fids, new, old = up.kept(blocked, current[up.column][1])
+            if not len(fids):
                 continue
-            fids = up.fids[keep]
-            new = np.asarray(list(up.values) + [None], dtype=object)[:-1][keep].tolist()
-            old = np.asarray(current[up.column][1] + [None], dtype=object)[:-1][keep].tolist()
             text = [None if v is None else (repr(v) if isinstance(v, float) else str(v)) for v in new]
             pg_type = sql.SQL(self.pg_types[up.column])  # from pg_catalog's format_type, not user text
             returned = con.execute(sql.SQL(
