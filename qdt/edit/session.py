@@ -62,6 +62,7 @@ from qdt.io.gpkg_write import (
     connect,
     datetime_uses_z,
     encode_values,
+    feature_key,
     geometry_column,
     table_columns,
     update_attributes,
@@ -259,6 +260,7 @@ class EditSession:
                 raise EditError(f"{self.layer.name}: '{os.path.basename(self.path)}' has no table '{self.table}'",
                                 rule="session")
             columns = table_columns(con, self.table)
+            feature_key(con, self.table)  # no stable key: read-only, say why now, not at commit
             geom = geometry_column(con, self.table)
             columns = {n: c for n, c in columns.items()
                        if n != geom and not c.primary_key and c.base_type != "BLOB"}

@@ -1,0 +1,96 @@
+"""Data safety on real third-party files and hostile copies of them (issue 13).
+
+Each test names the defect it guards against: edits on the wrong rows, outputs that
+destroy inputs, one bad layer hiding a file, distances in the wrong CRS, misleading
+messages, coded-field literals, CRS strings, and small format checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qdt.edit import EditError, start_editing
+from qdt.io import LayerSource, load_layer
+
+DATA = Path(__file__).parent / "data"
+SEWERS = DATA / "simple_sewer_features.gpkg"
+GEONAMES = DATA / "geonames_belgium.gpkg"
+BENTIU = DATA / "bentiu_southsudan-osm-20170213.gpkg"
+GDAL_SAMPLE = DATA / "gdal_sample_v1.2_spi_nonlinear_webp_elevation.gpkg"
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def copy(src: Path, tmp_path: Path) -> Path:
+    out = tmp_path / src.name
+    shutil.copy(src, out)
+    out.chmod(0o644)
+    return out
+
+
+def rows(path: Path, sql: str, params=()) -> list[tuple]:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+# --- 1. edits land on the row the user edited, whatever the key is called ----------------
+
+@pytest.mark.parametrize("src, table, key, column, value", [
+    (SEWERS, "s_manhole", "id", "cover_type", "QDT test cover"),
+    (GEONAMES, "roads", "geonameid", "name", "Rue QDT"),
+])
+def test_commit_addresses_rows_by_the_tables_integer_primary_key(tmp_path, src, table, key, column, value):
+    path = copy(src, tmp_path)
+    layer = load_layer(LayerSource(path, layer=table)).layer
+    fid = int(layer.fids[3])
+    before = rows(path, f'SELECT "{key}", "{column}" FROM "{table}" ORDER BY "{key}"')
+    session = start_editing(layer, user="tester")
+    session.set_value(fid, column, value)
+    result = session.commit()
+    session.close()
+    assert result.ok and result.committed_fids.tolist() == [fid]
+    after = rows(path, f'SELECT "{key}", "{column}" FROM "{table}" ORDER BY "{key}"')
+    changed = [a for a, b in zip(after, before, strict=True) if a != b]
+    assert changed == [(fid, value)]
+    log = rows(path, "SELECT feature_fid, field, new_value FROM qdt_change_log")
+    assert log == [(fid, column, value)]
+
+
+def test_a_decoy_fid_column_is_an_attribute_not_the_key(tmp_path):
+    """A table keyed by ``id`` that also has an ordinary ``fid`` column (values reversed)."""
+    path = copy(SEWERS, tmp_path)
+    con = sqlite3.connect(path)
+    con.execute('ALTER TABLE s_manhole ADD COLUMN "fid" INTEGER')
+    con.execute('UPDATE s_manhole SET "fid" = 100 - id')
+    con.commit()
+    con.close()
+    layer = load_layer(LayerSource(path, layer="s_manhole")).layer
+    target = int(layer.fids[5])
+    session = start_editing(layer, user="tester")
+    session.set_value(target, "cover_type", "DECOY")
+    session.commit()
+    session.close()
+    hit = rows(path, 'SELECT id, "fid" FROM s_manhole WHERE cover_type = ?', ("DECOY",))
+    assert hit == [(target, 100 - target)]
+    assert rows(path, "SELECT feature_fid FROM qdt_change_log") == [(target,)]
+
+
+def test_a_table_without_an_integer_key_is_read_only_with_the_reason(tmp_path):
+    path = copy(BENTIU, tmp_path)
+    before = digest(path)
+    layer = load_layer(LayerSource(path, layer="villages_points")).layer
+    assert layer.feature_count == 11
+    with pytest.raises(EditError, match="villages_points.*no primary key.*read-only"):
+        start_editing(layer, user="tester")
+    assert digest(path) == before
