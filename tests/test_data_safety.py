@@ -94,3 +94,79 @@ def test_a_table_without_an_integer_key_is_read_only_with_the_reason(tmp_path):
     with pytest.raises(EditError, match="villages_points.*no primary key.*read-only"):
         start_editing(layer, user="tester")
     assert digest(path) == before
+
+
+# --- 2. an output never destroys an input; outputs are written whole or not at all -------
+
+def run_cli(*args, cwd=None):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "HOME": str(cwd or root), "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.run([sys.executable, "-m", "qdt.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd or root, env=env, timeout=300)
+
+
+@pytest.mark.parametrize("spelling", ["./{name}", "{dir}/../{dirname}/{name}", "link.gpkg"])
+def test_query_out_onto_its_own_source_is_refused(tmp_path, spelling):
+    path = copy(SEWERS, tmp_path)
+    (tmp_path / "link.gpkg").symlink_to(path)
+    before = digest(path)
+    out = spelling.format(name=path.name, dir=tmp_path, dirname=tmp_path.name)
+    proc = run_cli("query", path.name, "--layer", "s_manhole", "--out", out, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if ": error:" in line]
+    assert "Traceback" not in proc.stderr and len(errors) == 1
+    assert "one of the inputs" in errors[0]
+    assert digest(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.gpkg", path.name]  # no temporary left
+
+
+def test_a_failed_export_leaves_the_previous_output_intact(tmp_path, monkeypatch):
+    import pyogrio
+
+    from qdt.query import ExportError, export_frame
+
+    layer = load_layer(LayerSource(SEWERS, layer="s_manhole")).layer
+    out = tmp_path / "result.gpkg"
+    export_frame(layer.frame.iloc[:5], out)
+    before = digest(out)
+
+    def half_write(frame, path, **kwargs):
+        Path(path).write_bytes(b"SQLite format 3\x00 half a file")
+        raise pyogrio.errors.DataSourceError("disk full")
+
+    monkeypatch.setattr(pyogrio, "write_dataframe", half_write)
+    with pytest.raises(ExportError, match="result.gpkg.*disk full"):
+        export_frame(layer.frame, out)
+    assert digest(out) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["result.gpkg"]
+
+
+def test_every_writer_refuses_an_input_as_output(tmp_path):
+    from qdt.export import ExportError, save_image
+    from qdt.export.data import export_selection
+    from qdt.export.gltf import LayerMesh, Primitive, write_glb
+    from qdt.project import ProjectError, save_project
+    from qdt.project.model import LayerEntry, Project
+
+    source = copy(SEWERS, tmp_path)
+    before = digest(source)
+    png = tmp_path / "view.png"
+    png.symlink_to(source)
+    glb = tmp_path / "scene.glb"
+    glb.symlink_to(source)
+    layer = load_layer(LayerSource(source, layer="s_manhole")).layer
+    with pytest.raises(ExportError, match="one of the inputs"):
+        save_image(np.zeros((4, 4, 3), np.uint8), png, inputs=[source])
+    with pytest.raises(ExportError, match="one of the inputs"):
+        export_selection(layer, source, fids=layer.fids[:3])
+    mesh = LayerMesh("m", "m", [Primitive(mode=4, positions=np.zeros((3, 3), np.float32))])
+    with pytest.raises(ExportError, match="one of the inputs"):
+        write_glb([mesh], glb, origin=(0, 0, 0), crs="EPSG:4549", inputs=[source])
+    project = Project(name="p", crs="EPSG:27700")
+    project.entries.append(LayerEntry(name="m", kind="vector", source=str(source), layer_name="s_manhole"))
+    with pytest.raises(ProjectError, match="one of the inputs"):
+        save_project(project, png)
+    assert digest(source) == before

@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         layers[args.other] = source.layer(args.other)
     print_warnings("query", source.warnings)
     result = run_query(query, layers)
-    out = export_result(result, args.out) if args.out else None
+    out = export_result(result, args.out, inputs=[args.source]) if args.out else None
     if args.json:
         doc = result.to_dict()
         if out is not None:

@@ -23,14 +23,14 @@ import io
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from qdt.export.errors import ExportError, publish
+from qdt.export.errors import ExportError
+from qdt.safe_output import atomic_output, input_files
 from qdt.tasks import CancelFn, ProgressFn, Task, check_cancel
 
 __all__ = ["GltfSummary", "export_gltf", "export_gltf_task", "scene_meshes"]
@@ -338,8 +338,9 @@ def _glb(doc: dict[str, Any], binary: bytes) -> bytes:
 
 
 def write_glb(meshes: list[LayerMesh], path: str | os.PathLike[str], *, origin: tuple[float, float, float],
-              crs: str, height_datum: str | None = None) -> GltfSummary:
-    """Write ``meshes`` as one .glb (see the module docstring for the layout)."""
+              crs: str, height_datum: str | None = None, inputs: Any = ()) -> GltfSummary:
+    """Write ``meshes`` as one .glb (see the module docstring for the layout); refuses a ``path``
+    that is one of ``inputs`` and replaces an existing file atomically."""
     target = Path(path)
     if target.suffix.lower() != ".glb":
         raise ExportError(f"cannot write '{target}': a scene export must end in .glb")
@@ -386,20 +387,14 @@ def write_glb(meshes: list[LayerMesh], path: str | os.PathLike[str], *, origin: 
             del doc[key]
     if "textures" not in doc:
         del doc["samplers"]
-    handle, temp = tempfile.mkstemp(prefix=".qdt-", suffix=".glb", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as fh:
-            fh.write(_glb(doc, blob.data))
-        publish(temp, target)
-    except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        raise ExportError(f"cannot write '{target}': {exc.strerror or exc}") from None
+    with atomic_output(target, inputs=inputs, error=ExportError) as temp:
+        temp.write_bytes(_glb(doc, blob.data))
     return GltfSummary(target, [m.name for m in meshes], len(doc["nodes"]), triangles, tuple(origin))  # type: ignore
 
 
 def export_gltf(layers: Any, path: str | os.PathLike[str], *, crs: str = "EPSG:4549", height_datum: str | None = None,
                 underground: bool = False, progress: ProgressFn | None = None,
-                is_cancelled: CancelFn | None = None) -> GltfSummary:
+                is_cancelled: CancelFn | None = None, inputs: Any = ()) -> GltfSummary:
     """Build the 3D scene of ``layers`` (full detail) and write its visible geometry to ``path`` (.glb)."""
     from qdt.render.scene import Scene
 
@@ -416,7 +411,7 @@ def export_gltf(layers: Any, path: str | os.PathLike[str], *, crs: str = "EPSG:4
         check_cancel(is_cancelled)
         progress(0.8, "正在写入 glTF…")
         summary = write_glb(meshes, path, origin=(origin.x, origin.y, origin.z) if origin else (0.0, 0.0, 0.0),
-                            crs=crs, height_datum=height_datum)
+                            crs=crs, height_datum=height_datum, inputs=input_files(layers, *inputs))
         progress(1.0, "导出完成")
         return summary
     finally:
@@ -427,6 +422,7 @@ def export_gltf_task(project: Any, path: str | os.PathLike[str], *, underground:
     """:func:`export_gltf` of a project's layers as a task (its result: a :class:`GltfSummary`)."""
     def run(progress: ProgressFn, is_cancelled: CancelFn) -> GltfSummary:
         return export_gltf(project.layers, path, crs=project.crs, height_datum=getattr(project, "height_datum", None),
-                           underground=underground, progress=progress, is_cancelled=is_cancelled)
+                           underground=underground, progress=progress, is_cancelled=is_cancelled,
+                           inputs=[getattr(project, "path", None)])
 
     return Task("正在导出三维场景…", run)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from qdt.crs import CRSProblem, parse_crs
 from qdt.io.postgis.connection import URI_PREFIX, DatabaseError, check_conninfo, is_database_source
 from qdt.project.model import Bookmark, Camera, LayerEntry, Project, ProjectError
+from qdt.safe_output import atomic_output, input_files
 from qdt.tasks import CancelFn, ProgressFn, check_cancel
 
 FORMAT = "qdt-project"
@@ -185,15 +185,10 @@ def save_project(project: Project, path: str | os.PathLike[str] | None = None) -
         raise ProjectError("the project has no file name yet")
     doc = project_to_dict(project, target.parent)
     text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".qdt-", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise ProjectError(f"cannot write project file '{target}': {exc}") from exc
+    layers = [e.layer for e in project.entries if getattr(e, "layer", None) is not None]
+    sources = [e.source for e in project.entries if getattr(e, "source", None)]
+    with atomic_output(target, inputs=input_files(layers, *sources), error=ProjectError) as temp:
+        temp.write_text(text, encoding="utf-8")
     project.path = target
     project.dirty = False
     return target
