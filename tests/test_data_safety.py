@@ -170,3 +170,73 @@ def test_every_writer_refuses_an_input_as_output(tmp_path):
     with pytest.raises(ProjectError, match="one of the inputs"):
         save_project(project, png)
     assert digest(source) == before
+
+
+# --- 3. one unreadable layer does not make the whole GeoPackage unreadable ---------------
+
+def test_one_unreadable_layer_is_reported_and_the_others_open():
+    from qdt.io import dataset_info, list_layers
+
+    names = list_layers(GDAL_SAMPLE)
+    assert len(names) == 24 and "geometry3d" in names  # ogrinfo lists 24 layers (SOURCES.md)
+    info = {row["name"]: row for row in dataset_info(GDAL_SAMPLE)}
+    bad = info["geometry3d"]
+    assert bad["available"] is False and "geometry3d" in bad["error"] and "not supported" in bad["error"]
+    good = [n for n in names if n != "geometry3d"]
+    assert all(info[n].get("available", True) for n in good)
+    for name in ("point2d", "curvepolygon", "attribute_table", "multipolygon3d"):
+        assert load_layer(LayerSource(GDAL_SAMPLE, layer=name, crs="EPSG:4326")).layer.feature_count >= 1
+    with pytest.raises(Exception, match="layer 'geometry3d' in .*cannot be read"):
+        load_layer(LayerSource(GDAL_SAMPLE, layer="geometry3d", crs="EPSG:4326"))
+
+
+def test_cli_info_and_query_on_a_file_with_one_bad_layer(tmp_path):
+    proc = run_cli("info", GDAL_SAMPLE)
+    assert proc.returncode == 0, proc.stderr
+    assert "geometry3d" in proc.stdout and "UNAVAILABLE" in proc.stdout and "point2d" in proc.stdout
+    proc = run_cli("query", GDAL_SAMPLE, "--layer", "point3d", "--json")
+    assert proc.returncode == 0, proc.stderr
+
+
+# --- 7. messages name the real cause -------------------------------------------------------
+
+def test_a_locked_geopackage_is_called_locked_not_corrupt(tmp_path):
+    path = copy(SEWERS, tmp_path)
+    layer = load_layer(LayerSource(path, layer="s_manhole")).layer
+    session = start_editing(layer, user="tester", busy_timeout_s=0.1)
+    session.set_value(int(layer.fids[0]), "cover_type", "X")
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(EditError, match="locked by another program.*try again") as caught:
+            session.commit()
+        assert "corrupt" not in str(caught.value) and "not a GeoPackage" not in str(caught.value)
+        assert session.has_changes
+        session.rollback()
+        session.close()
+        with pytest.raises(EditError, match="locked by another program"):
+            start_editing(layer, user="tester", busy_timeout_s=0.1)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_a_cpg_saying_utf8_on_a_gbk_dbf_is_read_as_gbk_with_the_reason(tmp_path):
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    frame = gpd.GeoDataFrame({"名称": ["中山路", "香港中路"]}, geometry=[shapely.Point(520000, 4000000)] * 2,
+                             crs="EPSG:4549")
+    shp = tmp_path / "roads.shp"
+    pyogrio.write_dataframe(frame, shp, encoding="GBK")
+    (tmp_path / "roads.cpg").write_text("UTF-8")
+    result = load_layer(LayerSource(shp))
+    assert result.layer.frame["名称"].tolist() == ["中山路", "香港中路"]
+    assert any("roads.cpg says UTF-8" in w and "GBK" in w for w in result.warnings)
+
+
+def test_a_cityjson_given_as_vector_data_is_called_cityjson():
+    proc = run_cli("query", DATA / "delft.json", "--layer", "delft")
+    assert proc.returncode == 2
+    assert "it is CityJSON" in proc.stderr and "corrupt" not in proc.stderr and "Traceback" not in proc.stderr

@@ -64,6 +64,8 @@ from qdt.io.gpkg_write import (
     encode_values,
     feature_key,
     geometry_column,
+    is_lock_error,
+    locked_message,
     table_columns,
     update_attributes,
 )
@@ -270,6 +272,8 @@ class EditSession:
         except WriteError as exc:
             raise EditError(f"{self.layer.name}: {exc}", rule="session") from exc
         except Exception as exc:  # sqlite3.Error: a damaged or locked file
+            if is_lock_error(exc):
+                raise EditError(f"{self.layer.name}: {locked_message(self.path)}", rule="session") from exc
             raise EditError(f"{self.layer.name}: cannot read '{os.path.basename(self.path)}': {exc}",
                             rule="session") from exc
         finally:

@@ -231,7 +231,13 @@ def connect(path: str | os.PathLike[str], busy_timeout_s: float = DEFAULT_BUSY_T
     con.create_function("ST_IsEmpty", 1, _st_is_empty, deterministic=True)
     for i, name in enumerate(("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY")):
         con.create_function(name, 1, _st_bound(i), deterministic=True)
-    con.execute("PRAGMA synchronous = FULL")
+    try:
+        con.execute("PRAGMA synchronous = FULL")  # reads the schema: waits for, then fails on, a lock
+    except sqlite3.Error as exc:
+        con.close()
+        if is_lock_error(exc):
+            raise WriteError(locked_message(path)) from exc
+        raise WriteError(f"cannot open '{path}' for writing: {exc}") from exc
     return con
 
 
@@ -414,11 +420,25 @@ def read_change_log(path: str | os.PathLike[str], *, layer: str | None = None,
 # the commit
 # --------------------------------------------------------------------------------------
 
+def is_lock_error(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" / "busy": another connection holds the file."""
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def locked_message(path: str | os.PathLike[str]) -> str:
+    """The one-line message for a GeoPackage another program holds locked."""
+    return (f"'{os.path.basename(os.fspath(path))}' is locked by another program that is writing it (QGIS, "
+            "another QDT, ogr2ogr); nothing was written: try again when it has finished")
+
+
 def _check_table(con: sqlite3.Connection, table: str, path: str) -> None:
     try:
         row = con.execute("SELECT data_type FROM gpkg_contents WHERE lower(table_name) = lower(?)",
                           (table,)).fetchone()
     except sqlite3.DatabaseError as exc:
+        if is_lock_error(exc):
+            raise WriteError(locked_message(path)) from exc
         raise WriteError(f"'{path}' is not a GeoPackage ({exc})") from exc
     if row is None or row[0] not in ("features", "attributes"):
         raise WriteError(f"'{path}' has no feature or attribute table '{table}'")
@@ -501,7 +521,9 @@ def update_attributes(path: str | os.PathLike[str], table: str, updates: Sequenc
         try:
             con.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise WriteError(f"cannot write '{name}': {exc} (another program is writing it; try again)") from exc
+            if is_lock_error(exc):
+                raise WriteError(locked_message(path)) from exc
+            raise WriteError(f"cannot write '{name}': {exc}; nothing was written") from exc
         try:
             outcome = _write(con, table, key, updates, user, conflict_check, commit_id, committed_at)
             con.execute("COMMIT")
@@ -510,6 +532,8 @@ def update_attributes(path: str | os.PathLike[str], table: str, updates: Sequenc
                 con.execute("ROLLBACK")
             raise
     except sqlite3.Error as exc:
+        if is_lock_error(exc):
+            raise WriteError(locked_message(path)) from exc
         raise WriteError(f"cannot write '{name}': {exc}; nothing was written") from exc
     finally:
         con.close()
