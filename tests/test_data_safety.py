@@ -240,3 +240,107 @@ def test_a_cityjson_given_as_vector_data_is_called_cityjson():
     proc = run_cli("query", DATA / "delft.json", "--layer", "delft")
     assert proc.returncode == 2
     assert "it is CityJSON" in proc.stderr and "corrupt" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --- 4. distances on data opened directly are metres of a metric CRS, equal to GDAL's -----
+
+def gdal_nearest(path, layer, other, key, geom, other_geom):
+    """GDAL/SpatiaLite reference: each feature's distance to the nearest feature of ``other``."""
+    import pyogrio
+
+    sql = (f"SELECT a.{key} AS qfid, MIN(ST_Distance(a.{geom}, b.{other_geom})) AS d, 0 AS pad "
+           f"FROM {layer} a, {other} b GROUP BY a.{key} ORDER BY a.{key}")
+    frame = pyogrio.read_dataframe(path, sql=sql, sql_dialect="SQLITE", read_geometry=False, fid_as_index=True)
+    fids = frame["qfid"] if "qfid" in frame.columns else frame.index  # GDAL may take the key as the FID
+    return dict(zip(np.asarray(fids, dtype=int).tolist(), frame["d"].tolist(), strict=True))
+
+
+def gdal_within(path, layer, other, key, geom, other_geom, distance):
+    import pyogrio
+
+    sql = (f"SELECT a.{key} AS qfid, 0 AS pad FROM {layer} a WHERE EXISTS (SELECT 1 FROM {other} b "
+           f"WHERE ST_Distance(a.{geom}, b.{other_geom}) <= {distance})")
+    frame = pyogrio.read_dataframe(path, sql=sql, sql_dialect="SQLITE", read_geometry=False, fid_as_index=True)
+    fids = frame["qfid"] if "qfid" in frame.columns else frame.index
+    return sorted(np.asarray(fids, dtype=int).tolist())
+
+
+def qdt_json(*args):
+    import json
+
+    proc = run_cli("query", *args, "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout), proc.stderr
+
+
+def test_projected_data_is_measured_in_its_own_crs_like_gdal():
+    """UK sewers (EPSG:27700) were measured in EPSG:4549 (×1.17)."""
+    want = gdal_nearest(SEWERS, "s_manhole", "surface_water_sewer", "id", "the_geom", "the_geom")
+    doc, _ = qdt_json(SEWERS, "--layer", "s_manhole", "--nearest", "1", "--other", "surface_water_sewer")
+    got = {row["fid"]: row["distance"] for row in doc["nearest"]}
+    assert got.keys() == want.keys()
+    assert max(abs(got[f] - want[f]) for f in want) < 1e-3
+    assert max(want.values()) > 10  # not a test of zeros
+    doc, _ = qdt_json(SEWERS, "--layer", "s_manhole", "--predicate", "dwithin", "--distance", "20",
+                      "--other", "surface_water_sewer")
+    assert doc["fids"] == gdal_within(SEWERS, "s_manhole", "surface_water_sewer", "id", "the_geom", "the_geom", 20)
+
+
+def test_geographic_data_is_measured_in_its_local_utm_zone_like_gdal(tmp_path):
+    """Bentiu (EPSG:4326, 29.8°E) was measured in EPSG:4549 (CM 120°E): distances ×5.6."""
+    import geopandas as gpd
+    import pyogrio
+    import shapely.geometry
+    from rasterio.warp import transform_geom
+
+    from qdt.crs import metric_crs
+
+    utm = metric_crs("EPSG:4326", (29.7513, 9.15613, 29.8874, 9.31756))
+    assert utm.to_epsg() == 32635
+    projected = tmp_path / "bentiu_utm.gpkg"
+    for name in ("villages_points", "waterways_lines"):  # reprojected by GDAL (OGR), not by QDT
+        frame = pyogrio.read_dataframe(BENTIU, layer=name, fid_as_index=True)
+        geoms = [shapely.geometry.shape(transform_geom("EPSG:4326", "EPSG:32635", g.__geo_interface__))
+                 for g in frame.geometry]
+        out = gpd.GeoDataFrame({"qfid": frame.index.to_numpy()}, geometry=geoms, crs="EPSG:32635")
+        pyogrio.write_dataframe(out, projected, layer=name, driver="GPKG")
+    want = gdal_nearest(projected, "villages_points", "waterways_lines", "qfid", "geom", "geom")
+    doc, err = qdt_json(BENTIU, "--layer", "villages_points", "--nearest", "1", "--other", "waterways_lines")
+    assert "EPSG:32635" in err  # the user is told where distances are measured
+    got = {row["fid"]: row["distance"] for row in doc["nearest"]}
+    assert got.keys() == want.keys()
+    assert max(abs(got[f] - want[f]) for f in want) < 1e-3
+    doc, _ = qdt_json(BENTIU, "--layer", "villages_points", "--predicate", "dwithin", "--distance", "300",
+                      "--other", "waterways_lines")
+    reference = gdal_within(projected, "villages_points", "waterways_lines", "qfid", "geom", "geom", 300)
+    assert doc["fids"] == reference and 0 < len(reference) < 11
+
+
+# --- 12. every CRS string is parsed by PROJ ------------------------------------------------
+
+@pytest.mark.parametrize("text, horizontal, vertical", [
+    ("urn:ogc:def:crs,crs:EPSG::4549,crs:EPSG::5737", 4549, 5737),
+    ("urn:ogc:def:crs:EPSG::7415", 28992, 5709),
+    ("https://www.opengis.net/def/crs/EPSG/0/7415", 28992, 5709),
+    ("http://www.opengis.net/def/crs/EPSG/0/2056/", 2056, None),
+    ("EPSG:4549+5737", 4549, 5737),
+])
+def test_crs_strings_are_parsed_by_proj(text, horizontal, vertical):
+    from qdt.crs import parse_crs
+
+    crs = parse_crs(text)
+    parts = crs.sub_crs_list if crs.is_compound else [crs]
+    assert parts[0].to_epsg() == horizontal
+    assert (parts[1].to_epsg() if len(parts) > 1 else None) == vertical
+
+
+def test_a_cityjson_with_a_compound_urn_keeps_its_horizontal_crs(tmp_path):
+    import json
+
+    doc = json.loads((DATA / "rotterdam_subset_v1.0.json").read_text())
+    doc["metadata"]["referenceSystem"] = "urn:ogc:def:crs,crs:EPSG::28992,crs:EPSG::5709"
+    path = tmp_path / "rotterdam.city.json"
+    path.write_text(json.dumps(doc))
+    from qdt.io import dataset_info
+
+    assert dataset_info(path)[0]["crs"] in ("EPSG:7415", "EPSG:28992")

@@ -53,9 +53,8 @@ class SourceLayers:
                                   feature_class=e.feature_class, role=e.role)
                 self.entries.append((e.name, e.layer_name, src, e.kind))
         else:
-            from qdt.crs import PROJECT_CRS
-
-            self.crs = PROJECT_CRS
+            # a dataset is queried in its own metric CRS, chosen when its first layer opens
+            self.crs = None
             for name in list_layers(self.path):
                 self.entries.append((name, name, LayerSource(path=self.path, layer=name, kind="vector"), "vector"))
 
@@ -74,6 +73,12 @@ class SourceLayers:
 
         if index not in self._opened:
             name, _, source, _ = self.entries[index]
+            if self.crs is None:
+                from qdt.io.loader import dataset_metric_crs
+
+                self.crs, note = dataset_metric_crs(self.path, source.layer)
+                if note:
+                    self.warnings.append(note)
             result = load_layer(source, project_crs=self.crs)
             result.layer.name = name
             self.warnings.extend(result.warnings)
