@@ -115,3 +115,27 @@ def atomic_output(target: str | os.PathLike[str], *, inputs: Iterable[str | os.P
         raise error(f"cannot write '{target}': {exc.strerror or exc}") from None
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def read_small_text(path: str | os.PathLike[str], max_bytes: int, what: str,
+                    error: type[Exception] = OutputError) -> str:
+    """The UTF-8 text of a settings-sized file (a template, a project), refused with ``error``
+    when it is not a regular file (a symlink to ``/dev/zero`` would be read until memory runs
+    out), is larger than ``max_bytes``, cannot be read or is not UTF-8."""
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise error(f"{what} '{path}' " + ("does not exist" if not path.exists() else
+                                               "is not a regular file (a device, folder or pipe)"))
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise error(f"{what} '{path}' is {size:,} bytes; at most {max_bytes:,} are expected")
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise error(f"{what} '{path}' is larger than the {max_bytes:,} bytes expected")
+        return data.decode("utf-8")
+    except OSError as exc:
+        raise error(f"{what} '{path}' cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{what} '{path}' is not UTF-8 text (byte {exc.start})") from None

@@ -344,3 +344,28 @@ def test_a_cityjson_with_a_compound_urn_keeps_its_horizontal_crs(tmp_path):
     from qdt.io import dataset_info
 
     assert dataset_info(path)[0]["crs"] in ("EPSG:7415", "EPSG:28992")
+
+
+# --- 5. tiny or extreme snapshot sizes render instead of dividing by zero in the legend ----
+
+def test_snapshot_of_tiny_and_extreme_sizes_writes_an_image(tmp_path):
+    from PIL import Image
+
+    from qdt.export.overlays import draw_overlays
+    from qdt.export.snapshot import SnapshotOptions, ViewInfo
+    from qdt.layers.style import CategorisedStyle
+
+    layer = load_layer(LayerSource(SEWERS, layer="s_manhole")).layer
+    layer.style = CategorisedStyle(field="cover_type", categories={"a": ("甲", (200, 0, 0)), "b": ("乙", (0, 0, 200))})
+    view = ViewInfo(north_angle=0.0, metres_per_pixel=1.0)
+    for width, height in ((10, 10), (1, 1), (16384, 1), (1, 4000)):
+        options = SnapshotOptions(width=width, height=height)
+        image, boxes = draw_overlays(np.zeros((height, width, 3), np.uint8), view, [layer], options)
+        assert image.shape == (height, width, 3)
+    out = tmp_path / "tiny.png"
+    proc = run_cli("snapshot", ROOT_PROJECT, "--out", out, "--width", "10", "--height", "10", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(out).size == (10, 10)
+
+
+ROOT_PROJECT = Path(__file__).resolve().parent.parent / "sample_data" / "qingdao_shinan.qdt"

@@ -201,6 +201,11 @@ def coerce_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> tuple[pd
                 frac = num.notna().to_numpy() & (np.mod(num.fillna(0).to_numpy(dtype=float), 1) != 0)
                 issues += _row_issues(layer, fdef, out, frac, frame[fdef.name], "type", "{value} is not a whole number")
                 num = num.where(~frac)
+                # a whole number must fit the 64-bit integer a GeoPackage stores (SQLite INTEGER)
+                huge = num.notna().to_numpy() & ~(np.abs(num.fillna(0).to_numpy(dtype=float)) < 2.0**63)
+                issues += _row_issues(layer, fdef, out, huge, frame[fdef.name], "type",
+                                      "{value} is too large for a whole-number field (64-bit)")
+                num = num.where(~huge)
                 out[fdef.name] = num.round().astype("Int64")
             else:
                 out[fdef.name] = num.astype("float64")

@@ -279,7 +279,7 @@ def _draw_legend(draw: Any, entries: list, u: float, width: int, margin: int, *,
     if not entries:
         return None
     head_font, font = _font(13 * u), _font(11 * u)
-    row = round(16 * u)
+    row = max(1, round(16 * u))  # a tiny image still gets a (clipped) legend, never a zero row height
     swatch = round(11 * u)
     pad = round(6 * u)
     rows: list[tuple[str, str, tuple[int, int, int] | None]] = [("title", "图例", None)]

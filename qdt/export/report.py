@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from qdt.export.errors import ExportError, cjk_font_path
-from qdt.safe_output import atomic_output, input_files
+from qdt.safe_output import atomic_output, input_files, read_small_text
 from qdt.tasks import CancelFn, ProgressFn, Task, check_cancel
 
 __all__ = ["DEFAULT_TEMPLATE", "ReportTable", "load_template", "report_task", "write_report"]
@@ -57,10 +57,13 @@ def load_template(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     source = Path(path) if path is not None else DEFAULT_TEMPLATE
     if path is None and not source.is_file():
         return template
+    text = read_small_text(source, 4 * 2**20, "report template", ExportError)
     try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise ExportError(f"report template '{source}' cannot be read: {exc}") from None
+    except RecursionError:
+        raise ExportError(f"report template '{source}' is nested too deeply") from None
     if not isinstance(data, dict):
         raise ExportError(f"report template '{source}' must be a JSON object")
     for key, value in data.items():
