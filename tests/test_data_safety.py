@@ -369,3 +369,37 @@ def test_snapshot_of_tiny_and_extreme_sizes_writes_an_image(tmp_path):
 
 
 ROOT_PROJECT = Path(__file__).resolve().parent.parent / "sample_data" / "qingdao_shinan.qdt"
+
+
+# --- 8. a literal stored as-is in a coded field matches --------------------------------------
+
+def test_a_coded_field_holding_its_own_words_is_kept_and_matched(tmp_path):
+    """The UK sewers as a CIM pipe layer: 'material' holds 'VC', and a 'status' column with plain
+    words was nulled at load (not numbers) so ``status = 'Abandoned'`` could never match."""
+    from qdt.query import Query, run_query
+
+    path = copy(SEWERS, tmp_path)
+    con = sqlite3.connect(path)
+    con.execute('ALTER TABLE foul_sewer ADD COLUMN "status" TEXT')
+    con.execute("UPDATE foul_sewer SET status = CASE WHEN id % 3 = 0 THEN 'Abandoned' ELSE 'In use' END")
+    con.execute('ALTER TABLE foul_sewer ADD COLUMN "network" TEXT')
+    con.execute("UPDATE foul_sewer SET network = CASE WHEN id % 3 = 1 THEN 'Gas' ELSE 'foul' END")
+    con.commit()
+    want_abandoned = [r[0] for r in con.execute("SELECT id FROM foul_sewer WHERE id % 3 = 0 ORDER BY id")]
+    want_gas = [r[0] for r in con.execute("SELECT id FROM foul_sewer WHERE id % 3 = 1 ORDER BY id")]
+    con.close()
+    result = load_layer(LayerSource(path, layer="foul_sewer", feature_class="pipe"), project_crs="EPSG:27700")
+    layer = result.layer
+    notes = [w for w in result.warnings if "does not follow the code list" in w]
+    assert any("'status'" in w and "kept as stored" in w for w in notes)
+    assert any("'network'" in w for w in notes) and any("'material'" in w and "'VC'" in w for w in notes)
+    assert layer.frame["status"].notna().all()
+
+    def fids(where):
+        return run_query(Query(layer="s", where=where), {"s": layer}).fids.tolist()
+
+    assert fids("status = 'Abandoned'") == want_abandoned
+    assert fids("状态 = 'In use'") == sorted(set(layer.fids.tolist()) - set(want_abandoned))
+    assert fids("material = 'VC'") == sorted(layer.fids.tolist())
+    assert fids("network = 'Gas'") == want_gas  # stored as-is: not turned into the code 'RQ'
+    assert fids("network IN ('foul')") == sorted(set(layer.fids.tolist()) - set(want_gas))
