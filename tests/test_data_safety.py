@@ -403,3 +403,90 @@ def test_a_coded_field_holding_its_own_words_is_kept_and_matched(tmp_path):
     assert fids("material = 'VC'") == sorted(layer.fids.tolist())
     assert fids("network = 'Gas'") == want_gas  # stored as-is: not turned into the code 'RQ'
     assert fids("network IN ('foul')") == sorted(set(layer.fids.tolist()) - set(want_gas))
+
+
+# --- 14. smaller format checks ----------------------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+def test_raster_info_has_count_and_an_ordered_bbox_without_geotransform(tmp_path):
+    import rasterio
+
+    from qdt.io import dataset_info
+
+    (info,) = dataset_info(DATA / "RGB.byte.tif")
+    assert info["count"] == 3 and info["size"] == [791, 718, 3] and info["georeferenced"] is True
+    plain = tmp_path / "plain.tif"
+    with rasterio.open(plain, "w", driver="GTiff", width=20, height=10, count=1, dtype="uint8") as dst:
+        dst.write(np.ones((1, 10, 20), np.uint8))
+    (info,) = dataset_info(plain)
+    assert info["bbox"] == [0.0, 0.0, 20.0, 10.0] and info["georeferenced"] is False
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d.update(version=True), "version 'True' is not supported"),
+    (lambda d: d["transform"].update(scale=[0.001, 0, 0.001]), "has a zero"),
+    (lambda d: d["transform"].update(scale=[1, "1", 1]), "must be three numbers"),
+    ("7", "vertex index '7'"),
+    (1.5, "vertex index 1.5"),
+])
+def test_cityjson_values_are_not_coerced(tmp_path, mutate, message):
+    import json
+
+    from qdt.io import ReadError
+
+    doc = json.loads((DATA / "multi_lod.json").read_text())
+    if callable(mutate):
+        mutate(doc)
+    else:
+        for obj in doc["CityObjects"].values():
+            for geom in obj.get("geometry", []):
+                ring = geom["boundaries"]
+                while isinstance(ring[0], list):
+                    ring = ring[0]
+                ring[0] = mutate
+    path = tmp_path / "bad.city.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ReadError, match=message):
+        load_layer(LayerSource(path, crs="EPSG:28992"), project_crs="EPSG:28992")
+
+
+def test_project_version_true_is_not_version_1(tmp_path):
+    import json
+
+    from qdt.project import ProjectError, load_project
+
+    doc = {"format": "qdt-project", "version": True, "layers": []}
+    path = tmp_path / "p.qdt"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ProjectError, match="'version' must be a whole number, not True"):
+        load_project(path)
+
+
+def test_a_shapefile_without_its_dbf_warns(tmp_path):
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    shp = tmp_path / "poles.shp"
+    frame = gpd.GeoDataFrame({"name": ["a"]}, geometry=[shapely.Point(520000, 4000000)], crs="EPSG:4549")
+    pyogrio.write_dataframe(frame, shp)
+    (tmp_path / "poles.dbf").unlink()
+    result = load_layer(LayerSource(shp))
+    assert any("no poles.dbf file" in w for w in result.warnings)
+
+
+def test_fid_in_expressions_and_the_footer_height_datum(tmp_path):
+    import json
+
+    from qdt.export.snapshot import project_crs_text
+    from qdt.project import load_project
+    from qdt.query import Query, run_query
+
+    layer = load_layer(LayerSource(SEWERS, layer="s_manhole"), project_crs="EPSG:27700").layer
+    assert run_query(Query(layer="s", where="fid IN (3, 5) OR fid > 68"), {"s": layer}).fids.tolist() == [3, 5, 69]
+    for crs, datum in (("EPSG:7415", "NAP"), ("EPSG:2056", None), ("EPSG:4549", "1985")):
+        path = tmp_path / "p.qdt"
+        path.write_text(json.dumps({"format": "qdt-project", "version": 1, "crs": crs, "layers": []}))
+        text = project_crs_text(load_project(path))
+        assert ("1985" in text) == (datum == "1985")
+        assert datum is None or datum in text

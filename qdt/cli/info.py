@@ -95,7 +95,7 @@ def _format_row(layer: dict[str, Any]) -> str:
     name = layer["name"]
     if layer.get("available") is False:
         return f"{name:<24} {layer['kind']:<10} UNAVAILABLE: {layer.get('error', '')}"
-    if "size" in layer and layer.get("count") is None:
+    if layer.get("kind") == "raster" and layer.get("size"):
         cols, rows, bands = layer["size"]
         amount = f"{cols}x{rows}x{bands} px"
     else:

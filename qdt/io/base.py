@@ -111,9 +111,8 @@ class LayerInfo:
         """The ``dataset_info`` dict: name, kind, count or size, crs ("EPSG:n" or None), bbox, geometry_type, fields."""
         out: dict[str, Any] = {"name": self.name, "kind": self.kind}
         if self.kind == "raster":
-            out["size"] = self.size
-        else:
-            out["count"] = self.count
+            out["size"] = self.size  # [columns, rows, bands]
+        out["count"] = self.count  # features; for a raster its band count
         out["crs"] = crs_label(self.crs) if self.crs is not None else None
         out["bbox"] = self.bbox
         out["geometry_type"] = self.geometry_type

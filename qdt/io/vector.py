@@ -335,6 +335,10 @@ class ShapefileReader(OGRReader):
         data = super().read(path, layer, request, context)
         if data.layer.crs is None and _sibling(path, ".prj") is None:
             data.layer.metadata["crs_problem"] = "no .prj file"
+        if _sibling(path, ".dbf") is None:
+            stem = os.path.splitext(display_name(path))[0]
+            data.warnings.append(f"{display_name(path)}: no {stem}.dbf file beside it, so the features have no "
+                                 "attributes; copy the .dbf (and .shx, .prj, .cpg) next to the .shp")
         return data
 
 

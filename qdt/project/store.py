@@ -153,6 +153,21 @@ def check_style(style: Any, where: str) -> None:
             raise ProjectError(f"{where}: unknown colour ramp {style.get('ramp')!r:.60} (known: {', '.join(RAMPS)})")
 
 
+def default_height_datum(crs: Any) -> str | None:
+    """The height datum a project means when its file names none: the 1985 national datum
+    (EPSG:5737) only for the base map's CGCS2000 Gauss-Krüger CRS; a compound CRS (RD New + NAP,
+    EPSG:7415) carries its own; any other CRS: unknown (None) rather than a wrong 1985 label."""
+    from qdt.crs import PROJECT_CRS, same_crs
+
+    try:
+        parsed = parse_crs(crs)
+    except CRSProblem:
+        return None
+    if parsed.is_compound:
+        return None
+    return "EPSG:5737" if same_crs(parsed, parse_crs(PROJECT_CRS)) else None
+
+
 def load_project(path: str | os.PathLike[str]) -> Project:
     """Parse a .qdt file into a :class:`Project` (layers not opened yet; see :func:`open_layers`)."""
     p = Path(path).resolve()
@@ -176,7 +191,10 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     except CRSProblem as exc:
         raise ProjectError(f"project '{path}': {exc}") from exc
     project.crs = str(crs)
-    project.height_datum = str(doc.get("height_datum", project.height_datum))
+    if "height_datum" in doc:
+        project.height_datum = str(doc["height_datum"]) if doc["height_datum"] else None  # type: ignore[assignment]
+    else:
+        project.height_datum = default_height_datum(crs)  # type: ignore[assignment]
     layers = doc.get("layers", [])
     if not isinstance(layers, list):
         raise ProjectError(f"project '{path}': 'layers' must be a list")
