@@ -189,7 +189,7 @@ HOSTILE_PROJECTS = [
 ]
 BAD_EXPRESSIONS = [
     "状态 = ", "((((", "status = 'a", "1 +", "unknown_field = 3", "status IN ()", "power_w > 'abc' AND", "' OR 1=1 --",
-    "status = 2; DROP TABLE streetlights", "__import__('os')", "power_w BETWEEN 1", "fid = 99999999999999999999999",
+    "status = 2; DROP TABLE streetlights", "__import__('os')", "power_w BETWEEN 1", "fid = 'abc'",
     "(" * 5000 + "1" + ")" * 5000, "status @@ 2", "NOT", "power_w / 0 = = 1",
 ]
 
