@@ -490,3 +490,33 @@ def test_fid_in_expressions_and_the_footer_height_datum(tmp_path):
         text = project_crs_text(load_project(path))
         assert ("1985" in text) == (datum == "1985")
         assert datum is None or datum in text
+
+
+# --- 6. exports print the layer warnings `qdt query` prints ----------------------------------
+
+def test_exports_print_layer_warnings(tmp_path):
+    import json
+
+    project = tmp_path / "rotterdam.qdt"  # no CRS: the base map's; the Dutch data lands far away
+    project.write_text(json.dumps({"format": "qdt-project", "version": 1, "name": "r", "layers": [
+        {"name": "r", "kind": "citymodel", "source": str(DATA / "rotterdam_subset_v1.0.json")}]}))
+    for command, out in (("snapshot", "r.png"), ("export-scene", "r.glb")):
+        args = [command, project, "--out", tmp_path / out, "--quiet"]
+        if command == "snapshot":
+            args += ["--width", "64", "--height", "64"]
+        proc = run_cli(*args)
+        assert proc.returncode == 0, proc.stderr
+        assert f"qdt {command}: warning: city model 'rotterdam_subset_v1.0.json': lies outside the area of use" \
+            in proc.stderr
+        assert "texture image(s) are missing" in proc.stderr
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+def test_a_raster_without_geotransform_is_placed_with_a_warning(tmp_path):
+    import rasterio
+
+    plain = tmp_path / "scan.tif"
+    with rasterio.open(plain, "w", driver="GTiff", width=20, height=10, count=3, dtype="uint8") as dst:
+        dst.write(np.ones((3, 10, 20), np.uint8))
+    result = load_layer(LayerSource(plain, crs="EPSG:4549"))
+    assert any("has no geotransform" in w and "(20, 10)" in w for w in result.warnings)

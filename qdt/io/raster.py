@@ -184,6 +184,10 @@ def prepare_raster(data: SourceData, source: LayerSource, project_crs: CRS, cont
     where = f"raster {display_name(path)!r}"
     notes = list(data.warnings)
     crs = resolve_crs(layer.crs, source.crs, where, notes)
+    if Affine(*layer.transform).is_identity:
+        rows, cols = layer.full_shape if getattr(layer, "full_shape", None) else layer.data.shape[-2:]
+        notes.append(f"{where} has no geotransform: placed at pixel coordinates (0, 0)–({cols}, {rows}) of "
+                     f"{crs_label(crs)}; georeference it (e.g. gdal_translate -a_ullr) to place it on the map")
     source_label = crs_label(crs)
     note_outside_area(crs, layer.bounds, project_crs, where, notes)
     if not same_crs(crs, project_crs):
