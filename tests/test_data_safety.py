@@ -520,3 +520,60 @@ def test_a_raster_without_geotransform_is_placed_with_a_warning(tmp_path):
         dst.write(np.ones((3, 10, 20), np.uint8))
     result = load_layer(LayerSource(plain, crs="EPSG:4549"))
     assert any("has no geotransform" in w and "(20, 10)" in w for w in result.warnings)
+
+
+# --- 10. a shared project cannot send the database password anywhere -------------------------
+
+def test_a_project_naming_an_unapproved_server_is_not_connected(tmp_path, monkeypatch):
+    import json
+    import time
+
+    import psycopg
+
+    from qdt.io.postgis import connection
+    from qdt.project import open_project
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setattr(connection, "_SESSION_APPROVED", set())
+    calls = []
+    real_connect = psycopg.connect
+
+    def spy(*args, **kwargs):
+        calls.append((args, kwargs))
+        return real_connect(*args, **{**kwargs, "connect_timeout": 1})
+
+    monkeypatch.setattr(psycopg, "connect", spy)
+    path = tmp_path / "shared.qdt"
+    path.write_text(json.dumps({"format": "qdt-project", "version": 1, "layers": [
+        {"name": "pipes", "kind": "vector", "source": "postgis:host=203.0.113.7 port=5433 dbname=city user=zhang",
+         "layer": "public.pipes"}]}))
+    started = time.perf_counter()
+    project = open_project(path)
+    assert time.perf_counter() - started < 5
+    (entry,) = project.unavailable
+    assert "203.0.113.7:5433" in entry.error and "approve" in entry.error
+    assert calls == []  # libpq never ran: no password offered
+    assert connection.unapproved_servers("service=city") == []  # the user's own service file
+    assert connection.unapproved_servers("host=localhost dbname=x") == []
+    assert connection.unapproved_servers("host=/var/run/postgresql dbname=x") == []
+
+    proc = subprocess_env_run(tmp_path, "db", "approve", "--dsn", "host=203.0.113.7 port=5433 dbname=city")
+    assert proc.returncode == 0 and "203.0.113.7:5433" in proc.stdout, proc.stderr
+    remembered = json.loads((tmp_path / "config" / "qdt" / "approved_servers.json").read_text())
+    assert remembered == {"servers": ["203.0.113.7:5433"]}
+    assert connection.unapproved_servers("host=203.0.113.7 port=5433 dbname=other") == []
+    with pytest.raises(connection.DatabaseError):  # now it is tried (and times out: no server there)
+        connection.connect("host=203.0.113.7 port=5433 dbname=city connect_timeout=1", timeout_s=1)
+    (_, kwargs), = calls
+    assert kwargs["sslmode"] == "prefer" and kwargs["connect_timeout"] == 1
+
+
+def subprocess_env_run(tmp_path, *args):
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    return subprocess.run([sys.executable, "-m", "qdt.cli", *args], capture_output=True, text=True, cwd=root,
+                          env=env, timeout=120)

@@ -522,6 +522,7 @@ class MainWindow(QMainWindow):
             box.open()  # non-modal: the window stays usable
         if any(e.needs_fix for e in project.entries):
             self.offer_table_fixes()
+        self.offer_server_approval()
         n = len(project.layers)
         self.statusBar().showMessage(tr("已打开项目 {name}：{n} 个图层").format(name=project.name, n=n), 8000)
         self._show_camera()
@@ -533,6 +534,49 @@ class MainWindow(QMainWindow):
             self._remember(project.path)
         self.workbench.project_loaded.emit(project)  # the panels first, then the window's listeners
         self.project_loaded.emit(project)
+
+    def offer_server_approval(self) -> None:
+        """Database servers a (shared) project names that the user never approved: QDT did not
+        connect, so no stored password went to them. Ask once; a yes is remembered and the
+        project reopens (a non-modal question: the window stays usable)."""
+        from qdt.io.postgis.connection import (
+            DatabaseError,
+            approve_server,
+            conninfo_of,
+            is_database_source,
+            unapproved_servers,
+        )
+
+        pending: dict[str, list[str]] = {}
+        for entry in self.project.unavailable if self.project is not None else []:
+            if not is_database_source(entry.source):
+                continue
+            try:
+                conninfo = conninfo_of(entry.source)
+                servers = unapproved_servers(conninfo)
+            except DatabaseError:
+                continue
+            if servers:
+                pending[conninfo] = servers
+        if not pending:
+            return
+        hosts = sorted({h for servers in pending.values() for h in servers})
+        box = QMessageBox(QMessageBox.Icon.Question, tr("连接未确认的数据库服务器？"),
+                          tr("此项目要求连接以下数据库服务器，QDT 从未连接过它们，因此尚未连接。"
+                             "连接时，您保存的数据库密码（.pgpass 或 PGPASSWORD）可能发送给它们。是否信任并连接？")
+                          + "\n" + "\n".join(hosts),
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setObjectName("ServerApprovalBox")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def approve() -> None:
+            for conninfo in pending:
+                approve_server(conninfo, remember=True)
+            if self.project is not None and self.project.path is not None and not self.project.dirty:
+                self.open_project(self.project.path)
+
+        box.accepted.connect(approve)
+        box.open()
 
     def offer_table_fixes(self) -> None:
         """Database tables that lack a primary key (unavailable) or a spatial index (slow): offer to
