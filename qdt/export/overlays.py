@@ -18,10 +18,11 @@ import numpy as np
 
 from qdt.export.errors import cjk_font_path
 from qdt.export.snapshot import REFERENCE_SIDE, SnapshotOptions, ViewInfo, visible_styled_layers
+from qdt.resources import asset
 
 __all__ = ["draw_overlays", "legend_entries", "nice_length", "NORTH_ARROW_SVG"]
 
-NORTH_ARROW_SVG = Path(__file__).resolve().parents[2] / "assets" / "north_arrow.svg"
+NORTH_ARROW_SVG = asset("north_arrow.svg")
 INK = (26, 32, 44)
 PANEL = (255, 255, 255, 215)
 SUPERSAMPLE = 4

@@ -26,12 +26,13 @@ import numpy as np
 import pandas as pd
 
 from qdt.export.errors import ExportError, cjk_font_path
+from qdt.resources import assets_dir
 from qdt.safe_output import atomic_output, input_files, read_small_text
 from qdt.tasks import CancelFn, ProgressFn, Task, check_cancel
 
 __all__ = ["DEFAULT_TEMPLATE", "ReportTable", "load_template", "report_task", "write_report"]
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+ASSETS = assets_dir()
 DEFAULT_TEMPLATE = ASSETS / "report_template.json"
 FONT = "QDT-CJK"
 BUILTIN_TEMPLATE: dict[str, Any] = {
