@@ -4,7 +4,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PROJECT ?= sample_data/qingdao_shinan.qdt
+# empty: the app opens the user's own copy of the sample (made on the first start), never the tracked files
+PROJECT ?=
 
 .PHONY: run test setup sysdeps lint bench-scene clean
 
@@ -21,7 +22,7 @@ $(VENV)/.qdt-installed: pyproject.toml
 
 run: setup
 	@if [ -z "$$DISPLAY" ] && [ -z "$$WAYLAND_DISPLAY" ]; then \
-	  echo "No display: cannot open the QDT window here. Render headless with: $(VENV)/bin/qdt snapshot $(PROJECT) --out view.png"; \
+	  echo "No display: cannot open the QDT window here. Render headless with: $(VENV)/bin/qdt snapshot $(or $(PROJECT),sample_data/qingdao_shinan.qdt) --out view.png"; \
 	  exit 1; \
 	fi
 	$(PY) main.py $(PROJECT)

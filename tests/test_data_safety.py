@@ -577,3 +577,25 @@ def subprocess_env_run(tmp_path, *args):
     env = {**os.environ, "PYTHONPATH": str(root), "XDG_CONFIG_HOME": str(tmp_path / "config")}
     return subprocess.run([sys.executable, "-m", "qdt.cli", *args], capture_output=True, text=True, cwd=root,
                           env=env, timeout=120)
+
+
+# --- 13. trying the app never edits the tracked sample -----------------------------------------
+
+def test_the_first_start_opens_a_copy_of_the_sample(tmp_path):
+    from qdt.ui.app import SAMPLE_PROJECT, first_start_project
+
+    tracked = {p.name: digest(p) for p in SAMPLE_PROJECT.parent.iterdir() if p.is_file()}
+    data = tmp_path / "share" / "QDT"
+    project = first_start_project(data)
+    assert project == data / "sample" / SAMPLE_PROJECT.name and project.is_file()
+    copied = {p.name: digest(p) for p in project.parent.iterdir()}
+    assert copied == tracked
+    gpkg = project.parent / "qingdao_shinan.gpkg"
+    layer = load_layer(LayerSource(gpkg, layer="streetlights", feature_class="streetlight")).layer
+    session = start_editing(layer, user="tester")
+    session.set_value(int(layer.fids[0]), "status", 3)
+    session.commit()
+    session.close()
+    assert first_start_project(data) == project  # the user's edited copy is kept, not replaced
+    assert digest(gpkg) != tracked["qingdao_shinan.gpkg"]
+    assert {p.name: digest(p) for p in SAMPLE_PROJECT.parent.iterdir() if p.is_file()} == tracked
