@@ -151,7 +151,7 @@ def _first_category_key(doc: dict) -> None:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
-    """A copy of the sample folder plus the hostile files, and the digest of every file in it."""
+    """A copy of the sample folder plus the hostile files; at the end every file must be as it was."""
     folder = tmp_path_factory.mktemp("fuzz")
     for item in SAMPLE_DIR.iterdir():
         if item.is_file():
@@ -159,7 +159,10 @@ def sandbox(tmp_path_factory):
     shutil.copy(TEST_DATA / "simple_sewer_features.gpkg", folder / "sewers.gpkg")
     os.chmod(folder / "sewers.gpkg", 0o644)
     files = make_hostile(folder)
-    return folder, files
+    before = digests(folder)
+    yield folder, files
+    # every input byte-identical after all the cases (each case also checks size and mtime)
+    assert digests(folder) == before
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -168,6 +171,12 @@ def digests(folder: Path) -> dict[str, str]:
         if path.is_file() and not path.is_symlink():
             out[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
+
+
+def signatures(folder: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime in ns) of every file: any write changes one of them (cheap, per case)."""
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.is_symlink()}
 
 
 HOSTILE_DATASETS = [
@@ -283,7 +292,7 @@ def link(sandbox):
 @pytest.mark.parametrize("argv", [argv for _, argv in CASES], ids=[name for name, _ in CASES])
 def test_hostile_input_is_one_line_exit_2_and_changes_nothing(sandbox, link, capsys, argv):
     folder, _ = sandbox
-    before = digests(folder)
+    before = signatures(folder)
     args = [a.replace("{dir}", str(folder)) for a in argv]
     try:
         code = main(args)
@@ -296,7 +305,7 @@ def test_hostile_input_is_one_line_exit_2_and_changes_nothing(sandbox, link, cap
     assert "Traceback" not in err and "internal error" not in err
     assert len(errors) == 1, err
     assert all(": warning:" in line or "%" in line for line in lines if line not in errors), err
-    assert digests(folder) == before
+    assert signatures(folder) == before
     leftovers = [p.name for p in folder.iterdir() if p.name.startswith(".qdt-")]
     assert not leftovers
 

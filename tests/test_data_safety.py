@@ -349,8 +349,6 @@ def test_a_cityjson_with_a_compound_urn_keeps_its_horizontal_crs(tmp_path):
 # --- 5. tiny or extreme snapshot sizes render instead of dividing by zero in the legend ----
 
 def test_snapshot_of_tiny_and_extreme_sizes_writes_an_image(tmp_path):
-    from PIL import Image
-
     from qdt.export.overlays import draw_overlays
     from qdt.export.snapshot import SnapshotOptions, ViewInfo
     from qdt.layers.style import CategorisedStyle
@@ -362,13 +360,7 @@ def test_snapshot_of_tiny_and_extreme_sizes_writes_an_image(tmp_path):
         options = SnapshotOptions(width=width, height=height)
         image, boxes = draw_overlays(np.zeros((height, width, 3), np.uint8), view, [layer], options)
         assert image.shape == (height, width, 3)
-    out = tmp_path / "tiny.png"
-    proc = run_cli("snapshot", ROOT_PROJECT, "--out", out, "--width", "10", "--height", "10", "--quiet")
-    assert proc.returncode == 0, proc.stderr
-    assert Image.open(out).size == (10, 10)
-
-
-ROOT_PROJECT = Path(__file__).resolve().parent.parent / "sample_data" / "qingdao_shinan.qdt"
+        assert "legend" in boxes
 
 
 # --- 8. a literal stored as-is in a coded field matches --------------------------------------

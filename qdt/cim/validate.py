@@ -222,7 +222,8 @@ def coerce_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> tuple[pd
             bad = num.isna().to_numpy() & ~was_null
             issues += _row_issues(layer, fdef, out, bad, frame[fdef.name], "type", "{value} is not a number")
             if fdef.type == "int":
-                frac = num.notna().to_numpy() & (np.mod(num.fillna(0).to_numpy(dtype=float), 1) != 0)
+                with np.errstate(invalid="ignore"):  # inf (e.g. "1e400") is caught as too large below
+                    frac = num.notna().to_numpy() & (np.mod(num.fillna(0).to_numpy(dtype=float), 1) != 0)
                 issues += _row_issues(layer, fdef, out, frac, frame[fdef.name], "type", "{value} is not a whole number")
                 num = num.where(~frac)
                 # a whole number must fit the 64-bit integer a GeoPackage stores (SQLite INTEGER)
