@@ -190,6 +190,21 @@ def test_one_unreadable_layer_is_reported_and_the_others_open():
         load_layer(LayerSource(GDAL_SAMPLE, layer="geometry3d", crs="EPSG:4326"))
 
 
+def test_project_layers_from_a_file_with_one_bad_layer_open(tmp_path):
+    import json
+
+    from qdt.project import open_project
+
+    path = tmp_path / "sample.qdt"
+    path.write_text(json.dumps({"format": "qdt-project", "version": 1, "crs": "EPSG:4326", "layers": [
+        {"name": n, "kind": "vector", "source": str(GDAL_SAMPLE), "layer": n, "crs": "EPSG:4326"}
+        for n in ("point2d", "geometry3d", "polygon3d")]}))
+    project = open_project(path)
+    assert [e.name for e in project.entries if e.layer is not None] == ["point2d", "polygon3d"]
+    (bad,) = project.unavailable
+    assert bad.name == "geometry3d" and "cannot be read" in bad.error
+
+
 def test_cli_info_and_query_on_a_file_with_one_bad_layer(tmp_path):
     proc = run_cli("info", GDAL_SAMPLE)
     assert proc.returncode == 0, proc.stderr
