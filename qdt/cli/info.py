@@ -95,6 +95,8 @@ def _format_row(layer: dict[str, Any]) -> str:
     name = layer["name"]
     if layer.get("available") is False:
         return f"{name:<24} {layer['kind']:<10} UNAVAILABLE: {layer.get('error', '')}"
+    if layer["kind"] == "tileset":
+        return _format_tileset(layer)
     if "size" in layer and layer.get("count") is None:
         cols, rows, bands = layer["size"]
         amount = f"{cols}x{rows}x{bands} px"
@@ -108,3 +110,19 @@ def _format_row(layer: dict[str, Any]) -> str:
     else:
         crs = layer.get("crs") or "no CRS"
     return f"{name:<24} {layer['kind']:<10} {geom:<16} {amount:<18} {crs:<11} {box}"
+
+
+def _format_tileset(layer: dict[str, Any]) -> str:
+    """3D Tiles: version, tiles, contents, geometric error, bbox (project CRS, else lon/lat) and problems."""
+    bbox = layer.get("bbox") or []
+    crs = layer.get("crs") or "local (no CRS)"
+    lines = [f"{layer['name']:<24} tileset    3D Tiles {layer.get('version')}  {layer.get('tiles')} tiles  "
+             f"{layer.get('contents')} contents  depth {layer.get('depth')}  "
+             f"{layer.get('external_tilesets', 0)} external tileset(s)  geometric error {layer.get('geometric_error')}",
+             f"{'':<24} bbox {', '.join(f'{v:.2f}' if abs(v) > 1000 else f'{v:.6f}' for v in bbox)} ({crs})"
+             + (f", z {layer['zrange'][0]:.2f}…{layer['zrange'][1]:.2f} m" if layer.get("zrange") else "")]
+    if layer.get("note"):
+        lines.append(f"{'':<24} note: {layer['note']}")
+    for problem in layer.get("problems", []):
+        lines.append(f"{'':<24} problem: {problem}")
+    return "\n".join(lines)

@@ -14,12 +14,14 @@ from qdt.io.cityjson import prepare_citymodel
 from qdt.io.datasource import DataSource, FileDataSource
 from qdt.io.errors import ReadError
 from qdt.io.raster import prepare_raster
+from qdt.io.tiles3d_layer import prepare_tileset
 from qdt.io.vector import prepare_vector
 
 Preparer = Callable[[SourceData, LayerSource, CRS, ReadContext], LoadResult]
 
 # What turns a source layer (own CRS) into a project layer, per layer kind.
-PREPARERS: dict[str, Preparer] = {"vector": prepare_vector, "raster": prepare_raster, "citymodel": prepare_citymodel}
+PREPARERS: dict[str, Preparer] = {"vector": prepare_vector, "raster": prepare_raster, "citymodel": prepare_citymodel,
+                                 "tileset": prepare_tileset}
 
 
 def open_datasource(source: LayerSource) -> DataSource:

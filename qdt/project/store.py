@@ -20,7 +20,7 @@ from qdt.tasks import CancelFn, ProgressFn, check_cancel
 
 FORMAT = "qdt-project"
 FORMAT_VERSION = 1
-KINDS = ("vector", "raster", "citymodel")
+KINDS = ("vector", "raster", "citymodel", "tileset")
 
 # version → function upgrading a dict of that version to version + 1
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
@@ -246,9 +246,10 @@ def open_layers(project: Project, progress: ProgressFn | None = None, is_cancell
         table = entry.layer_name
         if database and table and "." not in table and entry.extra.get("schema"):
             table = f"{entry.extra['schema']}.{table}"
-        src = LayerSource(path=entry.source, layer=table, kind=entry.kind, name=entry.name,
-                          crs=entry.crs, feature_class=entry.feature_class, role=entry.role)
         try:
+            src = LayerSource(path=entry.source, layer=table, kind=entry.kind, name=entry.name,
+                              crs=entry.crs, feature_class=entry.feature_class, role=entry.role,
+                              anchor=_anchor(entry.extra.get("anchor")))
             if database:
                 result = _open_database_window(src, project, window_budget, is_cancelled)
                 warnings = list(result.warnings)
@@ -277,6 +278,19 @@ def open_layers(project: Project, progress: ProgressFn | None = None, is_cancell
         entry.warnings = warnings
     progress(1.0, "")
     return project
+
+
+def _anchor(value: Any) -> tuple[float, ...] | None:
+    """A layer's ``anchor`` ([x, y, z] or [x, y, z, rotation°] in the project CRS) for local models."""
+    if value is None:
+        return None
+    try:
+        anchor = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ReadError(f"anchor {value!r} is not a list of numbers [x, y, z(, rotation)]") from None
+    if len(anchor) not in (3, 4):
+        raise ReadError(f"anchor {value!r} needs 3 or 4 numbers [x, y, z(, rotation)]")
+    return anchor
 
 
 def attach_layers(project: Project) -> None:
