@@ -6,6 +6,7 @@
 #   - a CJK font (Chinese UI text and reports),
 #   - poppler-utils (pdftoppm: the report tests rasterise the PDFs they write),
 #   - python3-venv (to create .venv),
+#   - nodejs and npm (the tests validate every .glb QDT writes with the Khronos glTF validator),
 #   - PostgreSQL and PostGIS (the PostGIS tests start a throw-away cluster); the PostGIS package
 #     is the one built for the PostgreSQL major the distribution ships (postgresql-15-postgis-3 on
 #     Debian 12, postgresql-16-postgis-3 on Ubuntu 24.04 …), read from the "postgresql" package.
@@ -22,6 +23,7 @@ PACKAGES=(
   fonts-wqy-microhei
   postgresql
   poppler-utils
+  nodejs npm
 )
 
 # The PostgreSQL major of the distribution's "postgresql" metapackage (installed, else the

@@ -4,8 +4,8 @@ from qdt.layers.base import Layer, LayerKind
 from qdt.layers.citymodel import CityModelLayer
 from qdt.layers.layerlist import LayerList
 from qdt.layers.raster import RasterLayer
-from qdt.layers.tileset import TilesetLayer
 from qdt.layers.style import CategorisedStyle, GraduatedStyle, SingleStyle, Style, style_from_dict
+from qdt.layers.tileset import TilesetLayer
 from qdt.layers.vector import VectorLayer
 
 __all__ = [

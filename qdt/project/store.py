@@ -282,6 +282,8 @@ def open_layers(project: Project, progress: ProgressFn | None = None, is_cancell
 
 def _anchor(value: Any) -> tuple[float, ...] | None:
     """A layer's ``anchor`` ([x, y, z] or [x, y, z, rotation°] in the project CRS) for local models."""
+    from qdt.io import ReadError
+
     if value is None:
         return None
     try:
