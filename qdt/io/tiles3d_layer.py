@@ -43,6 +43,7 @@ from qdt.io.tiles3d import (
 from qdt.layers.tileset import TilesetLayer
 
 DEFAULT_MEMORY_BUDGET_MB = 512  # loaded tile geometry kept in memory (Cesium's cacheBytes default is 512 MB)
+_OWN_COLUMNS = ("object_id", "type", "tile", "content", "feature")  # a property of that name gets a "_"
 DEFAULT_SCREEN_ERROR = 16.0  # pixels (Cesium's maximumScreenSpaceError default)
 
 
@@ -286,6 +287,7 @@ class TileStreamer:
                     continue
                 n_features = len(content.properties)
                 frame = content.properties.copy() if n_features else pd.DataFrame(index=pd.RangeIndex(1))
+                frame = frame.rename(columns={c: f"{c}_" for c in frame.columns if c in _OWN_COLUMNS})
                 frame.insert(0, "content", Path(path).name)
                 frame.insert(0, "tile", tile.key)
                 frame.insert(0, "type", "feature" if n_features else "content")
@@ -432,6 +434,13 @@ def prepare_tileset(data: SourceData, source: LayerSource, project_crs: CRS, con
     out.extent = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
     streamer = TileStreamer(out, tileset, placement)
     out.streamer = streamer
+    missing = [p for t in tileset.tiles for p in t.contents if not os.path.exists(p)]
+    for path in missing:  # known now, reported once; REPLACE parents stay drawn in their place
+        streamer.failed[path] = "file not found"
+    if missing:
+        streamer.problems.append(f"{where}: {len(missing)} tile content file(s) not found, skipped: "
+                                 f"{', '.join(display_name(p) for p in missing[:5])}"
+                                 f"{' …' if len(missing) > 5 else ''}")
     context.report(0.3, "loading tiles")
     streamer.load_view(overview_camera(tileset, placement), context=context)
     notes.extend(p for p in streamer.new_problems() if p not in notes)
