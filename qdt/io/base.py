@@ -151,6 +151,7 @@ class ReadContext:
     is_cancelled: CancelFn | None = None
     lod: str | None = None
     role: str | None = None
+    anchor: tuple[float, ...] | None = None
 
     def report(self, fraction: float, message: str) -> None:
         if self.progress is not None:

@@ -69,7 +69,8 @@ def load_layer(source: LayerSource | str | os.PathLike[str], project_crs: Any = 
         target = parse_crs(project_crs)
     except CRSProblem as exc:
         raise ReadError(f"project CRS {project_crs!r} is not a coordinate reference system") from exc
-    context = ReadContext(progress=progress, is_cancelled=is_cancelled, lod=source.lod, role=source.role)
+    context = ReadContext(progress=progress, is_cancelled=is_cancelled, lod=source.lod, role=source.role,
+                          anchor=source.anchor)
     datasource = open_datasource(source)
     context.check()
     data = datasource.read(source.layer, request or FeatureRequest(), context)
