@@ -25,6 +25,7 @@ from pyproj import CRS, Transformer
 
 from qdt.crs import crs_label
 from qdt.io.base import FeatureRequest, LayerInfo, LayerSource, LoadResult, ReadContext, Reader, SourceData
+from qdt.io.datasource import Capability
 from qdt.io.errors import ReadError, display_name
 from qdt.io.registry import register_reader
 from qdt.io.tiles3d import (
@@ -389,6 +390,8 @@ def _open(path: str) -> Tileset:
 @register_reader("tileset", ("tileset.json", "*.tileset.json", "*.json"), name="3D Tiles", sniff=is_tileset)
 class TilesetReader(Reader):
     """3D Tiles 1.0/1.1 ``tileset.json``; :meth:`read` returns an empty layer that streams when prepared."""
+
+    capabilities = Capability.STREAMED_TILES
 
     def layer_names(self, path: str) -> list[str]:
         return [Path(path).parent.name or Path(path).stem]
