@@ -364,6 +364,11 @@ def read_gltf(data: bytes | memoryview, *, external: Any = None, feature_attribu
             elif feature_attribute in attributes:
                 feature = np.rint(buffers.accessor(attributes[feature_attribute])[:, 0]).astype(np.int64)
             colour = _colours(buffers.accessor(attributes["COLOR_0"])) if "COLOR_0" in attributes else None
+            if colour is None and "material" in primitive:  # else the material's base colour, as a viewer shows it
+                factor = (doc.get("materials", [{}])[primitive["material"]].get("pbrMetallicRoughness", {})
+                          .get("baseColorFactor"))
+                if factor is not None:
+                    colour = np.tile(_colours(np.asarray([factor[:3]], dtype=np.float64)), (n, 1))
             mode = int(primitive.get("mode", 4))
             if mode == 0:
                 pt_pos.append(positions)

@@ -146,6 +146,7 @@ class TileStreamer:
         self._draw: list[Tile] = []
         self.over_budget = False
         self.closed = False
+        self._published: tuple[str, ...] | None = None
 
     # -- state
     @property
@@ -278,6 +279,10 @@ class TileStreamer:
                 future.result()
 
     def _publish(self, draw: list[Tile]) -> None:
+        signature = tuple(p for t in draw for p in t.contents if p in self.cache)
+        if signature == self._published:
+            return  # same contents drawn: no rebuild
+        self._published = signature
         vertices, triangles, tri_obj, tri_col, points, pt_col, pt_obj, frames = [], [], [], [], [], [], [], []
         base = 0
         rows = 0

@@ -50,6 +50,7 @@ from qdt.ui.panels import install_panels
 from qdt.ui.resources import app_icon, icon
 from qdt.ui.style_dialog import StyleDialog
 from qdt.ui.tasks import TaskHandle, TaskRunner
+from qdt.ui.tiles_streaming import attach_tile_streaming
 from qdt.ui.view3d import View3D
 
 RECENT_KEY = "recentProjects"
@@ -123,6 +124,7 @@ class MainWindow(QMainWindow):
         install_panels(self)
         # database layers load only what the camera sees, refreshed off the GUI thread as it moves
         attach_view_window_loading(self).listen()  # and learn of other workstations' commits
+        attach_tile_streaming(self)  # 3D Tiles layers load for the camera, in the background
 
     # --- actions, menus, toolbar ---------------------------------------------------------
     def _action(self, text: str, slot, icon_name: str | None = None, shortcut=None, tip: str = "") -> QAction:  # noqa: ANN001
@@ -598,7 +600,8 @@ class MainWindow(QMainWindow):
     # --- adding and removing layers -------------------------------------------------------------
     def choose_layers(self) -> None:
         start = str(self.project.base_dir) if self.project else str(Path.cwd())
-        filters = (tr("空间数据") + " (*.gpkg *.shp *.geojson *.json *.tif *.tiff);;" + tr("所有文件") + " (*)")
+        filters = (tr("空间数据") + " (*.gpkg *.shp *.geojson *.json *.tif *.tiff *.gml *.ifc);;"
+                   + tr("三维模型") + " (tileset.json *.gml *.citygml *.ifc *.city.json);;" + tr("所有文件") + " (*)")
         paths, _ = QFileDialog.getOpenFileNames(self, tr("添加图层"), start, filters)
         if paths:
             self.add_layer_files(paths)
@@ -1016,6 +1019,9 @@ class MainWindow(QMainWindow):
         refresher = getattr(self, "db_refresher", None)
         if refresher is not None:
             refresher.close()  # stop polling the database and close its listeners
+        streaming = getattr(self, "tile_streaming", None)
+        if streaming is not None:
+            streaming.close()  # stop the tile timer and the loader threads
         self.tasks.wait(5000)
         settings = QSettings()
         settings.setValue("mainWindow/geometry", self.saveGeometry())

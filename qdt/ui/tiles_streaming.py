@@ -1,0 +1,88 @@
+"""Streaming of 3D Tiles layers in the window (the Qt side of :class:`qdt.io.tiles3d_layer.TileStreamer`).
+
+Which layers: those whose source declares ``STREAMED_TILES`` (:class:`qdt.io.Capability`) and that
+carry a ``streamer``. A timer on the GUI thread, every :data:`POLL_MS`, hands the camera (position,
+view height in pixels, view angle) to each streamer: it selects tiles by screen-space error,
+queues the missing ones nearest-first on its loader threads (never on this thread) and, when
+contents have arrived or the selection changed, publishes them to the layer, whose ``data``
+event rebuilds its visual here on the GUI thread. A missing or corrupt tile is reported once
+in the status bar. The window never waits for a tile.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer
+
+from qdt.io import Capability, capabilities_of
+from qdt.ui.i18n import tr
+
+POLL_MS = 200
+
+
+class TileStreamingDriver(QObject):
+    """Keeps the window's tileset layers loaded for its camera (see the module docstring)."""
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.window = window
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.tick)
+        self.timer.start()
+        self._last: dict[str, tuple] = {}
+        self._streamed: dict[str, bool] = {}
+
+    def layers(self) -> list[Any]:
+        project = getattr(self.window, "project", None)
+        if project is None:
+            return []
+        out = []
+        for layer in project.layers:
+            if getattr(layer, "streamer", None) is None:
+                continue
+            if layer.id not in self._streamed:
+                self._streamed[layer.id] = Capability.STREAMED_TILES in capabilities_of(layer)
+            if self._streamed[layer.id]:
+                out.append(layer)
+        return out
+
+    def tick(self) -> None:
+        scene = getattr(self.window, "scene", None)
+        if scene is None or scene.origin is None:
+            return
+        layers = self.layers()
+        if not layers:
+            return
+        state = scene.camera_state()
+        height = max(int(self.window.view.height()), 1)
+        camera = tuple(round(float(v), 1) for v in state["position"])
+        angle = float(state.get("view_angle", 30.0))
+        for layer in layers:
+            streamer = layer.streamer
+            if streamer.closed:
+                continue
+            arrived = streamer.poll()
+            key = (camera, height, angle)
+            if not layer.visible or (not arrived and self._last.get(layer.id) == key and not streamer.busy):
+                continue
+            self._last[layer.id] = key
+            streamer.update(camera, height, angle)
+            for problem in streamer.new_problems():
+                self.window.statusBar().showMessage(tr("3D Tiles：{problem}").format(problem=problem), 10000)
+
+    def close(self) -> None:
+        self.timer.stop()
+        project = getattr(self.window, "project", None)
+        for layer in list(project.layers) if project is not None else []:
+            streamer = getattr(layer, "streamer", None)
+            if streamer is not None:
+                streamer.close()
+
+
+def attach_tile_streaming(window: Any) -> TileStreamingDriver:
+    """Stream the 3D Tiles layers of ``window`` for its camera (a GUI-thread timer, loads on threads)."""
+    driver = TileStreamingDriver(window)
+    window.tile_streaming = driver
+    return driver
