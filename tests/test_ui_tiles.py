@@ -1,0 +1,75 @@
+"""The window with the new 3D bases: a local 3D Tiles set anchored in Qingdao streams in, an IFC building
+placed by its map conversion, both picked with a real click (IFC class, storey, property sets; the tile
+content); a CityGML file added through the add-layer path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tests.ifc_building import make_building
+from tests.test_ui_mainwindow import click_world, close_window, load, open_window
+
+DATA = Path(__file__).parent / "data"
+TILESET = DATA / "3dtiles" / "1.1" / "MultipleContents" / "tileset.json"
+
+
+def _project(tmp_path: Path) -> Path:
+    make_building(tmp_path / "b.ifc", millimetres=True, map_conversion=(534600.0, 3992250.0, 5.0))
+    path = tmp_path / "bim.qdt"
+    path.write_text(json.dumps({
+        "format": "qdt-project", "version": 1, "name": "BIM 与 3D Tiles", "crs": "EPSG:4549",
+        "layers": [{"name": "BIM", "kind": "citymodel", "source": "b.ifc"},
+                   {"name": "样例瓦片", "kind": "tileset", "source": str(TILESET),
+                    "anchor": [534620.0, 3992260.0, 5.0, 0.0]}]}, ensure_ascii=False))
+    return path
+
+
+def test_ifc_and_tileset_open_stream_and_pick_in_the_window(qtbot, tmp_path):
+    window = open_window(qtbot)
+    try:
+        load(window, qtbot, _project(tmp_path))
+        bim = next(layer for layer in window.project.layers if layer.name == "BIM")
+        tiles = next(layer for layer in window.project.layers if layer.name == "样例瓦片")
+        assert window.scene.visual(bim).parts and len(tiles.triangles) > 0
+        assert window.tile_streaming.layers() == [tiles]
+        # the streaming timer keeps the tileset loaded while the window lives; it never blocks
+        qtbot.waitUntil(lambda: not tiles.streamer.busy, timeout=10_000)
+        wall = int(bim.objects.index[bim.objects["name"] == "墙1"][0])
+        assert window.fly_to_feature(bim, wall)
+        window.view.render_image()
+        xmin, xmax, ymin, ymax, zmin, zmax = window.scene.feature_bounds(bim, wall)
+        hit = click_world(window, qtbot, (xmin + 2.0, ymin, (zmin + zmax) / 2))  # beside the door
+        assert hit is not None and hit.layer is bim and hit.fid == wall
+        texts = [window.inspector.tree.topLevelItem(i).text(1) for i in range(window.inspector.tree.topLevelItemCount())]
+        assert "IfcWall" in texts and "一层" in texts and "REI90" in texts
+        # the tile content, picked on its plane
+        centre = tiles.vertices[tiles.triangles[len(tiles.triangles) // 2]].mean(axis=0)
+        window.scene.set_camera({"position": list(centre + [0, -30, 40]), "focal_point": list(centre),
+                                 "view_up": [0, 0, 1], "view_angle": 30.0})
+        window.view.render_image()
+        hit = click_world(window, qtbot, tuple(centre))
+        assert hit is not None and hit.layer is tiles
+        texts = [window.inspector.tree.topLevelItem(i).text(1) for i in range(window.inspector.tree.topLevelItemCount())]
+        assert "planeTriangles.glb" in texts
+    finally:
+        close_window(window)
+    assert tiles.streamer.closed
+
+
+def test_citygml_added_through_the_add_layer_path(qtbot, tmp_path):
+    window = open_window(qtbot)
+    try:
+        project = tmp_path / "jp.qdt"
+        project.write_text(json.dumps({"format": "qdt-project", "version": 1, "name": "PLATEAU",
+                                       "crs": "EPSG:6677", "layers": []}))
+        load(window, qtbot, project)
+        window.add_layer_files([DATA / "citygml" / "Issue32_13101-bldg-365.gml"], ask=False)  # a background task
+        qtbot.waitUntil(lambda: len(window.project.layers) == 1, timeout=60_000)
+        layer = window.project.layers[0]
+        assert layer.feature_count == 1 and np.bincount(layer.triangle_semantic).size >= 4
+        qtbot.waitUntil(lambda: window.scene.visual(layer) is not None, timeout=30_000)
+    finally:
+        close_window(window)
