@@ -69,6 +69,7 @@ class Tile:
     sphere: tuple[np.ndarray, float] = (np.zeros(3), 0.0)
     corners: np.ndarray | None = None  # (8, 3) world corners of the volume (ECEF or local)
     parent: Tile | None = None
+    metadata: dict[str, dict[str, Any]] = field(default_factory=dict)  # content path → tile/content/group metadata
 
     def walk(self) -> Iterator[Tile]:
         stack = [self]
@@ -254,6 +255,7 @@ def open_tileset(path: str | os.PathLike[str], *, max_tiles: int = MAX_TILES) ->
     if "root" not in doc or not isinstance(doc["root"], dict):
         raise TilesetError(f"{where}: no root tile")
     builder = _TreeBuilder(root_dir, max_tiles)
+    builder.groups = list(doc.get("groups", []))
     root = builder.tile(doc["root"], path.parent, np.eye(4), "REPLACE", 0, "r", path, None)
     if root is None:
         raise TilesetError(builder.problems[0] if builder.problems else f"{where}: root tile is invalid")
@@ -269,6 +271,7 @@ class _TreeBuilder:
         self.problems: list[str] = []
         self.external = 0
         self.seen: set[Path] = set()
+        self.groups: list[dict[str, Any]] = []
 
     def tile(self, node: dict[str, Any], base: Path, parent_transform: np.ndarray, parent_refine: str,
              depth: int, key: str, file: Path, parent: Tile | None) -> Tile | None:
@@ -293,8 +296,8 @@ class _TreeBuilder:
         refine = str(node.get("refine", parent_refine)).upper()
         centre = corners[-1]
         radius = float(np.max(np.linalg.norm(corners[:-1] - centre, axis=1)))
-        uris = [c.get("uri") or c.get("url") for c in ([node["content"]] if "content" in node else [])
-                + list(node.get("contents", []))]
+        content_nodes = ([node["content"]] if "content" in node else []) + list(node.get("contents", []))
+        uris = [c.get("uri") or c.get("url") for c in content_nodes]
         tile = Tile(key, float(node.get("geometricError", 0.0)), refine, transform, volume, [], depth,
                     sphere=(centre, radius), corners=corners[:-1], parent=parent)
         if "implicitTiling" in node:
@@ -310,11 +313,24 @@ class _TreeBuilder:
                     tile.children.append(child)
             else:
                 tile.contents.append(str(target))
+                tile.metadata[str(target)] = self._metadata(node, content_nodes[i])
         for i, child_node in enumerate(node.get("children", [])):
             child = self.tile(child_node, base, transform, refine, depth + 1, f"{key}/{i}", file, tile)
             if child is not None:
                 tile.children.append(child)
         return tile
+
+    def _metadata(self, node: dict[str, Any], content: dict[str, Any]) -> dict[str, Any]:
+        """3D Tiles 1.1 metadata of a content: its tile's, its own and its group's properties."""
+        out: dict[str, Any] = {}
+        for prefix, meta in (("tile", node.get("metadata")), ("content", content.get("metadata"))):
+            for key, value in (meta or {}).get("properties", {}).items():
+                out[f"{prefix}.{key}"] = value if not isinstance(value, (list, dict)) else json.dumps(value)
+        group = content.get("group")
+        if isinstance(group, int) and 0 <= group < len(self.groups):
+            for key, value in self.groups[group].get("properties", {}).items():
+                out[f"group.{key}"] = value if not isinstance(value, (list, dict)) else json.dumps(value)
+        return out
 
     def _external(self, target: Path, transform: np.ndarray, refine: str, depth: int, key: str,
                   parent: Tile) -> Tile | None:

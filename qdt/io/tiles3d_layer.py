@@ -294,6 +294,9 @@ class TileStreamer:
                 n_features = len(content.properties)
                 frame = content.properties.copy() if n_features else pd.DataFrame(index=pd.RangeIndex(1))
                 frame = frame.rename(columns={c: f"{c}_" for c in frame.columns if c in _OWN_COLUMNS})
+                for key, value in tile.metadata.get(path, {}).items():  # 3D Tiles 1.1 tile/content/group metadata
+                    if key not in frame.columns:
+                        frame[key] = [value] * len(frame)
                 frame.insert(0, "content", Path(path).name)
                 frame.insert(0, "tile", tile.key)
                 frame.insert(0, "type", "feature" if n_features else "content")
