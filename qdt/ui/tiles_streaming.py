@@ -13,12 +13,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QSettings, QTimer
 
 from qdt.io import Capability, capabilities_of
 from qdt.ui.i18n import tr
 
 POLL_MS = 200
+BUDGET_KEY = "tiles/memoryBudgetMB"  # settings: MB of tile geometry each tileset layer may keep
+
+
+def memory_budget_mb() -> float:
+    """The tile memory budget from the settings (``tiles/memoryBudgetMB``), else the streamer's default."""
+    from qdt.io.tiles3d_layer import DEFAULT_MEMORY_BUDGET_MB
+
+    try:
+        value = float(QSettings().value(BUDGET_KEY, DEFAULT_MEMORY_BUDGET_MB))
+    except (TypeError, ValueError):
+        return float(DEFAULT_MEMORY_BUDGET_MB)
+    return value if value > 0 else float(DEFAULT_MEMORY_BUDGET_MB)
 
 
 class TileStreamingDriver(QObject):
@@ -44,6 +56,7 @@ class TileStreamingDriver(QObject):
                 continue
             if layer.id not in self._streamed:
                 self._streamed[layer.id] = Capability.STREAMED_TILES in capabilities_of(layer)
+                layer.streamer.memory_budget = int(memory_budget_mb() * 1024 * 1024)
             if self._streamed[layer.id]:
                 out.append(layer)
         return out
