@@ -16,6 +16,11 @@ DATA = Path(__file__).parent / "data"
 TILESET = DATA / "3dtiles" / "1.1" / "MultipleContents" / "tileset.json"
 
 
+def _inspector_values(window) -> list[str]:
+    tree = window.inspector.tree
+    return [tree.topLevelItem(i).text(1) for i in range(tree.topLevelItemCount())]
+
+
 def _project(tmp_path: Path) -> Path:
     make_building(tmp_path / "b.ifc", millimetres=True, map_conversion=(534600.0, 3992250.0, 5.0))
     path = tmp_path / "bim.qdt"
@@ -43,7 +48,7 @@ def test_ifc_and_tileset_open_stream_and_pick_in_the_window(qtbot, tmp_path):
         xmin, xmax, ymin, ymax, zmin, zmax = window.scene.feature_bounds(bim, wall)
         hit = click_world(window, qtbot, (xmin + 2.0, ymin, (zmin + zmax) / 2))  # beside the door
         assert hit is not None and hit.layer is bim and hit.fid == wall
-        texts = [window.inspector.tree.topLevelItem(i).text(1) for i in range(window.inspector.tree.topLevelItemCount())]
+        texts = _inspector_values(window)
         assert "IfcWall" in texts and "一层" in texts and "REI90" in texts
         # the tile content, picked on its plane
         centre = tiles.vertices[tiles.triangles[len(tiles.triangles) // 2]].mean(axis=0)
@@ -52,7 +57,7 @@ def test_ifc_and_tileset_open_stream_and_pick_in_the_window(qtbot, tmp_path):
         window.view.render_image()
         hit = click_world(window, qtbot, tuple(centre))
         assert hit is not None and hit.layer is tiles
-        texts = [window.inspector.tree.topLevelItem(i).text(1) for i in range(window.inspector.tree.topLevelItemCount())]
+        texts = _inspector_values(window)
         assert "planeTriangles.glb" in texts
     finally:
         close_window(window)

@@ -118,8 +118,8 @@ def run(args: argparse.Namespace) -> int:
     if args.scale:
         figures["city"] = export_city(args.scale, args.keep)
         c = figures["city"]
-        print(f"export of {c['features']} buildings: {c['export_s']:.1f} s, {c['export_mb']:.1f} MB, {c['tiles']} tiles, "
-              f"{c['glb']} glb, {c['triangles']} triangles")
+        print(f"export of {c['features']} buildings: {c['export_s']:.1f} s, {c['export_mb']:.1f} MB, "
+              f"{c['tiles']} tiles, {c['glb']} glb, {c['triangles']} triangles")
         print(f"open + first frame: 3D Tiles {c['tiles_open_s']:.2f} + {c['tiles_first_frame_s']:.2f} s "
               f"({c['tiles_first_view_triangles']} triangles in the first view); GeoPackage {c['gpkg_open_s']:.2f} + "
               f"{c['gpkg_first_frame_s']:.2f} s")
