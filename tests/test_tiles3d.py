@@ -272,3 +272,35 @@ def test_snapshot_draws_a_tileset(tmp_path):
 def test_struct_header_of_written_glb_is_glb(exported):
     data = next((exported / "tiles").glob("*.glb")).read_bytes()
     assert data[:4] == b"glTF" and struct.unpack_from("<I", data, 8)[0] == len(data)
+
+
+def _padded(data: bytes, pad: bytes = b" ") -> bytes:
+    return data + pad * (-len(data) % 8)
+
+
+def test_i3dm_instances_and_cmpt_wrapping(tmp_path):
+    """i3dm (3D Tiles 1.0 instanced model) with positions, scale and a batch table, inside a cmpt."""
+    glb = (DATA / "1.1" / "MultipleContents" / "planeTriangles.glb").read_bytes()
+    glb = _padded(glb, b"\0")
+    positions = np.array([[0.0, 0.0, 0.0], [100.0, 0.0, 0.0]], dtype=np.float32)
+    feature_json = _padded(json.dumps({"INSTANCES_LENGTH": 2, "POSITION": {"byteOffset": 0},
+                                       "SCALE": {"byteOffset": 24}, "RTC_CENTER": [10.0, 20.0, 30.0]}).encode())
+    feature_bin = _padded(positions.tobytes() + np.array([1.0, 2.0], dtype=np.float32).tobytes(), b"\0")
+    batch_json = _padded(json.dumps({"name": ["first", "second"]}).encode())
+    body = feature_json + feature_bin + batch_json + glb
+    header = struct.pack("<4s7I", b"i3dm", 1, 32 + len(body), len(feature_json), len(feature_bin),
+                         len(batch_json), 0, 1)
+    i3dm = header + body
+    cmpt = struct.pack("<4sIII", b"cmpt", 1, 16 + len(i3dm), 1) + i3dm
+    (tmp_path / "inst.cmpt").write_bytes(cmpt)
+    content = read_content(str(tmp_path / "inst.cmpt"), np.eye(4))
+    single = read_content(str(DATA / "1.1" / "MultipleContents" / "planeTriangles.glb"), np.eye(4))
+    assert len(content.triangles) == 2 * len(single.triangles)
+    assert list(content.properties["name"]) == ["first", "second"]
+    first = content.positions[np.unique(content.triangles[content.triangle_feature == 0])]
+    second = content.positions[np.unique(content.triangles[content.triangle_feature == 1])]
+    span = single.positions.max(axis=0) - single.positions.min(axis=0)
+    assert (first.max(axis=0) - first.min(axis=0)) == pytest.approx(span, abs=1e-6)
+    assert (second.max(axis=0) - second.min(axis=0)) == pytest.approx(2 * span, abs=1e-6)  # SCALE 2
+    assert first.min(axis=0) == pytest.approx(single.positions.min(axis=0) + [10, 20, 30], abs=1e-5)
+    assert second.min(axis=0)[0] == pytest.approx(110 + 2 * single.positions.min(axis=0)[0], abs=1e-5)

@@ -771,7 +771,7 @@ def _content_parts(data: bytes, where: str, folder: Path) -> list[_Part]:
     scale = _table_array(ft, ft_body, "SCALE", n, "FLOAT", 1, where)
     scale3 = _table_array(ft, ft_body, "SCALE_NON_UNIFORM", n, "FLOAT", 3, where)
     props = _batch_properties(bt, bt_body, n, where) if bt else pd.DataFrame(index=pd.RangeIndex(n))
-    parts = []
+    positions, triangles, tri_feature, colours = [], [], [], []
     for i in range(n):
         matrix = np.eye(4)
         if up is not None and right is not None:
@@ -787,11 +787,18 @@ def _content_parts(data: bytes, where: str, folder: Path) -> list[_Part]:
             s *= np.asarray(scale3[i], np.float64)
         matrix[:3, :3] = matrix[:3, :3] * s[None, :]
         matrix[:3, 3] = xyz[i]
-        instance = GltfMesh(model.positions, model.triangles, np.full(len(model.triangles), i, np.int64),
-                            model.triangle_colour, model.points, model.point_colour,
-                            np.full(len(model.points), i, np.int64))
-        parts.append((matrix @ model_matrix, instance, props if i == 0 else props.iloc[0:0], False))
-    return parts
+        positions.append(_transform_points(matrix @ model_matrix, model.positions))
+        triangles.append(model.triangles + i * len(model.positions))
+        tri_feature.append(np.full(len(model.triangles), i, np.int64))
+        if model.triangle_colour is not None:
+            colours.append(model.triangle_colour)
+    # all instances in one part (already in the tile's frame): one feature id per instance
+    instances = GltfMesh(np.concatenate(positions) if positions else np.zeros((0, 3)),
+                         np.concatenate(triangles) if triangles else np.zeros((0, 3), np.int64),
+                         np.concatenate(tri_feature) if tri_feature else np.zeros(0, np.int64),
+                         np.concatenate(colours) if colours else None,
+                         np.zeros((0, 3)), None, np.zeros(0, np.int64))
+    return [(np.eye(4), instances, props, False)]
 
 
 # ---------------------------------------------------------------- selection by screen-space error
