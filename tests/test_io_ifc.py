@@ -64,6 +64,12 @@ def test_generated_building_without_georeference_uses_the_project_anchor(tmp_pat
     # turned 90°: the 10 m east side now runs north from the anchor
     assert x1 == pytest.approx(534700.0 + 0.05, abs=0.06) and y1 == pytest.approx(3992310.0, abs=0.06)
     assert layer.z_range == pytest.approx((2.0, 5.0), abs=0.01)
+    # the anchor is the project's: saved and read back with it
+    from qdt.project import save_project
+
+    save_project(opened, tmp_path / "again.qdt")
+    saved = json.loads((tmp_path / "again.qdt").read_text(encoding="utf-8"))
+    assert saved["layers"][0]["anchor"] == [534700.0, 3992300.0, 2.0, 90.0]
     no_anchor = load_layer(LayerSource(path))
     assert any("no map conversion" in w for w in no_anchor.warnings)
 

@@ -30,6 +30,16 @@ def _to_project_bbox(bbox: list[float] | None, crs: str | None, project_crs: str
         return bbox
 
 
+def _anchored_bbox(bbox: list[float], anchor: list[float]) -> list[float]:
+    """A local model's bbox placed by its anchor (x, y, z[, rotation°]) in the project CRS."""
+    x0, y0, x1, y1 = bbox
+    angle = math.radians(float(anchor[3])) if len(anchor) > 3 else 0.0
+    corners = [(x, y) for x in (x0, x1) for y in (y0, y1)]
+    xs = [float(anchor[0]) + math.cos(angle) * x - math.sin(angle) * y for x, y in corners]
+    ys = [float(anchor[1]) + math.sin(angle) * x + math.cos(angle) * y for x, y in corners]
+    return [min(xs), min(ys), max(xs), max(ys)]
+
+
 def project_info(path: Path) -> dict[str, Any]:
     """Info for a project: each layer's source info, with CRS and bbox as the project sees them."""
     from qdt.io import ReadError, open_datasource
@@ -63,6 +73,8 @@ def project_info(path: Path) -> dict[str, Any]:
         row["source_crs"] = source_crs
         row["crs"] = project_crs if source_crs else None
         row["bbox"] = _to_project_bbox(info.get("bbox"), source_crs, project_crs)
+        if info.get("local") and entry.extra.get("anchor") and info.get("bbox"):  # a local tileset, anchored
+            row["bbox"], row["crs"] = _anchored_bbox(info["bbox"], entry.extra["anchor"]), project_crs
         layers.append(row)
     return {"project": project.name, "crs": project_crs, "layers": layers}
 

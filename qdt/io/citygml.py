@@ -44,8 +44,9 @@ MEMBERS = ("cityObjectMember", "featureMember", "member")
 GEOMETRY_PROPERTIES = {f"lod{n}{kind}" for n in range(5) for kind in
                        ("Solid", "MultiSurface", "Geometry", "MultiCurve", "RoofEdge", "FootPrint",
                         "TerrainIntersection")}
-SKIP_SUBTREES = {"boundedBy", "consistsOfBuildingPart", "interiorRoom", "outerBuildingInstallation",
-                 "interiorBuildingInstallation", "appearance", "Envelope", "opening"} | GEOMETRY_PROPERTIES
+SKIP_SUBTREES = {"boundedBy", "boundary", "consistsOfBuildingPart", "buildingPart", "interiorRoom",
+                 "outerBuildingInstallation", "interiorBuildingInstallation", "appearance", "Envelope",
+                 "opening"} | GEOMETRY_PROPERTIES
 SURFACES = {"RoofSurface", "WallSurface", "GroundSurface", "ClosureSurface", "OuterCeilingSurface",
             "OuterFloorSurface", "Window", "Door"}
 
@@ -231,7 +232,7 @@ def _building(element: ET.Element, parsed: _Parsed, dim: int, lod: str | None, p
         name = _local(child.tag)
         if name in GEOMETRY_PROPERTIES:
             geometry.setdefault(name, []).append(child)
-        elif name == "boundedBy":
+        elif name in ("boundedBy", "boundary"):  # CityGML 2.0 / 3.0
             for surface in child:
                 if _local(surface.tag) in SURFACES:
                     for prop in surface:
@@ -258,7 +259,7 @@ def _building(element: ET.Element, parsed: _Parsed, dim: int, lod: str | None, p
         parsed.lods[level] += 1
         break
     for child in element:
-        if _local(child.tag) == "consistsOfBuildingPart":
+        if _local(child.tag) in ("consistsOfBuildingPart", "buildingPart"):  # 2.0 / 3.0
             for part in child:
                 if _local(part.tag) == "BuildingPart":
                     _building(part, parsed, dim, lod, record["object_id"], polygons, member, attributes)
@@ -274,9 +275,12 @@ def parse_citygml(path: str, *, lod: str | None = None, context: ReadContext | N
         with open(path, "rb") as fh:
             depth = 0
             member_depth = None
+            root = None
             for event, element in ET.iterparse(fh, events=("start", "end")):
                 name = _local(element.tag)
                 if event == "start":
+                    if root is None:
+                        root = element
                     depth += 1
                     if name in MEMBERS and member_depth is None:
                         member_depth = depth
@@ -296,6 +300,8 @@ def parse_citygml(path: str, *, lod: str | None = None, context: ReadContext | N
                             _building(child, parsed, dim, lod, None, polygons if geometry else {}, member)
                     parsed.unresolved += member.unresolved
                     element.clear()
+                    if depth == 1 and root is not None:
+                        root.clear()  # drop the finished members themselves, not only their content
                     if context is not None:
                         context.check()
                         context.report(0.8 * fh.tell() / size, "reading CityGML")
