@@ -78,3 +78,32 @@ def test_citygml_added_through_the_add_layer_path(qtbot, tmp_path):
         qtbot.waitUntil(lambda: window.scene.visual(layer) is not None, timeout=30_000)
     finally:
         close_window(window)
+
+
+def test_tiles_refine_in_the_background_as_the_camera_comes_closer(qtbot, tmp_path):
+    """TilesetWithDiscreteLOD (REPLACE): seen from afar the low dragon, close up the medium one streams in
+    on the loader threads while the window keeps running (the high one is missing: reported once)."""
+    project = tmp_path / "lod.qdt"
+    project.write_text(json.dumps({"format": "qdt-project", "version": 1, "name": "LOD", "crs": "EPSG:32618",
+                                   "layers": [{"name": "dragon", "kind": "tileset", "source": str(
+                                       DATA / "3dtiles" / "1.0" / "TilesetWithDiscreteLOD" / "tileset.json")}]}))
+    window = open_window(qtbot)
+    try:
+        load(window, qtbot, project)
+        layer = window.project.layers[0]
+        streamer = layer.streamer
+        shown = {Path(p).name for p in streamer._published or ()}
+        assert shown == {"dragon_low.b3dm"}
+        low = len(layer.triangles)
+        x0, y0, x1, y1 = layer.bounds
+        z0, z1 = layer.z_range
+        centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2, (z0 + z1) / 2])
+        window.scene.set_camera({"position": list(centre + [0, -300, 150]), "focal_point": list(centre),
+                                 "view_up": [0, 0, 1], "view_angle": 30.0})
+        window.view.camera_changed.emit()
+        qtbot.waitUntil(lambda: {Path(p).name for p in streamer._published or ()} == {"dragon_medium.b3dm"},
+                        timeout=30_000)
+        assert len(layer.triangles) > low
+        assert sum("dragon_high.b3dm" in m for m in streamer.problems) == 1
+    finally:
+        close_window(window)

@@ -154,7 +154,9 @@ class TileStreamer:
         return sum(c.nbytes for c in self.cache.values())
 
     def loaded(self, tile: Tile) -> bool:
-        return all(p in self.cache or p in self.failed for p in tile.contents)
+        """Every content of the tile is loaded; a failed one never is, so a REPLACE parent stays drawn
+        in place of a child that could not be read."""
+        return all(p in self.cache for p in tile.contents)
 
     def centre(self, tile: Tile) -> np.ndarray:
         key = id(tile)
