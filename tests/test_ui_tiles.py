@@ -8,6 +8,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDialogButtonBox
 
 from tests.ifc_building import make_building
 from tests.test_ui_mainwindow import click_world, close_window, load, open_window
@@ -105,5 +109,33 @@ def test_tiles_refine_in_the_background_as_the_camera_comes_closer(qtbot, tmp_pa
                         timeout=30_000)
         assert len(layer.triangles) > low
         assert sum("dragon_high.b3dm" in m for m in streamer.problems) == 1
+    finally:
+        close_window(window)
+
+
+def test_set_anchor_from_the_layer_menu_moves_the_model_and_is_saved(qtbot, tmp_path):
+    make_building(tmp_path / "local.ifc")
+    project = tmp_path / "p.qdt"
+    project.write_text(json.dumps({"format": "qdt-project", "version": 1, "name": "BIM", "crs": "EPSG:4549",
+                                   "layers": [{"name": "BIM", "kind": "citymodel", "source": "local.ifc",
+                                               "anchor": [534700.0, 3992300.0, 2.0]}]}))
+    window = open_window(qtbot)
+    try:
+        load(window, qtbot, project)
+        layer = window.project.layers[0]
+        action = next(a for a in window.findChildren(QAction) if a.objectName() == "act_set_anchor")
+        action.trigger()
+        dialog = window.workbench.panels["anchor"].dialog
+        qtbot.waitUntil(dialog.isVisible, timeout=5000)
+        assert dialog.fields["x"].value() == 534700.0
+        dialog.fields["x"].setValue(534750.0)
+        dialog.fields["rotation"].setValue(90.0)
+        qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+        x0, y0, x1, y1 = layer.bounds
+        assert x1 == pytest.approx(534750.0 + 0.05, abs=0.06) and y1 == pytest.approx(3992310.0, abs=0.06)
+        assert window.project.dirty
+        window.save_project(tmp_path / "p2.qdt")
+        saved = json.loads((tmp_path / "p2.qdt").read_text(encoding="utf-8"))
+        assert saved["layers"][0]["anchor"] == [534750.0, 3992300.0, 2.0, 90.0]
     finally:
         close_window(window)
