@@ -9,7 +9,7 @@ PROJECT ?=
 
 .PHONY: run test setup sysdeps lint bench-scene clean
 
-setup: sysdeps $(VENV)/.qdt-installed
+setup: sysdeps $(VENV)/.qdt-installed node_modules/.qdt-installed
 
 sysdeps:
 	@bash tools/system_deps.sh
@@ -18,6 +18,11 @@ $(VENV)/.qdt-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+# Node tools the tests use (the Khronos glTF validator), pinned by package-lock.json.
+node_modules/.qdt-installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
 	@touch $@
 
 run: setup

@@ -26,6 +26,7 @@ COMMANDS = {
     "db": "qdt.cli.db",
     "report": "qdt.cli.report",
     "export-scene": "qdt.cli.export_scene",
+    "export-tiles": "qdt.cli.export_tiles",
 }
 
 

@@ -492,7 +492,10 @@ def prepare_citymodel(data: SourceData, source: LayerSource, project_crs: CRS, c
     notes = list(data.warnings)
     metadata = dict(layer.metadata)
     problem = metadata.pop("crs_problem", None)
-    crs = resolve_crs(layer.crs, source.crs, where, notes, problem)
+    if metadata.pop("anchored_in_project_crs", False):  # placed by the layer's anchor (IFC without georeference)
+        crs = project_crs
+    else:
+        crs = resolve_crs(layer.crs, source.crs, where, notes, problem)
     vertices = layer.vertices.copy()
     if len(vertices):
         lo, hi = vertices[:, :2].min(axis=0), vertices[:, :2].max(axis=0)

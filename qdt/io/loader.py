@@ -14,12 +14,14 @@ from qdt.io.cityjson import prepare_citymodel
 from qdt.io.datasource import open_datasource
 from qdt.io.errors import ReadError
 from qdt.io.raster import prepare_raster
+from qdt.io.tiles3d_layer import prepare_tileset
 from qdt.io.vector import prepare_vector
 
 Preparer = Callable[[SourceData, LayerSource, CRS, ReadContext], LoadResult]
 
 # What turns a source layer (own CRS) into a project layer, per layer kind.
-PREPARERS: dict[str, Preparer] = {"vector": prepare_vector, "raster": prepare_raster, "citymodel": prepare_citymodel}
+PREPARERS: dict[str, Preparer] = {"vector": prepare_vector, "raster": prepare_raster, "citymodel": prepare_citymodel,
+                                 "tileset": prepare_tileset}
 
 
 def load_layer(source: LayerSource | str | os.PathLike[str], project_crs: Any = PROJECT_CRS,
@@ -56,7 +58,8 @@ def load_layer(source: LayerSource | str | os.PathLike[str], project_crs: Any = 
         target = parse_crs(project_crs)
     except CRSProblem as exc:
         raise ReadError(f"project CRS {project_crs!r} is not a coordinate reference system") from exc
-    context = ReadContext(progress=progress, is_cancelled=is_cancelled, lod=source.lod, role=source.role)
+    context = ReadContext(progress=progress, is_cancelled=is_cancelled, lod=source.lod, role=source.role,
+                          anchor=source.anchor)
     datasource = open_datasource(source)
     context.check()
     data = datasource.read(source.layer, request or FeatureRequest(), context)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from qdt.io.base import Reader
 
 SniffFn = Callable[[str], bool]
-KINDS = ("vector", "raster", "citymodel")
+KINDS = ("vector", "raster", "citymodel", "tileset")
 
 
 class RegistryError(ValueError):

@@ -21,7 +21,7 @@ from qdt.tasks import CancelFn, ProgressFn
 
 FORMAT = "qdt-project"
 FORMAT_VERSION = 1
-KINDS = ("vector", "raster", "citymodel")
+KINDS = ("vector", "raster", "citymodel", "tileset")
 #: A project file holds settings and paths, never data: anything larger is not one (e.g. /dev/zero).
 MAX_PROJECT_BYTES = 64 * 1024 * 1024
 

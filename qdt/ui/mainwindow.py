@@ -54,6 +54,7 @@ from qdt.ui.panels import install_panels
 from qdt.ui.resources import app_icon, icon
 from qdt.ui.style_dialog import StyleDialog
 from qdt.ui.tasks import TaskHandle
+from qdt.ui.tiles_streaming import attach_tile_streaming
 from qdt.ui.view3d import View3D
 from qdt.ui.workbench import Workbench
 
@@ -139,6 +140,8 @@ class MainWindow(QMainWindow):
         # it moves, and learn of other workstations' commits
         self.db_refresher = attach_view_window_loading(bench)
         self.db_refresher.listen()
+        # 3D Tiles layers load for the camera in the background (a GUI-thread timer, loader threads)
+        self.tile_streaming = attach_tile_streaming(bench)
 
     # --- the workbench's state, for scripts and tests (docks use the workbench itself) ---------
     @property
@@ -684,7 +687,8 @@ class MainWindow(QMainWindow):
     # --- adding and removing layers -------------------------------------------------------------
     def choose_layers(self) -> None:
         start = str(self.project.base_dir) if self.project else str(Path.cwd())
-        filters = (tr("空间数据") + " (*.gpkg *.shp *.geojson *.json *.tif *.tiff);;" + tr("所有文件") + " (*)")
+        filters = (tr("空间数据") + " (*.gpkg *.shp *.geojson *.json *.tif *.tiff *.gml *.ifc);;"
+                   + tr("三维模型") + " (tileset.json *.gml *.citygml *.ifc *.city.json);;" + tr("所有文件") + " (*)")
         paths, _ = QFileDialog.getOpenFileNames(self, tr("添加图层"), start, filters)
         if paths:
             self.add_layer_files(paths)
@@ -1094,6 +1098,7 @@ class MainWindow(QMainWindow):
         self.workbench.edits.close_all()  # what was left was saved or discarded by maybe_save()
         self.cancel_all_tasks()
         self.db_refresher.close()  # stop polling the database and close its listeners
+        self.tile_streaming.close()  # stop the tile timer and the loader threads
         self.tasks.wait(5000)
         settings = QSettings()
         settings.setValue("mainWindow/geometry", self.saveGeometry())
