@@ -186,7 +186,8 @@ def _ignores_codelist(fdef: FieldDef, s: pd.Series, null: np.ndarray) -> bool:
     return float(found.mean()) < 0.5
 
 
-def coerce_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> tuple[pd.DataFrame, list[ValidationIssue]]:
+def coerce_table(cls: FeatureClass, frame: pd.DataFrame, layer: str, *,
+                 keep_foreign_vocabulary: bool = True) -> tuple[pd.DataFrame, list[ValidationIssue]]:
     """Convert the columns named like the class's fields to the schema's types.
 
     Code-list columns accept labels ("故障") and store codes (2). Numbers may come as text
@@ -197,6 +198,9 @@ def coerce_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> tuple[pd
 
     Result dtypes: float → float64, int → Int64, date → datetime64[ns], bool → boolean,
     str → object holding str or None.
+
+    ``keep_foreign_vocabulary``: a loaded layer whose coded column mostly holds its own words
+    keeps them as stored (reported once); an editor's single value is never "a vocabulary".
     """
     out = frame.copy()
     issues: list[ValidationIssue] = []
@@ -206,7 +210,7 @@ def coerce_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> tuple[pd
         s = out[fdef.name]
         was_null = _is_null(s)
         if fdef.codelist:
-            if _ignores_codelist(fdef, s, was_null):
+            if keep_foreign_vocabulary and _ignores_codelist(fdef, s, was_null):
                 # a third-party vocabulary ("foul", "storm"): keep what is stored, say so once;
                 # filters then compare with the stored words (qdt.query.expression)
                 cl = catalogue().codelist(fdef.codelist)  # type: ignore[arg-type]
@@ -359,7 +363,7 @@ def validate_value(cls: FeatureClass, field_name: str, value: Any) -> Validation
     """
     fdef = cls.field(field_name)
     frame = pd.DataFrame({field_name: pd.Series([value], dtype=object)}, index=pd.Index([0], name="fid"))
-    coerced, issues = coerce_table(cls, frame, cls.name)
+    coerced, issues = coerce_table(cls, frame, cls.name, keep_foreign_vocabulary=False)
     if not issues:
         issues = validate_table(_single_field_class(cls, fdef), coerced, cls.name)
     if not issues:
