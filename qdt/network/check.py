@@ -12,7 +12,7 @@ Rules (``rule`` in a finding):
 - ``reverse_slope`` — a gravity line whose invert rises in the flow direction (the flow from the
   surveyed 流向 or toward the outfall; a direction derived from the inverts themselves cannot be judged);
 - ``depth_outlier`` / ``diameter_outlier`` — values outside the catalogue's range, a depth
-  beyond three times the network's deepest typical depth, or a diameter jump by a factor of 3
+  beyond five times the network's deepest typical depth, or a diameter jump by a factor of 3
   or more at a straight point that is not a 变径 (reducer);
 - ``shallow_cover`` — cover (ground to the outer top) shallower than GB 50289-2016 Table 4.1.1
   (``qdt/cim/data/min_cover.csv``, with its source and verified flag).
@@ -43,7 +43,7 @@ RULES = {
     "diameter_outlier": "管径异常",
     "shallow_cover": "覆土深度小于最小覆土",
 }
-DEPTH_FACTOR = 3.0  # a depth beyond 3 × the deepest typical depth of the network is suspicious
+DEPTH_FACTOR = 5.0  # a depth beyond 5 × the deepest typical depth is a blunder (a slipped decimal), not a deep sewer
 DIAMETER_JUMP = 3.0  # a diameter that changes by ×3 at a straight point (not a 变径) is suspicious
 SLOPE_TOLERANCE_M = 0.005  # inverts are surveyed to centimetres: a rise under 5 mm is not a reverse slope
 
@@ -101,7 +101,9 @@ def check(topo: Topology, network: str | None = None, limit_components: int = 50
     # duplicate point numbers
     pts_df = topo.delivery.points
     pnet = pts_df["network"].astype(object).to_numpy()
-    key = pd.Series(pnet).astype(str) + "|" + pd.Series(pts_df["point_no"].to_numpy(dtype=object)).astype(str)
+    from qdt.network.topology import _text
+
+    key = pd.Series(_text(pnet) + "|" + _text(pts_df["point_no"].astype(object).to_numpy()))
     dup = key.duplicated(keep=False).to_numpy() & ~pd.isna(pts_df["point_no"]).to_numpy()
     if dup.any():
         rows = pd.Series(np.flatnonzero(dup)).groupby(key[dup].to_numpy())
@@ -128,7 +130,13 @@ def check(topo: Topology, network: str | None = None, limit_components: int = 50
 
     # separate components per network (the largest part of each network is the network)
     comp_of_line = topo.node_comp[topo.line_u]
-    frame = pd.DataFrame({"net": topo.line_network, "comp": comp_of_line, "len": topo.line_length})[in_net]
+    # systems of one network (雨水 and 污水, 供电 and 路灯 cables) are apart by design: parts per sub-type
+    system = topo.line_network.astype(object)
+    if "subtype" in lines_df.columns:
+        sub_text = lines_df["subtype"].astype(object).to_numpy()
+        has_sub = ~pd.isna(sub_text)
+        system = np.where(has_sub, system + "/" + np.where(has_sub, sub_text, "").astype(str), system)
+    frame = pd.DataFrame({"net": system, "comp": comp_of_line, "len": topo.line_length})[in_net]
     sizes = frame.groupby(["net", "comp"], sort=False)["len"].agg(["sum", "size"]).reset_index()
     n_parts: dict[str, int] = {}
     for code, group in sizes.groupby("net"):
@@ -142,7 +150,7 @@ def check(topo: Topology, network: str | None = None, limit_components: int = 50
             findings.append(_finding("components", sorted(str(v) for v in no[lo:hi][:20]),
                                      [int(v) for v in np.sort(fid[members])[:20]],
                                      f"{code}: a separate part of {int(row.size)} lines ({row.sum:.0f} m) is not "
-                                     f"connected to the rest of the network", str(code),
+                                     f"connected to the rest of the network", str(code).split("/")[0], system=str(code),
                                      part_lines=int(row.size), part_length_m=round(float(row.sum), 1)))
 
     # reverse slopes of gravity lines

@@ -256,6 +256,14 @@ class Topology:
         return int(hits[0])
 
 
+def _text(values: Any) -> np.ndarray:
+    """Object array of str, "" where missing (pandas' str dtype keeps NaN through astype(str))."""
+    s = pd.Series(values, dtype=object)
+    out = s.map(str).to_numpy(dtype=object)
+    out[s.isna().to_numpy()] = ""
+    return out
+
+
 def _ends(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """First and last vertex (x, y) of each line (NaN for empty geometries)."""
     n = len(geoms)
@@ -281,11 +289,11 @@ def build_topology(delivery: PipeDelivery, tolerance: float = DEFAULT_TOLERANCE_
                          pd.unique(lns["network"].astype(object))], dtype=object)
     net_map = dict(zip(pd.unique(lns["network"].astype(object)), line_net, strict=True))
     line_network = lns["network"].astype(object).map(net_map).fillna("").to_numpy(dtype=object)
-    start_no = lns["start_point"].to_numpy(dtype=object)
-    end_no = lns["end_point"].to_numpy(dtype=object)
+    start_no = lns["start_point"].astype(object).to_numpy(dtype=object)
+    end_no = lns["end_point"].astype(object).to_numpy(dtype=object)
 
     # points: fill a missing network from the lines that name the point
-    point_no = pts["point_no"].to_numpy(dtype=object)
+    point_no = pts["point_no"].astype(object).to_numpy(dtype=object)
     point_net = pts["network"].astype(object).to_numpy()
     miss = pd.isna(point_net)
     if miss.any():
@@ -299,12 +307,12 @@ def build_topology(delivery: PipeDelivery, tolerance: float = DEFAULT_TOLERANCE_
     pxy = shapely.get_coordinates(pts.geometry.to_numpy()) if len(pts) else np.zeros((0, 2))
     if len(pxy) != len(pts):  # empty point geometries
         pxy = np.column_stack([shapely.get_x(pts.geometry.to_numpy()), shapely.get_y(pts.geometry.to_numpy())])
-    point_key = pd.Series(point_net).astype(str).to_numpy(dtype=object) + "|" + pd.Series(point_no).astype(str).to_numpy(dtype=object)
+    point_key = _text(point_net) + "|" + _text(point_no)
     point_key[pd.isna(point_no)] = None
 
     first, last = _ends(lns.geometry.to_numpy())
-    start_key = line_network + "|" + pd.Series(start_no).astype(str).to_numpy(dtype=object)
-    end_key = line_network + "|" + pd.Series(end_no).astype(str).to_numpy(dtype=object)
+    start_key = line_network + "|" + _text(start_no)
+    end_key = line_network + "|" + _text(end_no)
     start_key[pd.isna(start_no)] = None
     end_key[pd.isna(end_no)] = None
 
@@ -331,7 +339,7 @@ def build_topology(delivery: PipeDelivery, tolerance: float = DEFAULT_TOLERANCE_
             g = sparse.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])) if len(pairs) else
                                   (np.zeros(0), (np.zeros(0, int), np.zeros(0, int))), shape=(todo.size,) * 2)
             _, label = csgraph.connected_components(g, directed=False)
-            end_keys[todo] = end_net[todo] + "|~" + label.astype(str)
+            end_keys[todo] = end_net[todo] + "|~" + _text(label)
     m = len(lns)
     start_key, end_key = end_keys[:m], end_keys[m:]
 

@@ -192,6 +192,14 @@ def _rules_for_keys(key_frame: pd.DataFrame, pair_keys: np.ndarray, kind: str
     return required, rules
 
 
+def _invert_referenced(network: np.ndarray) -> np.ndarray:
+    """True where the network is surveyed by invert depth (``depth_reference`` in pipe_networks.json)."""
+    from qdt.cim import network_code, pipe_networks
+
+    invert = {code for code, net in pipe_networks().items() if net.depth_reference == "invert"}
+    return np.array([v is not None and network_code(v) in invert for v in network], dtype=bool)
+
+
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
@@ -241,6 +249,13 @@ def check_clearances(pipes: Any, dem: Any = None, *, parallel_angle: float = PAR
     half_h = np.nan_to_num(np.where(diameter > 0, diameter, width) / 2000.0)
     half_v = np.nan_to_num(np.where(diameter > 0, diameter, height) / 2000.0)
     depth_start, depth_end = _numeric(frame, "depth_start"), _numeric(frame, "depth_end")
+    # gravity drainage is surveyed by invert depth: its top is one inner height plus a wall above
+    wall = np.nan_to_num(_numeric(frame, "wall_mm")) / 1000.0
+    invert = _invert_referenced(network)
+    depth_start = np.where(invert, depth_start - 2 * half_v - wall, depth_start)
+    depth_end = np.where(invert, depth_end - 2 * half_v - wall, depth_end)
+    # outer walls: the surveyed size is the inner one where a wall thickness is recorded
+    half_h, half_v = half_h + wall, half_v + wall
 
     seg = _explode(geoms)
     m = len(seg["row"])
