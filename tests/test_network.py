@@ -51,7 +51,8 @@ def generated(seed: int, network: str = "JS", size: int = 9, parts: int = 3) -> 
                 status = ("关" if rng.random() < 0.15 else "开") if appurt == "valve" else None
                 operable = (rng.random() > 0.15) if appurt == "valve" else None
                 rows_p.append({"物探点号": no, "附属物": appurt, "阀门状态": status, "可操作": operable,
-                               "地面高程": 10.0 + 0.01 * (i + j), "geometry": shapely.Point(part * 1000 + i * 50, j * 50)})
+                               "地面高程": 10.0 + 0.01 * (i + j),
+                               "geometry": shapely.Point(part * 1000 + i * 50, j * 50)})
         for i in range(size):
             for j in range(size):
                 for di, dj in ((1, 0), (0, 1)):
@@ -142,7 +143,7 @@ def ref_trace_gravity(lines: pd.DataFrame, start: str, direction: str) -> set[st
     return {start} | (nx.descendants(g, start) if direction == "down" else nx.ancestors(g, start))
 
 
-# --- tests -------------------------------------------------------------------------------------------------------------
+# --- tests ---------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_isolation_equals_networkx_with_closed_failed_and_inoperable_valves(seed):
     delivery = generated(seed)

@@ -16,9 +16,8 @@ from qdt.cim.sample import generate
 from tests.conftest import SAMPLE_DIR, SAMPLE_GPKG, SAMPLE_PROJECT
 
 CLASSES = {"buildings": "building", "roads": "road", "streetlights": "streetlight", "smart_poles": "smart_pole",
-           "smart_pole_devices": "smart_pole_device", "pipes": "pipe", "pipe_points": "pipe_point", "manholes": "manhole",
-           "cabinets": "cabinet",
-           "zones": "zone"}
+           "smart_pole_devices": "smart_pole_device", "pipes": "pipe", "pipe_points": "pipe_point",
+           "manholes": "manhole", "cabinets": "cabinet", "zones": "zone"}
 DISTRICT = (533_600, 3_991_500, 535_600, 3_993_000)  # 市南区, 五四广场 / 浮山湾, EPSG:4549
 
 

@@ -74,14 +74,9 @@ def check(topo: Topology, network: str | None = None, limit_components: int = 50
     no = topo.node_no
 
     # ends far from their named points
-    import shapely
-
-    geoms = lines_df.geometry.to_numpy()
-    first = shapely.get_point(geoms, 0)
-    last = shapely.get_point(geoms, -1)
-    for end, pts, nodes, snapped in (("start", first, topo.line_u, topo.start_snapped),
-                                     ("end", last, topo.line_v, topo.end_snapped)):
-        d = np.hypot(shapely.get_x(pts) - topo.node_x[nodes], shapely.get_y(pts) - topo.node_y[nodes])
+    for end, xy, nodes, snapped in (("start", topo.line_first, topo.line_u, topo.start_snapped),
+                                    ("end", topo.line_last, topo.line_v, topo.end_snapped)):
+        d = np.hypot(xy[:, 0] - topo.node_x[nodes], xy[:, 1] - topo.node_y[nodes])
         bad = np.flatnonzero(in_net & (topo.node_point[nodes] >= 0) & ~snapped & (d > topo.tolerance))
         for i in bad:
             findings.append(_finding("end_off_point", [str(no[nodes[i]])], [int(fid[i])],
@@ -126,7 +121,8 @@ def check(topo: Topology, network: str | None = None, limit_components: int = 50
         ln = line_of_end[n_]
         findings.append(_finding("dangling_end", [str(no[n_])], [int(fid[ln])],
                                  f"point {no[n_]} ends line {fid[ln]} but has no terminal feature "
-                                 f"(预留口, 出地, 进户, 非普查, 堵头 or an end appurtenance)", str(topo.node_network[n_])))
+                                 "(预留口, 出地, 进户, 非普查, 堵头 or an end appurtenance)",
+                                 str(topo.node_network[n_])))
 
     # separate components per network (the largest part of each network is the network)
     comp_of_line = topo.node_comp[topo.line_u]

@@ -70,7 +70,8 @@ def section(topo: Topology, cut: shapely.LineString | str, networks: list[str] |
         inv = h["invert_start"][line_rows] + (h["invert_end"][line_rows] - h["invert_start"][line_rows]) * frac
         outer = h["outer_h"][line_rows]
         g_nodes = topo.ground
-        ground = g_nodes[topo.line_u[line_rows]] + (g_nodes[topo.line_v[line_rows]] - g_nodes[topo.line_u[line_rows]]) * frac
+        g_u, g_v = g_nodes[topo.line_u[line_rows]], g_nodes[topo.line_v[line_rows]]
+        ground = g_u + (g_v - g_u) * frac
         if topo.delivery.dem is not None:
             sampled = topo.delivery.dem.sample(x, y)
             ground = np.where(np.isfinite(sampled), sampled, ground)

@@ -38,7 +38,8 @@ def _flags(codelist: str, flag: str) -> set[str]:
 class Topology:
     """Nodes, lines and the graph of a delivery (see the module docstring).
 
-    Node arrays (length ``n_nodes``, component order): ``node_key``, ``node_no`` (point number),
+    Node arrays (length ``n_nodes``, component order): ``node_no`` (point number; ``~k`` for a
+    position-joined end),
     ``node_network``, ``node_x``, ``node_y``, ``node_point`` (row in the point table, −1 when the
     number is not in it), ``node_comp``, ``ground``; flags ``is_valve``, ``closed``, ``inoperable``,
     ``is_hydrant``, ``is_consumer``, ``is_outfall``, ``is_terminal``. Line arrays (length
@@ -49,7 +50,6 @@ class Topology:
 
     delivery: PipeDelivery
     tolerance: float
-    node_key: np.ndarray
     node_no: np.ndarray
     node_network: np.ndarray
     node_x: np.ndarray
@@ -65,10 +65,12 @@ class Topology:
     comp_start: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
     node_comp: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     seconds: float = 0.0
+    line_first: np.ndarray | None = None  # (m, 2) first vertex of each line
+    line_last: np.ndarray | None = None
 
     @property
     def n_nodes(self) -> int:
-        return len(self.node_key)
+        return len(self.node_no)
 
     @property
     def n_lines(self) -> int:
@@ -225,12 +227,17 @@ class Topology:
             basis[given] = "field"
         return down, basis
 
+    @cached_property
+    def _number_index(self) -> pd.Index:
+        return pd.Index(self.node_no)
+
     def node_index(self, point_no: str, network: str | None = None) -> int:
         """The node of a point number (in ``network`` when given); raises NetworkError naming it."""
         from qdt.network.model import NetworkError
 
         text = str(point_no).strip()
-        hits = np.flatnonzero(self.node_no == text)
+        hits = self._number_index.get_indexer_for([text])
+        hits = hits[hits >= 0]
         if network is not None:
             from qdt.cim import network_code
 
@@ -279,117 +286,103 @@ def _ends(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, last
 
 
-def build_topology(delivery: PipeDelivery, tolerance: float = DEFAULT_TOLERANCE_M) -> Topology:
-    """Nodes and edges of a delivery (see the module docstring); vectorised, no loop over features."""
-    started = time.perf_counter()
-    pts, lns = delivery.points, delivery.lines
+def _network_ids(values: Any, names: dict[str, int]) -> np.ndarray:
+    """Small integer per network code (labels and sub-types resolved once per distinct value); −1 unknown."""
     from qdt.cim import network_code
 
-    line_net = np.array([network_code(v) if v is not None and not pd.isna(v) else "" for v in
-                         pd.unique(lns["network"].astype(object))], dtype=object)
-    net_map = dict(zip(pd.unique(lns["network"].astype(object)), line_net, strict=True))
-    line_network = lns["network"].astype(object).map(net_map).fillna("").to_numpy(dtype=object)
-    start_no = lns["start_point"].astype(object).to_numpy(dtype=object)
-    end_no = lns["end_point"].astype(object).to_numpy(dtype=object)
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    ids = np.array([names.setdefault(network_code(v), len(names)) for v in uniques], dtype=np.int64)
+    return np.where(codes >= 0, ids[np.maximum(codes, 0)] if len(ids) else -1, -1)
 
-    # points: fill a missing network from the lines that name the point
-    point_no = pts["point_no"].astype(object).to_numpy(dtype=object)
-    point_net = pts["network"].astype(object).to_numpy()
-    miss = pd.isna(point_net)
-    if miss.any():
-        lookup = pd.Series(np.r_[line_network, line_network], index=np.r_[start_no, end_no])
-        lookup = lookup[~lookup.index.isna()]
-        lookup = lookup[~lookup.index.duplicated()]
+
+def build_topology(delivery: PipeDelivery, tolerance: float = DEFAULT_TOLERANCE_M) -> Topology:
+    """Nodes and edges of a delivery (see the module docstring); vectorised, no loop over features.
+
+    Keys are integers: (network id, point-number id) with the numbers factorised as text, so
+    "00012" and "12" stay two points.
+    """
+    started = time.perf_counter()
+    pts, lns = delivery.points, delivery.lines
+    m, npts = len(lns), len(pts)
+    names: dict[str, int] = {}
+    line_net = _network_ids(lns["network"].to_numpy(dtype=object), names)
+    point_net = _network_ids(pts["network"].to_numpy(dtype=object), names) if npts else np.zeros(0, np.int64)
+    numbers = np.r_[pts["point_no"].astype(object).to_numpy(dtype=object),
+                    lns["start_point"].astype(object).to_numpy(dtype=object),
+                    lns["end_point"].astype(object).to_numpy(dtype=object)]
+    no_id, no_text = pd.factorize(pd.Series(numbers, dtype=object), use_na_sentinel=True)
+    no_text = np.asarray(no_text, dtype=object)
+    p_no, s_no, e_no = no_id[:npts], no_id[npts:npts + m], no_id[npts + m:]
+    # points without a network take the network of a line that names them
+    if npts and (point_net < 0).any():
+        named = pd.Series(np.r_[line_net, line_net], index=np.r_[s_no, e_no])
+        named = named[(named.index >= 0) & (named.to_numpy() >= 0)]
+        named = named[~named.index.duplicated()]
+        miss = point_net < 0
         point_net = point_net.copy()
-        point_net[miss] = lookup.reindex(point_no[miss]).to_numpy()
-    point_net = np.array([network_code(v) if isinstance(v, str) else "" for v in point_net], dtype=object) \
-        if len(point_net) else np.zeros(0, dtype=object)
-    pxy = shapely.get_coordinates(pts.geometry.to_numpy()) if len(pts) else np.zeros((0, 2))
-    if len(pxy) != len(pts):  # empty point geometries
-        pxy = np.column_stack([shapely.get_x(pts.geometry.to_numpy()), shapely.get_y(pts.geometry.to_numpy())])
-    point_key = _text(point_net) + "|" + _text(point_no)
-    point_key[pd.isna(point_no)] = None
-
+        point_net[miss] = named.reindex(p_no[miss]).fillna(-1).to_numpy(dtype=np.int64)
+    n_no = len(no_text)
+    pxy = np.column_stack([shapely.get_x(pts.geometry.to_numpy()), shapely.get_y(pts.geometry.to_numpy())]) \
+        if npts else np.zeros((0, 2))
     first, last = _ends(lns.geometry.to_numpy())
-    start_key = line_network + "|" + _text(start_no)
-    end_key = line_network + "|" + _text(end_no)
-    start_key[pd.isna(start_no)] = None
-    end_key[pd.isna(end_no)] = None
-
-    # unnumbered ends: snap to the nearest point of the same network, else cluster with each other
-    start_snapped = pd.isna(start_no)
-    end_snapped = pd.isna(end_no)
-    end_keys = np.r_[start_key, end_key]
+    start_snapped, end_snapped = s_no < 0, e_no < 0
+    # unnumbered ends: the nearest point of the same network within the tolerance, else clusters of ends
+    end_no = np.r_[s_no, e_no]
     end_xy = np.r_[first, last]
-    end_net = np.r_[line_network, line_network]
-    todo = np.flatnonzero(pd.isna(end_keys) & np.isfinite(end_xy).all(axis=1))
+    end_net = np.r_[line_net, line_net]
+    todo = np.flatnonzero((end_no < 0) & np.isfinite(end_xy).all(axis=1))
     if todo.size:
-        valid = np.flatnonzero(~pd.isna(point_key) & np.isfinite(pxy).all(axis=1))
+        valid = np.flatnonzero((p_no >= 0) & np.isfinite(pxy).all(axis=1))
         if valid.size:
-            tree = cKDTree(pxy[valid])
-            dist, idx = tree.query(end_xy[todo], distance_upper_bound=tolerance)
-            found = np.isfinite(dist)
+            dist, idx = cKDTree(pxy[valid]).query(end_xy[todo], distance_upper_bound=tolerance)
             cand = valid[np.minimum(idx, valid.size - 1)]
-            found &= point_net[cand] == end_net[todo]
-            end_keys[todo[found]] = point_key[cand[found]]
+            found = np.isfinite(dist) & (point_net[cand] == end_net[todo])
+            end_no[todo[found]] = p_no[cand[found]]
             todo = todo[~found]
         if todo.size:
             pairs = cKDTree(end_xy[todo]).query_pairs(tolerance, output_type="ndarray")
-            pairs = pairs[end_net[todo][pairs[:, 0]] == end_net[todo][pairs[:, 1]]] if len(pairs) else pairs
+            if len(pairs):
+                pairs = pairs[end_net[todo][pairs[:, 0]] == end_net[todo][pairs[:, 1]]]
             g = sparse.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])) if len(pairs) else
-                                  (np.zeros(0), (np.zeros(0, int), np.zeros(0, int))), shape=(todo.size,) * 2)
+                                  (np.zeros(0), (np.zeros(0, np.int64), np.zeros(0, np.int64))), shape=(todo.size,) * 2)
             _, label = csgraph.connected_components(g, directed=False)
-            end_keys[todo] = end_net[todo] + "|~" + _text(label)
-    m = len(lns)
-    start_key, end_key = end_keys[:m], end_keys[m:]
+            end_no[todo] = n_no + label  # synthetic numbers "~n"
+    lone = np.flatnonzero(end_no < 0)  # an end without a number nor a position
+    end_no[lone] = n_no + todo.size + np.arange(lone.size)
+    n_ids = n_no + todo.size + lone.size + 1
+    s_no, e_no = end_no[:m], end_no[m:]
 
-    # nodes: every numbered point plus every key a line uses
-    all_keys = np.r_[point_key[~pd.isna(point_key)], start_key[~pd.isna(start_key)], end_key[~pd.isna(end_key)]]
-    _, uniques = pd.factorize(pd.Series(all_keys, dtype=object))
-    n = len(uniques)
-    key_index = pd.Index(uniques)
+    # nodes: every numbered point and every (network, number) a line uses
+    n_nets = max(len(names), 1) + 1
+    p_key = np.where(p_no >= 0, (point_net + 1) * n_ids + p_no, -1)
+    s_key, e_key = (line_net + 1) * n_ids + s_no, (line_net + 1) * n_ids + e_no
+    keys, inverse = np.unique(np.r_[p_key[p_key >= 0], s_key, e_key], return_inverse=True)
+    del n_nets
+    n = len(keys)
+    has_p = np.flatnonzero(p_key >= 0)
+    p_node = inverse[:has_p.size]
+    u, v = inverse[has_p.size:has_p.size + m], inverse[has_p.size + m:]
     node_point = np.full(n, -1, dtype=np.int64)
-    has_key = np.flatnonzero(~pd.isna(point_key))
-    pk_node = key_index.get_indexer(point_key[has_key])
-    # first row wins for duplicate numbers (reported by the check)
-    order = np.argsort(has_key)[::-1]
-    node_point[pk_node[order]] = has_key[order]
+    node_point[p_node[::-1]] = has_p[::-1]  # the first row wins for a duplicate number (the check reports it)
     node_x, node_y = np.full(n, np.nan), np.full(n, np.nan)
-    node_x[node_point >= 0] = pxy[node_point[node_point >= 0], 0]
-    node_y[node_point >= 0] = pxy[node_point[node_point >= 0], 1]
-    # lines whose end has no ends-table position: ends of lines without points (missing or snapped numbers)
-    u = np.full(m, -1, dtype=np.int64)
-    v = np.full(m, -1, dtype=np.int64)
-    ok_s, ok_e = ~pd.isna(start_key), ~pd.isna(end_key)
-    u[ok_s] = key_index.get_indexer(start_key[ok_s])
-    v[ok_e] = key_index.get_indexer(end_key[ok_e])
-    for idx, xy in ((u, first), (v, last)):
-        sel = (idx >= 0)
-        nodes = idx[sel]
+    hp = node_point >= 0
+    node_x[hp], node_y[hp] = pxy[node_point[hp], 0], pxy[node_point[hp], 1]
+    for nodes, xy in ((u, first), (v, last)):  # nodes the point table lacks sit at the line ends
         fill = np.isnan(node_x[nodes])
-        node_x[nodes[fill]] = xy[sel][fill, 0]
-        node_y[nodes[fill]] = xy[sel][fill, 1]
-    # a line with an end that could not be placed at all gets its own node there
-    lone = np.flatnonzero(np.r_[u, v] < 0)
-    if lone.size:
-        extra = np.arange(n, n + lone.size)
-        both = np.r_[u, v]
-        both[lone] = extra
-        u, v = both[:m], both[m:]
-        uniques = np.r_[np.asarray(uniques, dtype=object), np.array([f"|~lone{i}" for i in range(lone.size)], dtype=object)]
-        node_point = np.r_[node_point, np.full(lone.size, -1)]
-        xy = np.r_[first, last][lone]
-        node_x, node_y = np.r_[node_x, xy[:, 0]], np.r_[node_y, xy[:, 1]]
-        n += lone.size
-    node_key = np.asarray(uniques, dtype=object)
-    split = pd.Series(node_key).str.split("|", n=1, expand=True)
-    node_network = split[0].to_numpy(dtype=object)
-    node_no = split[1].to_numpy(dtype=object)
+        node_x[nodes[fill]], node_y[nodes[fill]] = xy[fill, 0], xy[fill, 1]
+    net_of, no_of = keys // n_ids - 1, keys % n_ids
+    net_names = np.array(sorted(names, key=names.get) + [""], dtype=object)
+    node_network = net_names[net_of]
+    text = np.empty(n, dtype=object)
+    real = no_of < n_no
+    text[real] = no_text[no_of[real]]
+    text[~real] = pd.Series(no_of[~real] - n_no).map(lambda k: f"~{k}").to_numpy(dtype=object)
+    line_network = net_names[line_net]
 
     # components: reorder nodes so each component is one contiguous block
     adj = sparse.coo_matrix((np.ones(m), (u, v)), shape=(n, n))
     n_comp, label = csgraph.connected_components(adj, directed=False)
-    perm = np.lexsort((np.arange(n), label))  # new → old
+    perm = np.argsort(label, kind="stable")  # new → old
     inv = np.empty(n, dtype=np.int64)
     inv[perm] = np.arange(n)
     comp_sorted = label[perm]
@@ -397,11 +390,12 @@ def build_topology(delivery: PipeDelivery, tolerance: float = DEFAULT_TOLERANCE_
     length = shapely.length(lns.geometry.to_numpy())
     fallback = np.hypot(node_x[u] - node_x[v], node_y[u] - node_y[v])
     length = np.where(np.isfinite(length) & (length > 0), length, fallback)
-    topo = Topology(delivery=delivery, tolerance=tolerance, node_key=node_key[perm], node_no=node_no[perm],
+    topo = Topology(delivery=delivery, tolerance=tolerance, node_no=text[perm],
                     node_network=node_network[perm], node_x=node_x[perm], node_y=node_y[perm],
                     node_point=node_point[perm], line_u=inv[u], line_v=inv[v],
                     line_fid=lns.index.to_numpy(dtype=np.int64), line_length=np.nan_to_num(length),
                     line_network=line_network, start_snapped=start_snapped, end_snapped=end_snapped,
                     comp_start=comp_start, node_comp=comp_sorted)
+    topo.line_first, topo.line_last = first, last
     topo.seconds = time.perf_counter() - started
     return topo
