@@ -76,7 +76,8 @@ class ClearanceRule:
 
     @property
     def citation(self) -> str:
-        return f"{self.source} Table {self.table}" + ("" if self.verified else " (to confirm)")
+        """Standard and table ("GB 50289-2016 Table 4.1.9"); whether the value is verified is :attr:`verified`."""
+        return f"{self.source} Table {self.table}"
 
 
 @lru_cache(maxsize=1)
