@@ -194,3 +194,7 @@ def install_panels(window: Any) -> None:
     view = getattr(window, "view", None)
     if view is not None and hasattr(view, "picked"):
         view.picked.connect(on_picked)
+
+    from qdt.ui.network_panel import install_network_panel
+
+    install_network_panel(window)  # 管线分析 menu and dock (qdt/ui/network_panel.py)
