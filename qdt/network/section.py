@@ -76,6 +76,17 @@ def section(topo: Topology, cut: shapely.LineString | str, networks: list[str] |
             sampled = topo.delivery.dem.sample(x, y)
             ground = np.where(np.isfinite(sampled), sampled, ground)
         order = np.argsort(dist, kind="stable")
+        # a cut through a survey point meets the two lines that end there: one pipe, listed once
+        node = np.where(frac <= 1e-9, topo.line_u[line_rows], np.where(frac >= 1 - 1e-9, topo.line_v[line_rows], -1))
+        seen: set[int] = set()
+        keep_rows = []
+        for k in order:
+            if node[k] >= 0:
+                if int(node[k]) in seen:
+                    continue
+                seen.add(int(node[k]))
+            keep_rows.append(k)
+        order = np.array(keep_rows, dtype=np.int64)
         for k in order:
             r = line_rows[k]
             outer_w = (width[r] + 2 * np.nan_to_num(wall[r])) / 1000.0 if np.isfinite(width[r]) else float("nan")

@@ -115,6 +115,9 @@ class NetworkPanel(QDockWidget):
         self.table.itemSelectionChanged.connect(self._row_selected)
         split.addWidget(self.plot)
         split.addWidget(self.table)
+        self.plot.setMinimumHeight(220)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
         layout.addWidget(split, 1)
         self.setWidget(body)
         window.view.picked.connect(self._on_picked)
@@ -409,7 +412,8 @@ def draw_section(plot: Any, r: dict[str, Any]) -> None:
     ground = np.r_[g_known[0] if g_known.size else 0.0, g[order], g_known[-1] if g_known.size else 0.0]
     ground = np.where(np.isfinite(ground), ground, np.nanmean(ground))
     plot.plot(ends_d, ground, pen=pg.mkPen((120, 90, 40), width=2))
-    for p in pipes:
+    top_ground = float(np.nanmax(ground))
+    for k, p in enumerate(sorted(pipes, key=lambda q: q["distance_m"])):
         if p["top"] is None:
             continue
         w = (p["width_mm"] or 200) / 1000.0
@@ -423,11 +427,20 @@ def draw_section(plot: Any, r: dict[str, Any]) -> None:
         item.setPen(pg.mkPen((0, 0, 0), width=1))
         item.setBrush(pg.mkBrush(*rgb))
         plot.addItem(item)
-        label = pg.TextItem(f"{p['network']} {p['line']}\nDN{p['width_mm']:.0f}" if p["width_mm"] else
-                            f"{p['network']} {p['line']}", color=(20, 20, 20), anchor=(0.5, 1.2))
-        label.setPos(p["distance_m"], p["top"])
+        # labels stand above the ground in three staggered rows, each joined to its pipe by a leader
+        label_y = top_ground + 0.6 + 0.9 * (k % 3)
+        plot.plot([p["distance_m"], p["distance_m"]], [p["top"], label_y], pen=pg.mkPen((150, 150, 150), width=1,
+                                                                                         style=Qt.PenStyle.DotLine))
+        size = f"DN{p['width_mm']:.0f}" if p["width_mm"] == p["height_mm"] and p["width_mm"] else \
+            f"{p['width_mm']:.0f}×{p['height_mm']:.0f}" if p["width_mm"] else ""
+        label = pg.TextItem(f"{p['network']} {p['line']} {size}", color=_colour(p["network"]) if p["network"] != "TX"
+                            else (0, 140, 0), anchor=(0.5, 1.0))
+        label.setPos(p["distance_m"], label_y)
         plot.addItem(label)
-    plot.autoRange()
+    inverts = [p["invert"] for p in pipes if p["invert"] is not None]
+    span = [p["distance_m"] for p in pipes]
+    plot.setRange(xRange=(min(span) - 3, max(span) + 3),
+                  yRange=(min(inverts) - 0.5 if inverts else top_ground - 5, top_ground + 3.2), padding=0)
 
 
 def draw_profile(plot: Any, r: dict[str, Any]) -> None:
@@ -442,7 +455,7 @@ def draw_profile(plot: Any, r: dict[str, Any]) -> None:
     ground = np.array([np.nan if p["ground"] is None else p["ground"] for p in pts], dtype=float)
     top = np.array([np.nan if p["top"] is None else p["top"] for p in pts], dtype=float)
     inv = np.array([np.nan if p["invert"] is None else p["invert"] for p in pts], dtype=float)
-    plot.addLegend(offset=(10, 10))
+    plot.addLegend(offset=(-10, -10))  # bottom right, clear of the point labels
     plot.plot(ch, ground, pen=pg.mkPen((120, 90, 40), width=2), name=tr("地面线"))
     plot.plot(ch, top, pen=pg.mkPen((30, 30, 200), width=1.5), name=tr("管顶"))
     plot.plot(ch, inv, pen=pg.mkPen((200, 30, 30), width=1.5), name=tr("管底"))
