@@ -93,23 +93,17 @@ def check(topo: Topology, network: str | None = None, limit_components: int = 50
                                      f"line {fid[i]} has no {end} point number; joined by position",
                                      str(topo.line_network[i])))
 
-    # duplicate point numbers
+    # duplicate point numbers: rows whose (network, number) node stands for another row
     pts_df = topo.delivery.points
-    pnet = pts_df["network"].astype(object).to_numpy()
-    from qdt.network.topology import _text
-
-    key = pd.Series(_text(pnet) + "|" + _text(pts_df["point_no"].astype(object).to_numpy()))
-    dup = key.duplicated(keep=False).to_numpy() & ~pd.isna(pts_df["point_no"]).to_numpy()
-    if dup.any():
-        rows = pd.Series(np.flatnonzero(dup)).groupby(key[dup].to_numpy())
-        for k, group in rows:
-            number = k.split("|", 1)[1]
-            network_of = k.split("|", 1)[0]
-            if net is not None and network_code(network_of) != net:
-                continue
-            findings.append(_finding("duplicate_point", [number], [],
-                                     f"point number {number} is used by {len(group)} points", network_of,
-                                     rows=[int(r) for r in pts_df.index.to_numpy()[group.to_numpy()]]))
+    pn = topo.point_node
+    dup_rows = np.flatnonzero((pn >= 0) & (topo.node_point[np.maximum(pn, 0)] != np.arange(len(pn))))
+    if net is not None:
+        dup_rows = dup_rows[topo.node_network[pn[dup_rows]] == net]
+    for node in np.unique(pn[dup_rows]):
+        rows = np.r_[topo.node_point[node], dup_rows[pn[dup_rows] == node]]
+        findings.append(_finding("duplicate_point", [str(no[node])], [],
+                                 f"point number {no[node]} is used by {len(rows)} points", str(topo.node_network[node]),
+                                 rows=[int(r) for r in pts_df.index.to_numpy()[rows]]))
 
     # dangling ends
     degree = np.bincount(np.r_[topo.line_u, topo.line_v], minlength=topo.n_nodes)
@@ -167,8 +161,8 @@ def check(topo: Topology, network: str | None = None, limit_components: int = 50
     # depth and diameter outliers
     cls = catalogue().feature_class("pipe")
     nets = pipe_networks()
-    deepest = np.array([DEPTH_FACTOR * nets[c].typical_depth_m[1] if c in nets and nets[c].typical_depth_m
-                        else np.inf for c in topo.line_network], dtype=float) if m else np.zeros(0)
+    limit = {c: DEPTH_FACTOR * n.typical_depth_m[1] for c, n in nets.items() if n.typical_depth_m}
+    deepest = pd.Series(topo.line_network, dtype=object).map(limit).fillna(np.inf).to_numpy(dtype=float)
     dmax = cls.field("depth_start").max or 50
     for end in ("start", "end"):
         depth = _numeric(lines_df, f"depth_{end}")
@@ -184,7 +178,7 @@ def check(topo: Topology, network: str | None = None, limit_components: int = 50
         findings.append(_finding("diameter_outlier", [], [int(fid[i])],
                                  f"line {fid[i]}: size {width[i]:g} mm is outside {fd.min:g}–{fd.max:g} mm",
                                  str(topo.line_network[i])))
-    two = np.flatnonzero((degree == 2) & node_in & (topo.feature.astype(str) != "reducer"))
+    two = np.flatnonzero((degree == 2) & node_in & (topo.feature != "reducer"))
     if two.size:
         inc = topo.incidence[two]
         pairs = inc.indices.reshape(-1, 2) if inc.nnz == 2 * two.size else None
@@ -204,8 +198,13 @@ def check(topo: Topology, network: str | None = None, limit_components: int = 50
     position = lines_df["position"].astype(object).to_numpy() if "position" in lines_df.columns else np.full(m, None)
     keys = pd.DataFrame({"n": topo.line_network, "s": sub, "b": burial, "p": position}).astype(object)
     keys = keys.where(keys.notna(), None)
-    key_id = keys.groupby(list(keys.columns), dropna=False, sort=False).ngroup().to_numpy()
-    first_row = pd.Series(np.arange(m)).groupby(key_id).first()
+    codes = [pd.factorize(keys[c], use_na_sentinel=False)[0].astype(np.int64) for c in keys.columns]
+    combined = codes[0]
+    for c in codes[1:]:
+        combined = combined * (int(c.max(initial=0)) + 1) + c
+    _, first_index, key_id = np.unique(combined, return_index=True, return_inverse=True)
+    key_id = key_id.ravel()
+    first_row = pd.Series(first_index, index=np.arange(len(first_index)))
     need = np.full(key_id.max() + 1 if m else 0, np.nan)
     rules: dict[int, Any] = {}
     for k, row in first_row.items():

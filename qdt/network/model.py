@@ -77,8 +77,8 @@ def line_heights(lines: pd.DataFrame, ground_start: np.ndarray, ground_end: np.n
 
     nets = pipe_networks()
     network = _column(lines, "network")
-    invert_ref = np.array([nets[n].depth_reference == "invert" if n in nets else False for n in network], dtype=bool) \
-        if len(lines) else np.zeros(0, dtype=bool)
+    invert = {code: net.depth_reference == "invert" for code, net in nets.items()}
+    invert_ref = pd.Series(network, dtype=object).map(invert).fillna(False).to_numpy(dtype=bool)
     _, inner_h = section_size(lines)
     inner_h = np.where(np.isfinite(inner_h), inner_h, 0.0) / 1000.0
     wall = np.nan_to_num(_numeric(lines, "wall_mm")) / 1000.0

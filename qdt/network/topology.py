@@ -67,6 +67,7 @@ class Topology:
     seconds: float = 0.0
     line_first: np.ndarray | None = None  # (m, 2) first vertex of each line
     line_last: np.ndarray | None = None
+    point_node: np.ndarray | None = None  # node of each point-table row (−1: no number)
 
     @property
     def n_nodes(self) -> int:
@@ -97,11 +98,11 @@ class Topology:
 
     @cached_property
     def is_valve(self) -> np.ndarray:
-        return np.isin(self.appurtenance.astype(str), list(_flags("pipe_appurtenance", "valve")))
+        return _isin(self.appurtenance, _flags("pipe_appurtenance", "valve"))
 
     @cached_property
     def closed(self) -> np.ndarray:
-        return self.is_valve & (self._point_values("valve_status").astype(str) == "closed")
+        return self.is_valve & _isin(self._point_values("valve_status"), {"closed"})
 
     @cached_property
     def inoperable(self) -> np.ndarray:
@@ -110,21 +111,21 @@ class Topology:
 
     @cached_property
     def is_hydrant(self) -> np.ndarray:
-        return np.isin(self.appurtenance.astype(str), list(_flags("pipe_appurtenance", "hydrant")))
+        return _isin(self.appurtenance, _flags("pipe_appurtenance", "hydrant"))
 
     @cached_property
     def is_consumer(self) -> np.ndarray:
-        return (np.isin(self.appurtenance.astype(str), list(_flags("pipe_appurtenance", "consumer")))
-                | np.isin(self.feature.astype(str), list(_flags("pipe_point_feature", "consumer"))))
+        return (_isin(self.appurtenance, _flags("pipe_appurtenance", "consumer"))
+                | _isin(self.feature, _flags("pipe_point_feature", "consumer")))
 
     @cached_property
     def is_outfall(self) -> np.ndarray:
-        return np.isin(self.appurtenance.astype(str), list(_flags("pipe_appurtenance", "outfall")))
+        return _isin(self.appurtenance, _flags("pipe_appurtenance", "outfall"))
 
     @cached_property
     def is_terminal(self) -> np.ndarray:
-        return (np.isin(self.appurtenance.astype(str), list(_flags("pipe_appurtenance", "terminal")))
-                | np.isin(self.feature.astype(str), list(_flags("pipe_point_feature", "terminal"))))
+        return (_isin(self.appurtenance, _flags("pipe_appurtenance", "terminal"))
+                | _isin(self.feature, _flags("pipe_point_feature", "terminal")))
 
     @cached_property
     def ground(self) -> np.ndarray:
@@ -153,7 +154,7 @@ class Topology:
         from qdt.cim import pipe_networks
 
         grav = {code for code, n in pipe_networks().items() if n.gravity}
-        return np.isin(self.line_network.astype(str), list(grav))
+        return _isin(self.line_network, grav)
 
     # --- graphs --------------------------------------------------------------------------------
     @cached_property
@@ -261,6 +262,11 @@ class Topology:
         if hits.size == 0:
             raise NetworkError(f"no line with feature id {f} in the line table")
         return int(hits[0])
+
+
+def _isin(values: np.ndarray, codes: set[str]) -> np.ndarray:
+    """Elementwise membership of an object array in a set of codes (hashing, no conversion to str)."""
+    return pd.Series(values, dtype=object).isin(list(codes)).to_numpy()
 
 
 def _text(values: Any) -> np.ndarray:
@@ -397,5 +403,8 @@ def build_topology(delivery: PipeDelivery, tolerance: float = DEFAULT_TOLERANCE_
                     line_network=line_network, start_snapped=start_snapped, end_snapped=end_snapped,
                     comp_start=comp_start, node_comp=comp_sorted)
     topo.line_first, topo.line_last = first, last
+    point_node = np.full(npts, -1, dtype=np.int64)
+    point_node[has_p] = inv[p_node]
+    topo.point_node = point_node
     topo.seconds = time.perf_counter() - started
     return topo
