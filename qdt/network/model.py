@@ -78,7 +78,7 @@ def line_heights(lines: pd.DataFrame, ground_start: np.ndarray, ground_end: np.n
     nets = pipe_networks()
     network = _column(lines, "network")
     invert = {code: net.depth_reference == "invert" for code, net in nets.items()}
-    invert_ref = pd.Series(network, dtype=object).map(invert).fillna(False).to_numpy(dtype=bool)
+    invert_ref = pd.Series(network, dtype=object).map(invert).eq(True).to_numpy()
     _, inner_h = section_size(lines)
     inner_h = np.where(np.isfinite(inner_h), inner_h, 0.0) / 1000.0
     wall = np.nan_to_num(_numeric(lines, "wall_mm")) / 1000.0
