@@ -373,7 +373,7 @@ def _pipe_runs(roads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                                     "vertex": np.isin(t, vertices) | (t < 0), "site": np.isin(t, sites),
                                     "junction_valve": np.isin(t, np.round(junctions + JUNCTION_HALF, 3))
                                     | np.isin(t, np.round(junctions - JUNCTION_HALF, 3)),
-                                    "crossing": np.isin(t, cross_t[run]), "outfall": t < 0}))
+                                    "crossing": np.isin(t, cross_t[run]), "outfall": outfall & (t == -30.0)}))
     return runs_df, pd.concat(points, ignore_index=True)
 
 
@@ -761,8 +761,8 @@ def _pipes(lay: Layout, d: Districts, rng: np.random.Generator
     operable = np.where(valve, True, None).astype(object)
     # one valve per district cannot be turned (seized): the 7th water valve of the district
     water_valve = valve & (np.tile(sv["net"], nd) == "JS")
-    nth = _rank(np.where(water_valve, pi, -1))
-    operable[water_valve & (nth == 6) & ~closed] = False
+    candidates = np.flatnonzero(water_valve & ~closed)
+    operable[candidates[_rank(pi[candidates]) == 6]] = False
     feature = np.tile(sv["feature"], nd).astype(object)
     run_first = run_of[first][ps]
     hx, hy = d.world(pi, gx[ps], gy[ps])
