@@ -321,3 +321,31 @@ def test_cli_json(capsys, tmp_path):
     assert cli(["network", "connected", str(SAMPLE_GPKG), "--from", "NOPE", "--to", "JS000047"]) == 2
     assert "no survey point 'NOPE'" in capsys.readouterr().err
     assert cli(["network", "check", str(tmp_path / "missing.gpkg")]) == 2
+
+
+def test_geopackage_delivery_with_pinyin_abbreviations_and_network_from_layer_names(tmp_path, sample):
+    """Field names as survey firms abbreviate them (WTDH, TZ, FSW, QDDH, ZDDH, QDMS, ZDMS, GJ, CZ); the network
+    only in the layer names (给水管点 / 给水管线); UTF-8 GeoPackage."""
+    delivery, topo = sample
+    pts = delivery.points[delivery.points.network == "JS"]
+    lns = delivery.lines[delivery.lines.network == "JS"]
+    point_table = gpd.GeoDataFrame({
+        "WTDH": pts.point_no.astype(str).to_numpy(), "TZ": pts.feature.to_numpy(), "FSW": pts.appurtenance.to_numpy(),
+        "DMGC": pts.ground_elev.to_numpy(), "FMZT": pts.valve_status.map({"open": "开", "closed": "关"}).to_numpy(),
+        "KCZ": pts.operable.astype(object).to_numpy()}, geometry=pts.geometry.to_numpy(), crs=pts.crs)
+    line_table = gpd.GeoDataFrame({
+        "QDDH": lns.start_point.astype(str).to_numpy(), "ZDDH": lns.end_point.astype(str).to_numpy(),
+        "QDMS": lns.depth_start.to_numpy(), "ZDMS": lns.depth_end.to_numpy(), "GJ": lns.diameter_mm.to_numpy(),
+        "CZ": "球墨铸铁"}, geometry=lns.geometry.to_numpy(), crs=lns.crs)
+    line_table.index = lns.index
+    gpkg = tmp_path / "delivery.gpkg"
+    pyogrio.write_dataframe(point_table, gpkg, layer="给水管点")
+    pyogrio.write_dataframe(line_table.reset_index(drop=True), gpkg, layer="给水管线")
+    got = open_delivery(gpkg)
+    assert got.networks == ["JS"] and set(got.lines.material) == {"DI"}
+    shp_topo = build_topology(got)
+    rng = np.random.default_rng(3)
+    for k in rng.choice(len(lns), 10, replace=False):
+        want = isolate(topo, int(lns.index[k]), network="JS")
+        mine = isolate(shp_topo, int(got.lines.index[k]))
+        assert mine["valves"] == want["valves"] and mine["points"] == want["points"]
