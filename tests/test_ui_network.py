@@ -27,7 +27,7 @@ def layer_of(window, feature_class):
 
 def test_isolation_from_the_menu_with_a_pipe_picked_in_the_view(window, qtbot, tmp_path):
     pipes, points = layer_of(window, "pipe"), layer_of(window, "pipe_point")
-    window.network_actions["isolate"].trigger()  # 管线分析 → 爆管关阀分析
+    window.panels["network"].actions["isolate"].trigger()  # 管线分析 → 爆管关阀分析
     panel = window.panels["network"]
     assert panel.isVisible() and panel.mode == "isolate"
     # the water line to break: a DN≥100 line in the middle of a run; the camera looks at it from above
@@ -62,7 +62,7 @@ def test_isolation_from_the_menu_with_a_pipe_picked_in_the_view(window, qtbot, t
 
 def test_profile_and_section_charts(window, qtbot, tmp_path):
     panel = window.panels["network"]
-    window.network_actions["profile"].trigger()
+    window.panels["network"].actions["profile"].trigger()
     topo = panel.ensure_topology()
     storm = layer_of(window, "pipe").frame
     storm = storm[(storm.subtype == "YS") & (storm.road_name == "南京路")]
@@ -75,7 +75,7 @@ def test_profile_and_section_charts(window, qtbot, tmp_path):
     assert panel.plot.isVisible() and panel.table.rowCount() == len(panel.result["segments"])
     pdf = panel.export_chart(tmp_path / "profile.pdf")
     assert pdf.stat().st_size > 5000 and pdf.read_bytes()[:4] == b"%PDF"
-    window.network_actions["section"].trigger()
+    window.panels["network"].actions["section"].trigger()
     x = 533600 + 420.0  # 南京路 in the first district, cut across it
     panel.cut_edit.setText(f"{x - 20} {3991500 + 800}, {x + 20} {3991500 + 800}")
     qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)

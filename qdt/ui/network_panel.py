@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from qdt.ui.i18n import tr
+from qdt.ui.panels import register_panel
 
 MODES = {"connected": "连通性分析", "trace": "上下游追踪", "isolate": "爆管关阀分析", "section": "横断面分析",
          "profile": "纵断面分析", "check": "管线数据检查"}
@@ -40,13 +41,15 @@ DIRECTIONS = {"down": "下游", "up": "上游"}
 
 
 class NetworkPanel(QDockWidget):
-    """The 管线分析 dock. Attributes: ``topology`` (built on first use), ``result`` (the last analysis
-    dict), ``rows`` (the listed rows as dicts), ``plot`` (the chart widget)."""
+    """The 管线分析 dock, built from the workbench (:mod:`qdt.ui.workbench`). Attributes: ``topology``
+    (built on first use per project), ``result`` (the last analysis dict), ``rows`` (the listed rows
+    as dicts), ``plot`` (the chart widget), ``actions`` (analysis key → its 管线分析 menu action)."""
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(tr("管线分析"), window)
+    def __init__(self, bench: Any) -> None:
+        super().__init__(tr("管线分析"))
         self.setObjectName("NetworkAnalysisDock")
-        self.window = window
+        self.bench = bench
+        self.actions: dict[str, QAction] = {}
         self.topology: Any = None
         self._topology_project: Any = None
         self.result: dict[str, Any] | None = None
@@ -120,8 +123,13 @@ class NetworkPanel(QDockWidget):
         split.setStretchFactor(1, 2)
         layout.addWidget(split, 1)
         self.setWidget(body)
-        window.view.picked.connect(self._on_picked)
+        bench.picked.connect(self._on_picked)
+        bench.project_loaded.connect(self._forget_topology)
         self.set_mode("isolate")
+
+    def _forget_topology(self, *_: Any) -> None:
+        self.topology = None
+        self._topology_project = None
 
     # --- inputs ---------------------------------------------------------------------------------
     def set_mode(self, mode: str) -> None:
@@ -139,7 +147,7 @@ class NetworkPanel(QDockWidget):
     def start_pick(self, target: QLineEdit) -> None:
         """The next click in the 3D view fills ``target`` (a point number, or a line id)."""
         self.pick_target = target
-        self.window.statusBar().showMessage(tr("在三维视图中点击管线或管点"), 8000)
+        self.bench.show_message(tr("在三维视图中点击管线或管点"), 8000)
 
     def _on_picked(self, result: Any) -> None:
         target, self.pick_target = self.pick_target, None
@@ -175,7 +183,7 @@ class NetworkPanel(QDockWidget):
     # --- data -----------------------------------------------------------------------------------
     def layers(self) -> tuple[Any, Any]:
         """The project's (pipe_point layer, pipe layer); raises ValueError naming what is missing."""
-        project = self.window.project
+        project = self.bench.project
         if project is None:
             raise ValueError(tr("请先打开项目"))
         points = next((lyr for lyr in project.layers if getattr(lyr, "feature_class", None) == "pipe_point"), None)
@@ -188,7 +196,7 @@ class NetworkPanel(QDockWidget):
         """The project's topology, built now when missing (sample: a tenth of a second)."""
         from qdt.network import PipeDelivery, build_topology
 
-        project = self.window.project
+        project = self.bench.project
         if self.topology is not None and self._topology_project is project:
             return self.topology
         points, lines = self.layers()
@@ -231,7 +239,7 @@ class NetworkPanel(QDockWidget):
                 result = check(topo, net)
         except (NetworkError, ValueError) as exc:
             self.summary.setText(str(exc))
-            self.window.statusBar().showMessage(str(exc), 8000)
+            self.bench.show_message(str(exc), 8000)
             return None
         self.show_result(mode, result)
         return result
@@ -283,7 +291,7 @@ class NetworkPanel(QDockWidget):
         numbers = frame["point_no"].astype(str)
         lines_layer.selection = {int(f) for f in lines if f in lines_layer.frame.index}
         points_layer.selection = set(frame.index[numbers.isin(names)].tolist())
-        self.window.view.request_render()
+        self.bench.request_render()
 
     def _row_selected(self) -> None:
         rows = sorted({i.row() for i in self.table.selectedIndexes()})
@@ -296,7 +304,7 @@ class NetworkPanel(QDockWidget):
             return
         line = row.get("管线") or row.get("line")
         if line is not None and str(line).isdigit():
-            self.window.fly_to_feature(lines_layer, int(line))
+            self.bench.fly_to_feature(lines_layer, int(line))
 
     # --- export ---------------------------------------------------------------------------------
     def export_rows(self, path: str | Path | None = None) -> Path | None:
@@ -304,7 +312,8 @@ class NetworkPanel(QDockWidget):
         if not self.rows:
             return None
         if path is None:
-            chosen, _ = QFileDialog.getSaveFileName(self, tr("导出结果…"), "network.csv", tr("CSV 表格 (*.csv)"))
+            chosen, _ = QFileDialog.getSaveFileName(self.bench.dialog_parent, tr("导出结果…"), "network.csv",
+                                                    tr("CSV 表格 (*.csv)"))
             if not chosen:
                 return None
             path = chosen
@@ -313,7 +322,7 @@ class NetworkPanel(QDockWidget):
             writer = csv.DictWriter(fh, fieldnames=list(self.rows[0]))
             writer.writeheader()
             writer.writerows(self.rows)
-        self.window.statusBar().showMessage(tr("已导出 {path}").format(path=out), 8000)
+        self.bench.show_message(tr("已导出 {path}").format(path=out), 8000)
         return out
 
     def export_chart(self, path: str | Path | None = None) -> Path | None:
@@ -321,7 +330,7 @@ class NetworkPanel(QDockWidget):
         if not self.plot.isVisible() and path is None:
             return None
         if path is None:
-            chosen, _ = QFileDialog.getSaveFileName(self, tr("导出图表…"), "profile.pdf",
+            chosen, _ = QFileDialog.getSaveFileName(self.bench.dialog_parent, tr("导出图表…"), "profile.pdf",
                                                     tr("PDF 文档 (*.pdf);;PNG 图像 (*.png)"))
             if not chosen:
                 return None
@@ -475,23 +484,19 @@ def draw_profile(plot: Any, r: dict[str, Any]) -> None:
     plot.autoRange()
 
 
-def install_network_panel(window: Any) -> NetworkPanel:
-    """Add the 管线分析 dock and menu to ``window``; ``window.panels["network"]`` is the dock."""
-    from qdt.ui.panels import _menu
-
-    panel = NetworkPanel(window)
-    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, panel)
-    panel.hide()
-    menu = _menu(window, tr("管线分析(&N)"), before=tr("帮助(&H)"))
-    window.network_actions = {}
+@register_panel("network", area="right", visible=False)
+def network_panel(bench: Any) -> NetworkPanel:
+    """The 管线分析 dock and its menu (one action per analysis), registered with the panel registry."""
+    panel = NetworkPanel(bench)
+    menu = tr("管线分析(&N)")
     for key, label in MODES.items():
-        act = QAction(tr(label), window)
+        act = QAction(tr(label), panel)
         act.setObjectName(f"network_{key}")
+        act.setStatusTip(tr(label))
         act.triggered.connect(lambda _c=False, k=key: (panel.set_mode(k), panel.show(), panel.raise_(),
                                                        _safe_topology(panel)))
-        menu.addAction(act)
-        window.network_actions[key] = act
-    window.panels["network"] = panel
+        bench.add_action(act, menu, before=tr("帮助(&H)"))
+        panel.actions[key] = act
     return panel
 
 
