@@ -349,3 +349,22 @@ def test_geopackage_delivery_with_pinyin_abbreviations_and_network_from_layer_na
         want = isolate(topo, int(lns.index[k]), network="JS")
         mine = isolate(shp_topo, int(got.lines.index[k]))
         assert mine["valves"] == want["valves"] and mine["points"] == want["points"]
+
+
+def test_cli_section_profile_and_check_on_the_project(capsys):
+    project = ROOT / "sample_data" / "qingdao_shinan.qdt"
+    x = 533600 + 300.0
+    assert cli(["network", "section", str(project), "--line", f"{x} 3992176, {x} 3992226", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [p["distance_m"] for p in doc["pipes"]] == sorted(p["distance_m"] for p in doc["pipes"])
+    assert all(p["ground"] is not None for p in doc["pipes"])  # the project's DEM
+    assert cli(["network", "profile", str(project), "--network", "PS", "--from", "YS000340", "--to", "YS000332",
+                "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["points"][0]["point"] == "YS000340" and doc["points"][-1]["appurtenance"] == "outfall"
+    assert all(s["slope_permille"] > 0 for s in doc["segments"])  # falling toward the outfall
+    assert cli(["network", "check", str(project), "--network", "给水", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["networks"] == ["JS"] and doc["counts"]["shallow_cover"] == 1
+    assert cli(["network", "section", str(project), "--line", "1 2 3"]) == 2
+    assert "X1 Y1, X2 Y2" in capsys.readouterr().err
