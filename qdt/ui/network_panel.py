@@ -352,9 +352,22 @@ class NetworkPanel(QDockWidget):
             scaled = pixmap.scaled(target.width(), int(target.height() * 0.6), Qt.AspectRatioMode.KeepAspectRatio,
                                    Qt.TransformationMode.SmoothTransformation)
             painter.drawPixmap(0, 60, scaled)
-            table = self.table.grab()
-            painter.drawPixmap(0, 70 + scaled.height(), table.scaled(target.width(), target.height() - scaled.height()
-                                                                     - 20, Qt.AspectRatioMode.KeepAspectRatio))
+            # every row of the table, as text in columns (new pages as needed), not a picture of the widget
+            columns = list(self.rows[0]) if self.rows else []
+            width = page.width() / max(len(columns), 1)
+            line_h = painter.fontMetrics().height() + 6
+            y = 70 + scaled.height() + line_h
+            for n, values in enumerate([{c: tr(c) for c in columns}, *self.rows]):
+                if y > page.height() - line_h:
+                    writer.newPage()
+                    y = line_h
+                for k, c in enumerate(columns):
+                    v = values[c]
+                    text = "" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+                    painter.drawText(int(k * width), int(y), text)
+                if n == 0:
+                    painter.drawLine(0, int(y + 4), page.width(), int(y + 4))
+                y += line_h
             painter.end()
         else:
             pixmap.save(str(out))
