@@ -245,7 +245,8 @@ def coerce_table(cls: FeatureClass, frame: pd.DataFrame, layer: str, *,
                                   "{value} is not a date (use YYYY-MM-DD)")
             out[fdef.name] = parsed
         elif fdef.type == "bool":
-            text = s.astype("string").str.strip().str.lower()
+            # GeoPackage and DBF store a nullable yes/no as a number: 1.0 / 0.0 read as "1" / "0"
+            text = (_as_text(s) if pd.api.types.is_float_dtype(s.dtype) else s.astype("string")).str.strip().str.lower()
             val = pd.Series(pd.NA, index=s.index, dtype="boolean")
             val[text.isin(TRUE_WORDS).fillna(False)] = True
             val[text.isin(FALSE_WORDS).fillna(False)] = False
