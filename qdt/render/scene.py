@@ -12,9 +12,20 @@ mesh instead (exports).
 The underground view (:meth:`Scene.set_underground`) is a display mode of the scene: it fades
 the ground, buildings and drapes without touching the layers' own opacity.
 
+A data change (``layer.events.data(change)``, a :class:`qdt.layers.DataChange`) is applied as
+narrowly as the visual allows: fields the layer's builder does not draw change nothing; colour
+fields recolour just the named features in the colour arrays VTK already reads (``Modified()``);
+geometry, a drawn size or a reload rebuild the layer.
+
+Threads: the scene handles its layers' events on the thread that emits them unless
+:attr:`Scene.deliver` routes them elsewhere; the Qt view sets it to a queued Qt connection to
+the GUI thread (:class:`qdt.ui.view3d.GuiRelay`). Exports build their own scene over
+:meth:`qdt.layers.LayerList.frozen` copies, which never emit.
+
 Events (``scene.events``):
 
 - ``built(layer)``: the layer's visual was (re)built.
+- ``recoloured(layer, fids)``: features of the layer were recoloured in place (no rebuild).
 - ``build_failed(layer, message)``: building failed; ``message`` is one line. When nothing
   is connected to this event the error propagates to the caller instead.
 - ``underground(on)``: the underground view was switched on or off (bool).
@@ -64,6 +75,11 @@ def _cell_point_ids(poly: Any, cells: np.ndarray) -> np.ndarray:
 
 def _no_render() -> None:
     """Default render request: nothing (offscreen callers render explicitly)."""
+
+
+def _direct(handler: Callable[..., None], args: tuple) -> None:
+    """Default delivery of layer events: call the handler now, on the emitting thread."""
+    handler(*args)
 
 
 def setup_renderer(renderer: vtkRenderer) -> None:
@@ -125,19 +141,19 @@ class _LayerBinding:
         events.selection.disconnect(self.on_selection)
 
     def on_visible(self, visible: bool) -> None:
-        self.scene._layer_visible(self.layer, visible)
+        self.scene.deliver(self.scene._layer_visible, (self.layer, visible))
 
     def on_opacity(self, opacity: float) -> None:
-        self.scene._layer_opacity(self.layer, opacity)
+        self.scene.deliver(self.scene._layer_opacity, (self.layer, opacity))
 
     def on_style(self, _style: object) -> None:
-        self.scene._layer_changed(self.layer)
+        self.scene.deliver(self.scene._layer_changed, (self.layer,))
 
-    def on_data(self) -> None:
-        self.scene._layer_changed(self.layer, data=True)
+    def on_data(self, change: object = None) -> None:
+        self.scene.deliver(self.scene._layer_data, (self.layer, change))
 
     def on_selection(self, fids: frozenset[int]) -> None:
-        self.scene._layer_selection(self.layer, fids)
+        self.scene.deliver(self.scene._layer_selection, (self.layer, fids))
 
 
 class Scene:
@@ -154,7 +170,10 @@ class Scene:
         self.renderer = renderer if renderer is not None else vtkRenderer()
         self.origin: SceneOrigin | None = None
         self.request_render: Callable[[], None] = _no_render
-        self.events = EventGroup("built", "build_failed", "underground")
+        #: how layer and layer-list events reach the scene: ``deliver(handler, args)``; the default
+        #: calls at once, the Qt view replaces it by a queued connection to the GUI thread
+        self.deliver: Callable[[Callable[..., None], tuple], None] = _direct
+        self.events = EventGroup("built", "build_failed", "underground", "recoloured")
         self.lod = bool(lod)
         self.fxaa = True
         self.interactive = False  # set while the user drags (qdt.render.interaction): FXAA off meanwhile
@@ -168,8 +187,8 @@ class Scene:
         self._closed = False
         setup_renderer(self.renderer)
         self._lod_manager = LodManager(self) if self.lod else None
-        layer_list.events.inserted.connect(self._on_inserted)
-        layer_list.events.removed.connect(self._on_removed)
+        layer_list.events.inserted.connect(self._inserted_event)
+        layer_list.events.removed.connect(self._removed_event)
         for layer in layer_list:
             self._bindings[layer.id] = _LayerBinding(self, layer)
         self._ensure_origin()
@@ -196,8 +215,8 @@ class Scene:
         if self._closed:
             return
         self._closed = True
-        self.layer_list.events.inserted.disconnect(self._on_inserted)
-        self.layer_list.events.removed.disconnect(self._on_removed)
+        self.layer_list.events.inserted.disconnect(self._inserted_event)
+        self.layer_list.events.removed.disconnect(self._removed_event)
         for binding in self._bindings.values():
             binding.disconnect()
         self._bindings.clear()
@@ -375,7 +394,15 @@ class Scene:
         return world_to_display(self, world_xyz)
 
     # --- layer list events -------------------------------------------------------------------
+    def _inserted_event(self, index: int, layer: Layer) -> None:
+        self.deliver(self._on_inserted, (index, layer))
+
+    def _removed_event(self, index: int, layer: Layer) -> None:
+        self.deliver(self._on_removed, (index, layer))
+
     def _on_inserted(self, _index: int, layer: Layer) -> None:
+        if self._closed:
+            return
         self._bindings[layer.id] = _LayerBinding(self, layer)
         first = self.origin is None
         self._ensure_origin()
@@ -386,6 +413,8 @@ class Scene:
         self.request_render()
 
     def _on_removed(self, _index: int, layer: Layer) -> None:
+        if self._closed:
+            return
         binding = self._bindings.pop(layer.id, None)
         if binding is not None:
             binding.disconnect()
@@ -398,6 +427,8 @@ class Scene:
 
     # --- layer events ----------------------------------------------------------------------------
     def _layer_visible(self, layer: Layer, visible: bool) -> None:
+        if self._closed:
+            return
         if isinstance(layer, RasterLayer) and layer.role == "ortho" and self._refresh_context():
             self._rebuild_terrain()
         visual = self._visuals.get(layer.id)
@@ -406,12 +437,30 @@ class Scene:
         self.request_render()
 
     def _layer_opacity(self, layer: Layer, opacity: float) -> None:
+        if self._closed:
+            return
         visual = self._visuals.get(layer.id)
         if visual is not None:
             visual.set_opacity(opacity)
         self.request_render()
 
+    def _layer_data(self, layer: Layer, change: object = None) -> None:
+        """A data change: nothing, a recolour of the named features, or a rebuild (module docstring)."""
+        if self._closed:
+            return
+        visual = self._visuals.get(layer.id)
+        decision = True if visual is None else visual.needs_rebuild(change)
+        if decision is None:
+            return
+        if decision is False and visual is not None and visual.recolour(change.fids):  # type: ignore[union-attr]
+            self.events.recoloured.emit(layer, change.fids)  # type: ignore[union-attr]
+            self.request_render()
+            return
+        self._layer_changed(layer, data=True)
+
     def _layer_changed(self, layer: Layer, data: bool = False) -> None:
+        if self._closed:
+            return
         if data and self._context is not None and layer is self._context.dem:
             self._context = None  # drop the cached terrain grid
             self._refresh_context()
@@ -425,6 +474,8 @@ class Scene:
         self.request_render()
 
     def _layer_selection(self, layer: Layer, fids: frozenset[int]) -> None:
+        if self._closed:
+            return
         visual = self._visuals.get(layer.id)
         if visual is not None:
             visual.set_selection(fids)

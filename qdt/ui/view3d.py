@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import PySide6.QtCore  # noqa: F401 - select PySide6 for vtkmodules.qt before importing it
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTerrain
@@ -18,6 +18,28 @@ from qdt.render.interaction import QdtInteractorStyle
 from qdt.render.offscreen import grab_image
 
 CLICK_TOLERANCE_PX = 4  # a press and release closer than this is a click, not a drag
+
+
+class GuiRelay(QObject):
+    """Delivers a scene's layer events on the thread this object lives in (the GUI thread).
+
+    ``deliver(handler, args)`` emits a Qt signal connected to :meth:`_call` with an automatic
+    connection: emitted on the GUI thread the handler runs at once (the edit is visible when the
+    call returns); emitted on any other thread (a live IoT feed, a worker) Qt queues it to the GUI
+    thread's event loop, so VTK objects are only touched where they are drawn.
+    """
+
+    _relay = Signal(object, object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._relay.connect(self._call, Qt.ConnectionType.AutoConnection)
+
+    def deliver(self, handler, args: tuple) -> None:  # noqa: ANN001 - any callable
+        self._relay.emit(handler, args)
+
+    def _call(self, handler, args: tuple) -> None:  # noqa: ANN001
+        handler(*args)
 
 
 class View3D(QWidget):
@@ -44,6 +66,7 @@ class View3D(QWidget):
         self.interactor = self.render_window.GetInteractor()
         self.interactor.SetInteractorStyle(vtkInteractorStyleTerrain())
         self.scene = None
+        self.relay = GuiRelay(self)
         self._closed = False
         self._render_pending = False
         self._press_pos: tuple[int, int] | None = None
@@ -64,6 +87,7 @@ class View3D(QWidget):
     def set_scene(self, scene) -> None:  # noqa: ANN001 - qdt.render.scene.Scene
         self.scene = scene
         scene.request_render = self.request_render
+        scene.deliver = self.relay.deliver  # layer events reach the scene on the GUI thread
         # map navigation (pan under the cursor, orbit, zoom to the cursor, speed scaled by distance);
         # the view keeps the reference VTK does not hold
         self.style = QdtInteractorStyle(scene)

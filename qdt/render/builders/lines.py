@@ -32,11 +32,23 @@ def _drape_spacing(ctx: BuildContext) -> float | None:
     return float(np.clip(spacing, 2.0, 20.0))
 
 
-def _colours(layer: VectorLayer, default: tuple[int, int, int]) -> np.ndarray:
-    n = len(layer.frame)
+def _colours(layer: VectorLayer, default: tuple[int, int, int], frame: pd.DataFrame | None = None) -> np.ndarray:
+    frame = layer.frame if frame is None else frame
+    n = len(frame)
     if is_default_style(layer.style):
         return np.tile(np.array(default, dtype=np.uint8), (n, 1))
-    return layer.style.colours(layer.frame, n).astype(np.uint8)
+    return layer.style.colours(frame, n).astype(np.uint8)
+
+
+def styled_recolour(visual: LayerVisual, layer: VectorLayer, default: tuple[int, int, int],
+                    drawn: frozenset[str] = frozenset()) -> LayerVisual:
+    """Declare what ``visual`` draws: geometry from ``drawn`` fields, colours from the style's field
+    (recoloured in place, see :meth:`LayerVisual.recolour`)."""
+    visual.drawn_fields = drawn
+    visual.colour_fields = (frozenset() if is_default_style(layer.style)
+                            else frozenset({getattr(layer.style, "field", "")} - {""}))
+    visual.feature_colours = lambda pos: _colours(layer, default, layer.frame.iloc[pos])
+    return visual
 
 
 def _lift(mapper_part: VisualPart, units: float) -> None:
@@ -63,7 +75,8 @@ def build_ribbons(layer: VectorLayer, ctx: BuildContext, default_width: float,
     # no normals: VTK shades each triangle by its own facet normal, as the terrain under it
     parts = mesh_parts(ctx, points, triangles, cell_row=cell_row, row_fids=layer.fids, colours=colours,
                        configure=lambda part: _lift(part, 4.0))
-    return LayerVisual(layer=layer, parts=parts, role="drape")
+    return styled_recolour(LayerVisual(layer=layer, parts=parts, role="drape"), layer, default_colour,
+                           frozenset({"width"}))
 
 
 @register_builder("vector", "road")
@@ -117,7 +130,7 @@ def build_zones(layer: Layer, ctx: BuildContext) -> LayerVisual:
     spacing = _drape_spacing(ctx)
     feature_rgb = _colours(layer, ZONE_DEFAULT)
     fids = layer.fids
-    visual = LayerVisual(layer=layer, role="drape")
+    visual = styled_recolour(LayerVisual(layer=layer, role="drape"), layer, ZONE_DEFAULT)
     if len(parts) == 0:
         return visual
 
@@ -154,7 +167,7 @@ def build_zones(layer: Layer, ctx: BuildContext) -> LayerVisual:
 
     visual.parts.extend(mesh_parts(ctx, outline_pts, np.stack([edge, edge + 1], axis=1), cell_row=edge_row,
                                    row_fids=fids, colours=edge_rgb, lines=True, pick_cells=False,
-                                   configure=outline_style))
+                                   configure=outline_style, shade=0.8))
     return visual
 
 
@@ -188,6 +201,7 @@ def _tiled_fill(parts: np.ndarray, part_row: np.ndarray, feature_rgb: np.ndarray
         part = coloured_part(poly, colours, cell_fids, on_cells=True, cell_fids=cell_fids,
                              opacity_factor=ZONE_FILL_OPACITY, pick_cells=pick)
         part.actor.GetProperty().LightingOff()  # a flat tint: no normals to store, the cheapest fragments
+        part.shade = 1.0
         _lift(part, 2.0)
         part.tile = block.index
         part.lod_lo, part.lod_hi = terrain_lod.level_range(spacing, block.level, levels)

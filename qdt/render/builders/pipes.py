@@ -83,8 +83,9 @@ def pipe_centre_line(layer: VectorLayer, ctx: BuildContext, max_segment: float =
     return PipeCentreLine(centre=centre, radius=radius, line=verts.line, row=row)
 
 
-def _network_colours(layer: VectorLayer) -> np.ndarray:
-    frame = layer.frame
+def _network_colours(layer: VectorLayer, frame: pd.DataFrame | None = None) -> np.ndarray:
+    """Per-feature colours of ``frame`` (default the layer's): network colours or the style's."""
+    frame = layer.frame if frame is None else frame
     n = len(frame)
     if is_default_style(layer.style) and "network" in frame.columns:
         return lookup_colours(network_key(frame["network"].to_numpy()), pipe_network_colours(), PIPE_UNKNOWN)
@@ -106,6 +107,10 @@ def build_pipes(layer: Layer, ctx: BuildContext) -> LayerVisual:
     assert isinstance(layer, VectorLayer)
     feature_rgb = _network_colours(layer)
     visual = LayerVisual(layer=layer, role="underground")
+    visual.drawn_fields = frozenset({"depth_start", "depth_end", "diameter_mm"})
+    visual.colour_fields = (frozenset({"network"}) if is_default_style(layer.style)
+                            else frozenset({getattr(layer.style, "field", "")} - {""}))
+    visual.feature_colours = lambda pos: _network_colours(layer, layer.frame.iloc[pos])
     if ctx.tiles is not None:
         return _tiled_pipes(layer, ctx, visual, feature_rgb)
     axis = pipe_centre_line(layer, ctx)
@@ -117,6 +122,7 @@ def build_pipes(layer: Layer, ctx: BuildContext) -> LayerVisual:
                          cell_data={"fid": cell_fids, "colours": colours})
     part = coloured_part(poly, colours, cell_fids, on_cells=True, cell_fids=cell_fids)
     part.actor.GetProperty().SetSpecular(0.25)
+    part.shade = 1.0
     visual.parts.append(part)
     return visual
 
