@@ -264,12 +264,17 @@ class PickTubes:
     Segment ``i`` runs from ``vertices[start[i]]`` to ``vertices[start[i] + 1]`` with the radius
     of its first vertex (``radius`` per vertex) and feature id ``fids[i]``. Float32 vertices
     keep a city's million segments small; picking computes in float64.
+
+    ``min_px``: what is drawn is what is picked. Pipes far away are drawn as lines a few pixels
+    wide, far wider on screen than their true radius; a click within ``min_px`` pixels of the
+    centre line picks the pipe at any distance (the true radius wins where it is wider).
     """
 
     vertices: np.ndarray
     start: np.ndarray
     radius: np.ndarray
     fids: np.ndarray
+    min_px: float = 0.0
     _index: object = field(default=None, repr=False)
 
     def ends(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -30,6 +30,7 @@ TUBE_SIDES = 12
 NEAR_TUBE_SIDES = 10
 TUBE_MAX_MPP = 0.35  # tubes while a pixel is at most 0.35 m (a DN300 pipe ≥ 1 px); coloured lines beyond
 LINE_PX = 2.0
+PICK_SLACK_PX = 3.0  # a click this many pixels beside a drawn pipe line still picks it
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -149,7 +150,7 @@ def _tiled_pipes(layer: VectorLayer, ctx: BuildContext, visual: LayerVisual, fea
     vertices = axis.centre.astype(np.float32)
     radius = axis.radius.astype(np.float32)
     visual.tubes.append(PickTubes(vertices=vertices, start=segment.astype(np.int32), radius=radius,
-                                  fids=compact_ids(fids)[seg_row]))
+                                  fids=compact_ids(fids)[seg_row], min_px=LINE_PX / 2 + PICK_SLACK_PX))
     # per feature: its box (for choosing the near ones) and where its vertices start
     lo = np.full((n, 3), np.inf)
     hi = np.full((n, 3), -np.inf)
