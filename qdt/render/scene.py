@@ -56,6 +56,9 @@ from qdt.render.visual import BuildContext, LayerVisual
 # Opacity of each role in the underground view: the ground stays readable as a veil, buildings
 # become ghosts, drapes (roads, zones) a tint; pipes and manholes stay opaque.
 UNDERGROUND_OPACITY = {"ground": 0.3, "building": 0.22, "drape": 0.35}
+# surface symbols (lights, poles, cabinets) step back in the underground view: faded, dots at 60 % size
+UNDERGROUND_SURFACE_OPACITY = 0.6
+UNDERGROUND_SURFACE_POINT_SCALE = 0.6
 FEATURE_MIN_VIEW = 40.0  # m: fly_to_feature frames at least this much around a small feature
 NEAR_CLIPPING_TOLERANCE = 1e-4  # near plane ≥ far × this: 3 m at 30 km, so street level stays unclipped
 
@@ -570,4 +573,9 @@ class Scene:
 
     def _apply_display(self, visual: LayerVisual) -> None:
         opacity = UNDERGROUND_OPACITY.get(visual.role, 1.0) if self._underground else 1.0
+        point_scale = 1.0
+        if self._underground and visual.surface_symbol:
+            opacity = UNDERGROUND_SURFACE_OPACITY
+            point_scale = UNDERGROUND_SURFACE_POINT_SCALE
         visual.set_display(True, opacity)
+        visual.set_symbol_scale(point_scale)

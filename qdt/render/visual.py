@@ -141,6 +141,10 @@ class VisualPart:
     #: (:meth:`LayerVisual.recolour`): None, they do not (a constant colour: pole metal, terrain);
     #: a float or a per-row float array, the factor applied (1.0: the feature colour; roofs 0.9)
     shade: float | np.ndarray | None = None
+    #: screen-size symbols: the dot diameter or line width in pixels as built (0: neither); the
+    #: scene scales dots (underground view); snapshots scale both with the image size
+    point_px: float = 0.0
+    line_px: float = 0.0
     _bounds: np.ndarray | None = field(default=None, repr=False)
     _fid_order: np.ndarray | None = field(default=None, repr=False)
 
@@ -327,6 +331,9 @@ class LayerVisual:
     near: list = field(default_factory=list)  # qdt.render.near.NearSet, rebuilt around the camera
     heightfields: list = field(default_factory=list)  # qdt.render.heightfield.Heightfield: picked by marching
     role: str = "facility"
+    #: a symbol standing on the surface (lights, poles, cabinets): it steps back (smaller, faded)
+    #: in the underground view so the pipes show
+    surface_symbol: bool = False
     layer_visible: bool = True
     layer_opacity: float = 1.0
     display_shown: bool = True
@@ -409,6 +416,12 @@ class LayerVisual:
         for near in self.near:
             near.recolour(fids, colours)
         return True
+
+    def set_symbol_scale(self, point_scale: float) -> None:
+        """Draw the screen-size dots of the visual at ``point_scale`` × their built size (at least 1 px)."""
+        for part in self.parts:
+            if part.point_px:
+                part.actor.GetProperty().SetPointSize(max(1.0, part.point_px * point_scale))
 
     def set_selection(self, fids: frozenset[int] | set[int]) -> None:
         selected = np.array(sorted(int(f) for f in fids), dtype=np.int64)
@@ -609,6 +622,7 @@ def point_parts(ctx: BuildContext, position: np.ndarray, colours: np.ndarray, fi
         part = coloured_part(poly, rgb, fids[rows], on_cells=False, pick_cells=False)
         prop = part.actor.GetProperty()
         prop.SetPointSize(size_px)
+        part.point_px = float(size_px)
         prop.SetRenderPointsAsSpheres(spheres)
         part.actor.PickableOff()
         part.tile = tile

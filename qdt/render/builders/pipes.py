@@ -125,7 +125,21 @@ def build_pipes(layer: Layer, ctx: BuildContext) -> LayerVisual:
     part.actor.GetProperty().SetSpecular(0.25)
     part.shade = 1.0
     visual.parts.append(part)
+    # the centre line drawn at least LINE_PX wide, so a district-wide view (a snapshot) still shows
+    # pipes far thinner than a pixel; inside the tube wherever the tube is wider on screen
+    segment = np.flatnonzero(axis.line[:-1] == axis.line[1:]) if len(axis.line) > 1 else np.empty(0, np.int64)
+    seg_row = axis.row[segment]
+    visual.parts.extend(mesh_parts(ctx, axis.centre, np.stack([segment, segment + 1], axis=1), cell_row=seg_row,
+                                   row_fids=layer.fids, colours=feature_rgb[seg_row], lines=True, pick_cells=False,
+                                   configure=_line_style))
     return visual
+
+
+def _line_style(part: VisualPart) -> None:
+    prop = part.actor.GetProperty()
+    prop.SetLineWidth(LINE_PX)
+    prop.LightingOff()
+    part.line_px = LINE_PX
 
 
 def _tiled_pipes(layer: VectorLayer, ctx: BuildContext, visual: LayerVisual, feature_rgb: np.ndarray) -> LayerVisual:
@@ -139,14 +153,9 @@ def _tiled_pipes(layer: VectorLayer, ctx: BuildContext, visual: LayerVisual, fea
     segment = np.flatnonzero(axis.line[:-1] == axis.line[1:]) if len(axis.line) > 1 else np.empty(0, np.int64)
     seg_row = axis.row[segment]
 
-    def line_style(part: VisualPart) -> None:
-        prop = part.actor.GetProperty()
-        prop.SetLineWidth(LINE_PX)
-        prop.LightingOff()
-
     visual.parts.extend(mesh_parts(ctx, axis.centre, np.stack([segment, segment + 1], axis=1), cell_row=seg_row,
                                    row_fids=fids, colours=feature_rgb[seg_row], lines=True, pick_cells=False,
-                                   configure=line_style))
+                                   configure=_line_style))
     vertices = axis.centre.astype(np.float32)
     radius = axis.radius.astype(np.float32)
     visual.tubes.append(PickTubes(vertices=vertices, start=segment.astype(np.int32), radius=radius,

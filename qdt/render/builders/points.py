@@ -175,6 +175,7 @@ def build_point_facilities(layer: Layer, ctx: BuildContext, feature_class: str) 
     xy = np.column_stack([lx, ly]).astype(np.float32)
     fids = compact_ids(fids)
     visual = LayerVisual(layer=layer, role="facility")  # manholes too: their covers show on the street
+    visual.surface_symbol = feature_class != "manhole"  # steps back in the underground view
     visual.drawn_fields = frozenset({"pole_height", "depth"})
     visual.colour_fields = _colour_fields(layer, feature_class)
     visual.feature_colours = lambda pos: _feature_colours(layer, feature_class, layer.frame.iloc[pos])
@@ -255,6 +256,7 @@ def _sprite_part(position: np.ndarray | vtkPolyData, colour: np.ndarray, fids: n
     part = coloured_part(poly, colours, fids, on_cells=False, pick_cells=False)
     prop = part.actor.GetProperty()
     prop.SetPointSize(SPRITE_PX)
+    part.point_px = SPRITE_PX
     prop.SetRenderPointsAsSpheres(True)
     part.actor.PickableOff()
     return part
