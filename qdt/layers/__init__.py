@@ -1,6 +1,6 @@
 """Layer models: plain Python + numpy/pandas/shapely, no Qt, no VTK."""
 
-from qdt.layers.base import DataChange, Layer, LayerKind
+from qdt.layers.base import NULL_TEXT, DataChange, Layer, LayerKind
 from qdt.layers.citymodel import CityModelLayer
 from qdt.layers.layerlist import LayerList
 from qdt.layers.raster import RasterLayer
@@ -15,6 +15,7 @@ __all__ = [
     "Layer",
     "LayerKind",
     "LayerList",
+    "NULL_TEXT",
     "RasterLayer",
     "SingleStyle",
     "Style",

@@ -39,6 +39,10 @@ from qdt.layers.style import SingleStyle, Style
 
 _ids = itertools.count(1)
 
+#: how a missing value is written for people, everywhere (inspector, attribute table, reports):
+#: QGIS's convention
+NULL_TEXT = "NULL"
+
 
 @dataclass(frozen=True, eq=False)
 class DataChange:
