@@ -247,6 +247,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.setText(tr("取消"))
         self.cancel_button.hide()
         self.cancel_button.clicked.connect(self.cancel_loading)
+        sb.addPermanentWidget(self.view.render_indicator)  # "rendering" while frames lag the mouse
         sb.addPermanentWidget(self.coord_label)
         sb.addPermanentWidget(self.camera_label)
         sb.addPermanentWidget(self.progress)
