@@ -343,13 +343,22 @@ class AttributeTableModel(QAbstractTableModel):
 class BatchEditDialog(QDialog):
     """Choose a field and a value for every selected feature (one undo step)."""
 
-    def __init__(self, layer: Any, fields: list[str], count: int, parent: QWidget | None = None) -> None:
+    def __init__(self, layer: Any, fields: list[str], count: int, parent: QWidget | None = None,
+                 hidden: int = 0) -> None:
         super().__init__(parent)
         self.setWindowTitle(tr("批量修改所选要素"))
+        self.setObjectName("BatchEditDialog")
         self.layer = layer
         self.fields = fields
         form = QFormLayout(self)
-        form.addRow(QLabel(tr("将修改 {n} 个所选要素").format(n=count)))
+        self.count_label = QLabel(tr("将修改 {n} 个所选要素").format(n=count))
+        form.addRow(self.count_label)
+        if hidden:
+            # only what the user sees is changed: say so for rows the filter hides
+            note = QLabel(tr("另有 {n} 个已选要素被筛选条件隐藏，不会修改").format(n=hidden))
+            note.setObjectName("hidden_note")
+            note.setStyleSheet("color: #a15c00;")
+            form.addRow(note)
         self.field_box = QComboBox(self)
         for name in fields:
             fdef, _ = field_info(layer, name)
@@ -462,7 +471,8 @@ class AttributeTableDock(QDockWidget):
         self.act_edit.toggled.connect(self._toggle_edit)
         self.act_commit.triggered.connect(self.commit)
         self.act_rollback.triggered.connect(self.rollback)
-        self.act_batch.triggered.connect(self.batch_edit)
+        # triggered(bool) must not land in batch_edit's field parameter
+        self.act_batch.triggered.connect(lambda _checked=False: self.batch_edit())
         self.act_zoom.triggered.connect(self.zoom_to_selected)
         self.act_clear.triggered.connect(self.clear_selection)
         edits.changed.connect(self._on_edits_changed)
@@ -721,14 +731,22 @@ class AttributeTableDock(QDockWidget):
             self.edits.rollback(self.layer)
 
     def batch_edit(self, field: str | None = None, value: Any = None) -> bool:
-        """Set one field of every selected feature (one undo step). Without ``field``, asks in a dialog."""
+        """Set one field of the selected features the table shows (one undo step); selected rows the
+        filter hides are left alone, and the dialog says how many. Without ``field``, asks in a dialog."""
         editor = self.edits.editor(self.layer) if self.layer is not None else None
         if editor is None or not self.layer.selection:
             self._message(tr("请先进入编辑模式并选择要素"))
             return False
-        fids = np.sort(np.fromiter(self.layer.selection, dtype=np.int64, count=len(self.layer.selection)))
+        selected = np.sort(np.fromiter(self.layer.selection, dtype=np.int64, count=len(self.layer.selection)))
+        shown = self.model.fids_of_rows(np.arange(self.model.rowCount())) if self.model is not None else selected
+        fids = np.intersect1d(selected, shown)
+        hidden = len(selected) - len(fids)
+        if len(fids) == 0:
+            self._message(tr("所选要素都被筛选条件隐藏：请清除筛选后再批量修改"))
+            return False
         if field is None:
-            dialog = BatchEditDialog(self.layer, editor.session.editable_fields, len(fids), self)
+            dialog = BatchEditDialog(self.layer, editor.session.editable_fields, len(fids), self, hidden=hidden)
+            self.batch_dialog = dialog  # for tests and screenshots
             if dialog.exec() != QDialog.DialogCode.Accepted:
                 return False
             field, value = dialog.field, dialog.value()
