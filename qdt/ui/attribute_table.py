@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from qdt.edit import EditError
+from qdt.layers import NULL_TEXT
 from qdt.query import ExpressionError, evaluate, feature_class_of
 from qdt.ui.editing import FieldDelegate, create_field_editor, editor_value, field_info
 from qdt.ui.i18n import language, tr
@@ -164,7 +165,7 @@ class AttributeTableModel(QAbstractTableModel):
         except (TypeError, ValueError):
             null = False
         if null:
-            return "NULL"
+            return NULL_TEXT
         labels = self._labels.get(name)
         if labels is not None:
             key = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)

@@ -39,11 +39,10 @@ from PySide6.QtWidgets import (
 )
 
 from qdt.edit import EditError, EditSession, editing_session, start_editing
+from qdt.layers import NULL_TEXT  # noqa: E402,F401 - one way to write a missing value (re-exported)
 from qdt.tasks import Task
 from qdt.ui.i18n import tr
 from qdt.ui.inspector import catalogue_name
-
-NULL_TEXT = "NULL"
 
 
 # --------------------------------------------------------------------------------------------

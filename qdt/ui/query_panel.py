@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qdt.layers import NULL_TEXT
 from qdt.query import (
     PREDICATES,
     ExpressionError,
@@ -87,7 +88,7 @@ class FrameModel(QAbstractTableModel):
         value = self._columns[index.column()][index.row()]
         try:
             if pd.isna(value):
-                return "NULL"
+                return NULL_TEXT
         except (TypeError, ValueError):
             pass
         labels = self._labels[index.column()]
