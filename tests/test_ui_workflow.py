@@ -250,3 +250,88 @@ def test_slow_frames_coalesce_mouse_moves_and_stop_with_the_mouse(window, monkey
     assert count <= 15, count
     assert indicator_seen
     assert wait_until(lambda: not view.render_indicator.isVisibleTo(window), 5)
+
+
+# --- 9. small things --------------------------------------------------------------------------------
+def _answer_modal(object_name: str, handle) -> None:
+    def poll():
+        dialog = QApplication.activeModalWidget()
+        if dialog is not None and dialog.objectName() == object_name:
+            handle(dialog)
+        else:
+            QTimer.singleShot(50, poll)
+    QTimer.singleShot(50, poll)
+
+
+def test_ctrl_b_asks_for_a_name_and_shows_the_bookmarks(window):
+    window.bookmarks.hide()
+    before = len(window.project.bookmarks)
+    _answer_modal("BookmarkNameDialog", lambda d: (d.setTextValue("五四广场 东望"), d.accept()))
+    assert window.act_add_bookmark.shortcut().toString() == "Ctrl+B"
+    window.act_add_bookmark.trigger()
+    assert wait_until(lambda: len(window.project.bookmarks) == before + 1, 10)
+    assert window.project.bookmarks[-1].name == "五四广场 东望"
+    assert window.bookmarks.isVisible()
+    _answer_modal("BookmarkNameDialog", lambda d: d.reject())  # cancelled: nothing is added
+    window.act_add_bookmark.trigger()
+    assert len(window.project.bookmarks) == before + 1
+    window.bookmarks.remove(len(window.project.bookmarks) - 1)
+
+
+def test_status_bar_follows_programmatic_moves_and_keeps_coordinates_readable(window):
+    window.camera_label.setText("")
+    lights = window.project.layers["路灯"]
+    window.fly_to_feature(lights, int(lights.fids[0]))  # a programmatic move (no mouse)
+    assert wait_until(lambda: window.camera_label.text() != "", 10)
+    altitude, _ = window.camera_scale()
+    assert f"{altitude:.0f} m" in window.camera_label.text()
+    long = "很长的状态消息" * 60
+    window.statusBar().showMessage(long, 5000)
+    shown = window.statusBar().currentMessage()
+    assert shown != long and shown.endswith("…") and window.statusBar().toolTip() == long
+    width = window.statusBar().fontMetrics().horizontalAdvance(shown)
+    assert width <= window.coord_label.geometry().left() or not window.coord_label.isVisible()
+    window.statusBar().clearMessage()
+
+
+def test_roll_back_all_edits_asks_first(window):
+    lights = window.project.layers["路灯"]
+    dock = window.panels["table"]
+    dock.set_layer(lights)
+    dock.act_edit.trigger()
+    window.edits.ask = True
+    try:
+        fids = lights.fids[:3]
+        window.edits.editor(lights).set_values(fids, {"status": 4})
+        _answer_modal("RollbackDialog", lambda box: box.reject())  # cancel keeps the edits
+        dock.act_rollback.trigger()
+        assert (lights.frame.loc[fids, "status"] == 4).all()
+        _answer_modal("RollbackDialog",
+                      lambda box: box.button(box.StandardButton.Discard).click())
+        dock.act_rollback.trigger()
+        assert not window.edits.editor(lights).has_changes
+    finally:
+        window.edits.ask = False
+        window.edits.stop(lights, save=False)
+
+
+def test_measuring_keeps_the_attribute_table_layer_and_filter(window):
+    dock = window.panels["table"]
+    pipes = window.project.layers["地下管线"]
+    dock.set_layer(pipes)
+    dock.filter_edit.setText("network = 'RQ'")
+    QTest.mouseClick(dock.filter_button, Qt.MouseButton.LeftButton)
+    shown = dock.model.rowCount()
+    try:
+        window.act_measure["distance"].trigger()
+        window.view.render_image()
+        w, h = window.view.renderer.GetSize()
+        for x, y in ((w * 0.4, h * 0.5), (w * 0.6, h * 0.5)):
+            click_display(window, x, y)
+        window.act_measure["distance"].trigger()  # off again
+        assert dock.layer is pipes and dock.filter_edit.text() == "network = 'RQ'"
+        assert dock.model.rowCount() == shown
+    finally:
+        window.set_measure_mode(None)
+        dock.filter_edit.setText("")
+        dock.apply_filter()

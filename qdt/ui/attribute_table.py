@@ -396,8 +396,12 @@ class AttributeTableDock(QDockWidget):
     ``edits`` the window's :class:`qdt.ui.editing.EditManager`.
     """
 
+    # layer data events may come from any thread (a live feed): a Qt signal brings them to the GUI thread
+    _data_arrived = Signal(object)
+
     def __init__(self, window: Any, edits: Any) -> None:
         super().__init__(tr("属性表"), window)
+        self._data_arrived.connect(self._apply_data_change)
         self.setObjectName("AttributeTableDock")
         self.window_ = window
         self.edits = edits
@@ -554,12 +558,17 @@ class AttributeTableDock(QDockWidget):
             self.layer.events.data.disconnect(self._data_cb)
         self._selection_cb = self._data_cb = None
 
-    def _layer_data_changed(self) -> None:
+    def _layer_data_changed(self, change: Any = None) -> None:
+        self._data_arrived.emit(change)
+
+    def _apply_data_change(self, change: Any) -> None:
+        """Repaint what a :class:`qdt.layers.DataChange` names (the columns of its fields), or reload."""
         if self.model is not None and self.edits.editor(self.layer) is None:
             if self.model.columns != list(self.layer.columns) or len(self.model._mask) != len(self.layer.frame):
                 self.model.reload()
             else:
-                self.model.cells_changed(None, None)
+                fields = None if change is None or change.fields is None else change.fields
+                self.model.cells_changed(None, fields)
 
     # --- filter -------------------------------------------------------------------------------------
     def apply_filter(self) -> bool:

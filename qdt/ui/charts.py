@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyqtgraph as pg
 import shapely
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QDockWidget, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from qdt.ui.i18n import tr
@@ -96,6 +96,9 @@ def pipe_lengths(layers: Any, selection_only: bool = False) -> pd.Series:
 class ChartsDock(QDockWidget):
     """Two bar charts; ``scope`` combo: whole project or the current selection."""
 
+    # layer events may come from any thread (a live feed); a Qt signal takes them to the GUI thread
+    _poke = Signal()
+
     def __init__(self, window: Any) -> None:
         super().__init__(tr("统计图表"), window)
         self.setObjectName("ChartsDock")
@@ -132,6 +135,7 @@ class ChartsDock(QDockWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(100)  # coalesce bursts of selection/edit events
         self._timer.timeout.connect(self.refresh)
+        self._poke.connect(self._timer.start)
         self.scope_box.currentIndexChanged.connect(lambda _i: self.refresh())
 
     @property
@@ -150,11 +154,11 @@ class ChartsDock(QDockWidget):
         self.refresh()
 
     def _on_data(self, _change: Any = None) -> None:
-        self._timer.start()
+        self._poke.emit()
 
     def _on_selection(self, _fids: Any) -> None:
         if self.selection_only:
-            self._timer.start()
+            self._poke.emit()
 
     def refresh(self) -> None:
         if self.layers is None:

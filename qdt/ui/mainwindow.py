@@ -110,7 +110,11 @@ class MainWindow(QMainWindow):
         self.log_dock.hide()
 
         self._build_actions()
+        from qdt.ui.statusbar import ElidingStatusBar
+
+        self.setStatusBar(ElidingStatusBar(self))  # long messages never cover the coordinates
         self._build_status_bar()
+        self.view.camera_shown.connect(self._show_camera)  # programmatic moves too (fly to, bookmarks)
         self.view.cursor_moved.connect(self._show_cursor)
         self.view.camera_changed.connect(self.camera_moved)
         self.view.picked.connect(self._on_picked)

@@ -184,7 +184,10 @@ def install_panels(window: Any) -> None:
     window.project_loaded.connect(on_project)
 
     def on_picked(result: Any) -> None:
-        # the attribute table follows the picked feature's layer (its row is selected by the layer's event)
+        # the attribute table follows the picked feature's layer (its row is selected by the layer's event),
+        # but not while measuring: those clicks place points, they do not choose features
+        if getattr(getattr(window, "measure", None), "active", False):
+            return
         if result is not None and getattr(result, "fid", None) is not None and table.layer is not result.layer:
             from qdt.layers import VectorLayer
 

@@ -57,6 +57,7 @@ class View3D(QWidget):
     picked = Signal(object)
     cursor_moved = Signal(object)
     camera_changed = Signal()
+    camera_shown = Signal()  # a frame shows a camera that moved since the last frame (any cause)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -138,6 +139,10 @@ class View3D(QWidget):
         self.render_window.Render()
         self.last_frame_s = time.perf_counter() - start
         self.frames += 1
+        camera_time = self.renderer.GetActiveCamera().GetMTime()
+        if camera_time != getattr(self, "_camera_time", None):
+            self._camera_time = camera_time
+            self.camera_shown.emit()
         if self.last_frame_s <= LAG_FRAME_S:
             self.render_indicator.hide()
         else:
