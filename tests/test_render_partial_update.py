@@ -183,3 +183,33 @@ def test_scene_deliver_routes_events_to_the_listener_thread():
     handler(*args)
     assert handled_on == [threading.current_thread()]
     scene.close()
+
+
+def test_crossing_roads_of_different_classes_lie_at_different_heights():
+    """Road junctions do not z-fight: ribbons of different style classes are a few cm apart."""
+    import shapely
+
+    from qdt.layers import VectorLayer
+    from qdt.render.arrays import from_vtk
+    from qdt.render.builders.lines import CLASS_STEP
+    from qdt.render.synthetic import CENTRE, _frame
+
+    x, y = CENTRE
+    roads = np.array([shapely.LineString([(x - 50, y), (x + 50, y)]), shapely.LineString([(x, y - 50), (x, y + 50)])])
+    layer = VectorLayer("roads", _frame(roads, road_class=np.array(["1", "3"]), width=np.array([10.0, 10.0])),
+                        feature_class="road")
+    layer.style = CategorisedStyle(field="road_class", categories={"1": ("快速路", (200, 60, 40)),
+                                                                   "3": ("次干路", (240, 200, 40))})
+    layers = LayerList()
+    layers.append(layer)
+    scene = Scene(layers, lod=False)
+    try:
+        part = scene.visual(layer).parts[0]
+        points = from_vtk(part.polydata.GetPoints().GetData())
+        fids = part.cell_fids
+        conn = from_vtk(part.polydata.GetPolys().GetConnectivityArray()).reshape(-1, 3)
+        z_first = points[conn[fids == layer.fids[0]].ravel(), 2].mean()
+        z_second = points[conn[fids == layer.fids[1]].ravel(), 2].mean()
+        assert z_first - z_second == pytest.approx(CLASS_STEP, abs=1e-3)  # the first class on top
+    finally:
+        scene.close()

@@ -335,3 +335,23 @@ def test_measuring_keeps_the_attribute_table_layer_and_filter(window):
         window.set_measure_mode(None)
         dock.filter_edit.setText("")
         dock.apply_filter()
+
+
+def test_style_dialog_names_fields_and_reopens_quantile_classes_as_quantile(window):
+    from qdt.ui.style_dialog import StyleDialog, graduate
+
+    buildings = window.project.layers["建筑"]
+    saved = buildings.style
+    try:
+        buildings.style = graduate(buildings, "height", 5, "quantile", "Viridis")
+        dialog = StyleDialog(buildings, window)
+        labels = [dialog.grad_field.itemText(i) for i in range(dialog.grad_field.count())]
+        assert "高度 (height)" in labels  # catalogue names, the column in brackets
+        assert dialog.grad_method.currentData() == "quantile" and dialog.grad_method.currentText() == "分位数"
+        dialog.deleteLater()
+        buildings.style = graduate(buildings, "height", 5, "equal", "Viridis")
+        dialog = StyleDialog(buildings, window)
+        assert dialog.grad_method.currentData() == "equal"
+        dialog.deleteLater()
+    finally:
+        buildings.style = saved

@@ -16,6 +16,9 @@ from qdt.render.registry import register_builder
 from qdt.render.visual import BuildContext, LayerVisual, VisualPart, coloured_part, compact_ids, mesh_parts
 
 ROAD_LIFT = 0.3  # m above the ground, plus a polygon offset, so the drape wins the depth test
+# where ribbons of different colours cross (a junction of two road classes) each style class lies
+# this much above the previous one, so the depth test decides and they do not z-fight
+CLASS_STEP = 0.04
 ZONE_LIFT = 0.6
 DEFAULT_ROAD_WIDTH = 7.0  # m, two lanes (display default when `width` is missing)
 DEFAULT_LINE_WIDTH = 1.0  # m, any other line
@@ -51,6 +54,23 @@ def styled_recolour(visual: LayerVisual, layer: VectorLayer, default: tuple[int,
     return visual
 
 
+def _class_rank(layer: VectorLayer) -> np.ndarray:
+    """Per feature, the rank of its style class (0 for single-colour layers): the first class of a
+    categorised style (e.g. 快速路) is drawn on top where ribbons of different classes overlap."""
+    style = layer.style
+    field = getattr(style, "field", "")
+    n = len(layer.frame)
+    if is_default_style(style) or not field or field not in layer.frame.columns:
+        return np.zeros(n)
+    categories = list(getattr(style, "categories", {}) or {})
+    keys = layer.frame[field].astype(str).to_numpy()
+    if categories:
+        order = {key: len(categories) - i for i, key in enumerate(categories)}
+        return np.array([order.get(k, 0) for k in pd.unique(keys)], dtype=float)[pd.factorize(keys)[0]]
+    values = pd.to_numeric(layer.frame[field], errors="coerce").to_numpy(dtype=float)  # graduated: by value
+    return np.nan_to_num(pd.Series(values).rank(method="dense").to_numpy(), nan=0.0)
+
+
 def _lift(mapper_part: VisualPart, units: float) -> None:
     """Pull a drape towards the camera in depth so it wins against the ground it lies on."""
     mapper = mapper_part.actor.GetMapper()
@@ -68,6 +88,7 @@ def build_ribbons(layer: VectorLayer, ctx: BuildContext, default_width: float,
              if "width" in layer.frame.columns else np.full(len(layer.frame), np.nan))
     width = np.where(np.isfinite(width) & (width > 0), width, default_width)
     ground = ctx.ground(verts.xy[:, 0], verts.xy[:, 1]) + ROAD_LIFT - ctx.origin.z
+    ground = ground + CLASS_STEP * _class_rank(layer)[row]
     local_xy = verts.xy - [ctx.origin.x, ctx.origin.y]
     points, triangles, tri_vertex = ribbon(local_xy, ground, verts.line, width[row] / 2.0)
     cell_row = row[tri_vertex]
