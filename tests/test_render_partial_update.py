@@ -213,3 +213,26 @@ def test_crossing_roads_of_different_classes_lie_at_different_heights():
         assert z_first - z_second == pytest.approx(CLASS_STEP, abs=1e-3)  # the first class on top
     finally:
         scene.close()
+
+
+def test_selected_features_get_a_marker_on_top(city):
+    layers, scene = city
+    lights, buildings, pipes = layers["streetlights"], layers["buildings"], layers["pipes"]
+    assert len(scene.selection_markers()) == 0
+    lights.selection = lights.fids[:3].tolist()
+    buildings.selection = [int(buildings.fids[0])]
+    pipes.selection = [int(pipes.fids[0])]
+    markers = scene.selection_markers()
+    assert len(markers) == 5
+    # the building's marker stands on its roof, inside its footprint
+    b = scene.feature_bounds(buildings, int(buildings.fids[0]))
+    o = scene.origin
+    inside = [(b[0] - o.x <= m[0] <= b[1] - o.x) and (b[2] - o.y <= m[1] <= b[3] - o.y)
+              and m[2] >= b[5] - o.z for m in markers]
+    assert sum(inside) == 1
+    lights.visible = False  # a hidden layer's selection shows no markers
+    assert len(scene.selection_markers()) == 2
+    lights.visible = True
+    for layer in (lights, buildings, pipes):
+        layer.selection = ()
+    assert len(scene.selection_markers()) == 0

@@ -355,3 +355,41 @@ def test_style_dialog_names_fields_and_reopens_quantile_classes_as_quantile(wind
         dialog.deleteLater()
     finally:
         buildings.style = saved
+
+
+# --- 6. query results are easy to see ---------------------------------------------------------------
+def test_query_result_shows_in_the_table_frames_all_and_leaves_the_view_free(window):
+    window.panels_actions["query"].trigger()
+    dialog = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "QueryDialog")
+    assert dialog.isVisible()
+    view = window.view
+    centre = view.mapToGlobal(QPoint(view.width() // 2, view.height() // 2))
+    assert not dialog.frameGeometry().contains(centre)  # beside the view, not over what it zooms to
+    dialog.mode_box.setCurrentIndex(0)
+    dialog.layer_box.setCurrentIndex(dialog.layer_box.findText("路灯"))
+    dialog.where_edit.setText("状态 = '故障'")
+    results = window.panels["results"]
+    QTest.mouseClick(dialog.run_button, Qt.MouseButton.LeftButton)
+    assert wait_until(lambda: results.result is not None and dialog.run_button.isEnabled(), 60)
+    lights = window.project.layers["路灯"]
+    faulty = set(lights.frame.index[lights.frame["status"] == 2].tolist())
+    table = window.panels["table"]
+    assert table.layer is lights and table.model.rowCount() == len(faulty)
+    assert set(table.model.fids_of_rows(np.arange(table.model.rowCount())).tolist()) == faulty
+    assert "查询结果" in table.filter_edit.placeholderText()
+    # 缩放到 frames every result
+    QTest.mouseClick(results.zoom_button, Qt.MouseButton.LeftButton)
+    window.view.render_image()
+    xyz = np.array([[g.x, g.y, 0.0] for g in lights.frame.loc[sorted(faulty)].geometry])
+    xyz[:, 2] = window.scene.origin.z
+    screen = window.scene.to_display(xyz)
+    w, h = window.view.renderer.GetSize()
+    assert ((screen[:, 0] >= 0) & (screen[:, 0] <= w) & (screen[:, 1] >= 0) & (screen[:, 1] <= h)).all()
+    # every selected light wears a marker, visible at district scale
+    assert len(window.scene.selection_markers()) == len(faulty)
+    shot(window, "query_result.png")
+    dialog.close()
+    table.filter_edit.setText("")
+    table.apply_filter()
+    assert table.model.rowCount() == len(lights.frame)
+    lights.selection = ()

@@ -59,6 +59,7 @@ UNDERGROUND_OPACITY = {"ground": 0.3, "building": 0.22, "drape": 0.35}
 # surface symbols (lights, poles, cabinets) step back in the underground view: faded, dots at 60 % size
 UNDERGROUND_SURFACE_OPACITY = 0.6
 UNDERGROUND_SURFACE_POINT_SCALE = 0.6
+SELECTION_MARKER_PX = 9.0  # selected features get a dot this size on top, so a selection shows at district scale
 FEATURE_MIN_VIEW = 40.0  # m: fly_to_feature frames at least this much around a small feature
 NEAR_CLIPPING_TOLERANCE = 1e-4  # near plane ≥ far × this: 3 m at 30 km, so street level stays unclipped
 
@@ -188,6 +189,7 @@ class Scene:
         self._context: BuildContext | None = None
         self._context_key: tuple[str | None, str | None] = (None, None)
         self._closed = False
+        self._markers = None  # the selection markers' actor (see _update_markers)
         setup_renderer(self.renderer)
         self._lod_manager = LodManager(self) if self.lod else None
         layer_list.events.inserted.connect(self._inserted_event)
@@ -226,6 +228,9 @@ class Scene:
         for visual in list(self._visuals.values()):
             self._remove_actors(visual)
         self._visuals.clear()
+        if self._markers is not None:
+            self.renderer.RemoveActor(self._markers)
+            self._markers = None
         self._context = None
         if self._lod_manager is not None:
             self._lod_manager.close()
@@ -437,6 +442,8 @@ class Scene:
         visual = self._visuals.get(layer.id)
         if visual is not None:
             visual.set_visible(visible)
+        if layer.selection:
+            self._update_markers()
         self.request_render()
 
     def _layer_opacity(self, layer: Layer, opacity: float) -> None:
@@ -482,7 +489,47 @@ class Scene:
         visual = self._visuals.get(layer.id)
         if visual is not None:
             visual.set_selection(fids)
+        self._update_markers()
         self.request_render()
+
+    def selection_markers(self) -> np.ndarray:
+        """(k, 3) local positions of the selection markers drawn now."""
+        if self._markers is None:
+            return np.empty((0, 3), dtype=np.float32)
+        return from_vtk(self._markers.GetMapper().GetInput().GetPoints().GetData())
+
+    def _update_markers(self) -> None:
+        """A dot of SELECTION_MARKER_PX pixels in the highlight colour on top of every selected feature
+        of a shown layer: a selected lamp or pipe is a fraction of a pixel at district scale."""
+        from qdt.render.arrays import make_polydata
+        from qdt.render.colours import HIGHLIGHT
+
+        points = [visual.anchors(np.fromiter(visual.layer.selection, dtype=np.int64))
+                  for visual in self._visuals.values() if visual.layer.selection and visual.shown]
+        points = [p for p in points if len(p)]
+        if self._markers is not None:
+            self.renderer.RemoveActor(self._markers)
+            self._markers = None
+        if not points:
+            return
+        from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
+
+        xyz = np.concatenate(points).astype(np.float32)
+        xyz[:, 2] += 0.5  # just above the top, so the dot is not buried in the roof or the lamp
+        poly = make_polydata(xyz, verts=np.arange(len(xyz)).reshape(-1, 1))
+        mapper = vtkPolyDataMapper()
+        mapper.SetInputData(poly)
+        mapper.ScalarVisibilityOff()
+        actor = vtkActor()
+        actor.SetMapper(mapper)
+        prop = actor.GetProperty()
+        prop.SetColor(*(c / 255 for c in HIGHLIGHT))
+        prop.SetPointSize(SELECTION_MARKER_PX)
+        prop.SetRenderPointsAsSpheres(True)
+        prop.LightingOff()
+        actor.PickableOff()
+        self._markers = actor
+        self.renderer.AddActor(actor)
 
     # --- building --------------------------------------------------------------------------------
     def _ensure_origin(self) -> None:
@@ -563,6 +610,8 @@ class Scene:
             self.renderer.AddActor(actor)
         self._visuals[layer.id] = visual
         self.build_times[layer.id] = time.perf_counter() - start
+        if layer.selection or self._markers is not None:
+            self._update_markers()
         self.events.built.emit(layer)
 
     def _remove_actors(self, visual: LayerVisual) -> None:

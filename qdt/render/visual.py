@@ -438,6 +438,47 @@ class LayerVisual:
         if self.layer.selection:
             self.set_selection(self.layer.selection)
 
+    def anchors(self, fids: np.ndarray, limit: int = 5000) -> np.ndarray:
+        """(k, 3) local points, one per selected feature drawn (its top centre), for selection markers;
+        vectorised over the pick shapes and the mesh parts' cells (at most ``limit`` features)."""
+        fids = np.unique(np.asarray(fids, dtype=np.int64))[:limit]
+        rows_fid, rows_xyz = [], []
+        for shape in (*self.cylinders, *self.boxes, *self.sprites, *self.tubes):
+            hit = np.flatnonzero(np.isin(shape.fids, fids))
+            if hit.size == 0:
+                continue
+            lo, hi = shape.extent()
+            top = np.column_stack([(lo[hit, :2] + hi[hit, :2]) / 2, hi[hit, 2]])
+            rows_fid.append(np.asarray(shape.fids)[hit])
+            rows_xyz.append(top)
+        if not rows_fid:
+            from qdt.render.arrays import from_vtk
+
+            for part in self.parts:
+                if part.cell_fids is None or part.polydata is None or not part.polydata.GetNumberOfCells():
+                    continue
+                cells = np.flatnonzero(np.isin(part.cell_fids, fids))
+                if cells.size == 0:
+                    continue
+                polys = part.polydata.GetPolys()
+                if polys.GetNumberOfCells() != len(part.cell_fids):
+                    continue
+                offsets = from_vtk(polys.GetOffsetsArray())
+                first = from_vtk(polys.GetConnectivityArray())[offsets[cells]]  # a corner per cell is enough
+                rows_fid.append(np.asarray(part.cell_fids)[cells])
+                rows_xyz.append(from_vtk(part.polydata.GetPoints().GetData())[first])
+        if not rows_fid:
+            return np.empty((0, 3), dtype=np.float32)
+        fid = np.concatenate(rows_fid)
+        xyz = np.concatenate(rows_xyz).astype(np.float64)
+        order = np.argsort(fid, kind="stable")
+        fid, xyz = fid[order], xyz[order]
+        starts = np.flatnonzero(np.r_[True, fid[1:] != fid[:-1]])
+        counts = np.diff(np.r_[starts, len(fid)])
+        centre = np.add.reduceat(xyz[:, :2], starts, axis=0) / counts[:, None]
+        top = np.maximum.reduceat(xyz[:, 2], starts)
+        return np.column_stack([centre, top]).astype(np.float32)
+
     def lod_arrays(self) -> tuple[list[VisualPart], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The tiled parts and their (n, 3) box corners lo/hi and LOD ranges lo/hi, cached."""
         if self._lod_arrays is None:

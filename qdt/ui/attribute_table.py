@@ -306,6 +306,17 @@ class AttributeTableModel(QAbstractTableModel):
         self.filter_changed.emit()
         return len(self._rows)
 
+    def set_fid_filter(self, fids: Any, label: str) -> int:
+        """Show only features ``fids`` (a query result); ``filter_text`` becomes ``label``."""
+        mask = self.layer.frame.index.isin(np.asarray(fids, dtype=np.int64))
+        self.beginResetModel()
+        self.filter_text = label
+        self._mask = np.asarray(mask, dtype=bool)
+        self._rows = self._ordered(np.flatnonzero(self._mask).astype(np.int64))
+        self.endResetModel()
+        self.filter_changed.emit()
+        return len(self._rows)
+
     def _ordered(self, positions: np.ndarray) -> np.ndarray:
         if self._sort is None:
             return positions
@@ -418,7 +429,8 @@ class AttributeTableDock(QDockWidget):
         self.layer_box = QComboBox(body)
         self.layer_box.setMinimumWidth(140)
         self.filter_edit = QLineEdit(body)
-        self.filter_edit.setPlaceholderText(tr("筛选表达式，例如 状态 = '故障' AND 额定功率 > 100"))
+        self._placeholder = tr("筛选表达式，例如 状态 = '故障' AND 额定功率 > 100")
+        self.filter_edit.setPlaceholderText(self._placeholder)
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_button = QToolButton(body)
         self.filter_button.setText(tr("筛选"))
@@ -548,6 +560,7 @@ class AttributeTableDock(QDockWidget):
         if old is not None:
             old.deleteLater()
         self.filter_edit.clear()
+        self.filter_edit.setPlaceholderText(self._placeholder)
         self.error_label.hide()
         self._update_count()
         self._update_actions()
@@ -576,6 +589,7 @@ class AttributeTableDock(QDockWidget):
         if self.model is None:
             return False
         text = self.filter_edit.text()
+        self.filter_edit.setPlaceholderText(self._placeholder)
         try:
             self.model.set_filter(text)
         except ExpressionError as exc:
@@ -589,6 +603,21 @@ class AttributeTableDock(QDockWidget):
         self._layer_selection_changed(self.layer.selection)
         self._update_count()
         return True
+
+    def show_fids(self, layer: Any, fids: Any, description: str) -> None:
+        """Show ``layer`` filtered to ``fids`` (a query result), saying so in the filter box; typing a
+        filter or clearing it shows the layer again."""
+        self.set_layer(layer)
+        if self.model is None:
+            return
+        self.filter_edit.clear()
+        self.filter_edit.setPlaceholderText(description)
+        self.model.set_fid_filter(fids, description)
+        self.error_label.hide()
+        self._layer_selection_changed(self.layer.selection)
+        self._update_count()
+        self.show()
+        self.raise_()
 
     def _update_count(self) -> None:
         if self.model is None:
