@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from qdt import __version__
+from qdt.language import text as in_language
 
 # subcommand → module under qdt.cli
 COMMANDS = {
@@ -66,10 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except user_errors() as exc:
-        print(f"qdt {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"qdt {args.command}: {in_language('错误', 'error')}: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"qdt {args.command}: interrupted", file=sys.stderr)
+        print(f"qdt {args.command}: {in_language('已中断', 'interrupted')}", file=sys.stderr)
         return 130
 
 

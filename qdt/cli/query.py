@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from qdt.cli.main import UserError
+from qdt.language import text as in_language
 
 
 class SourceLayers:
@@ -161,5 +162,5 @@ def run(args: argparse.Namespace) -> int:
     elif result.count:
         print("fids: " + " ".join(str(f) for f in result.fids.tolist()))
     if out is not None:
-        print(f"wrote {out}")
+        print(f"{in_language('已写入', 'wrote')} {out}")
     return 0

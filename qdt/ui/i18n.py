@@ -22,6 +22,10 @@ LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh_CN"
 
 _language = os.environ.get("QDT_LANG", DEFAULT_LANGUAGE)
+if _language in LANGUAGES:  # the window's language is everyone's in this process (snapshots, reports)
+    from qdt import language as _shared
+
+    _shared.set_language(_language)
 
 
 def language() -> str:
@@ -35,6 +39,9 @@ def set_language(code: str) -> None:
     if code not in LANGUAGES:
         raise ValueError(f"unknown interface language {code!r}; choose one of {', '.join(LANGUAGES)}")
     _language = code
+    from qdt import language as shared
+
+    shared.set_language(code)  # snapshots, reports and messages follow the window's language
 
 
 @cache

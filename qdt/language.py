@@ -1,0 +1,42 @@
+"""The language people read QDT in, for every part that writes text (window, snapshots, reports, CLI).
+
+One language at a time: the window's setting (``qdt.ui.i18n`` passes it here), else ``QDT_LANG``,
+else the first locale variable set (``LC_ALL``, ``LC_MESSAGES``, ``LANG``): ``zh_*`` Chinese, any other
+(``en_US``, ``C``, ``POSIX``) English; with no locale at all, the product's Chinese. Stdlib only, so
+models, exports and the CLI can ask without Qt.
+"""
+
+from __future__ import annotations
+
+import os
+
+CHINESE = "zh_CN"
+ENGLISH = "en"
+_chosen: str | None = None
+
+
+def set_language(code: str | None) -> None:
+    """Fix the language (``"zh_CN"`` or ``"en"``; None: back to the environment)."""
+    global _chosen
+    if code is not None and code not in (CHINESE, ENGLISH):
+        raise ValueError(f"unknown language {code!r}; choose {CHINESE} or {ENGLISH}")
+    _chosen = code
+
+
+def language() -> str:
+    """``"zh_CN"`` or ``"en"`` (see the module docstring)."""
+    if _chosen is not None:
+        return _chosen
+    requested = os.environ.get("QDT_LANG")
+    if requested in (CHINESE, ENGLISH):
+        return requested
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value:
+            return CHINESE if value.lower().startswith("zh") else ENGLISH
+    return CHINESE
+
+
+def text(chinese: str, english: str) -> str:
+    """``chinese`` or ``english``, whichever the language is."""
+    return english if language() == ENGLISH else chinese
