@@ -1,9 +1,9 @@
 """The language people read QDT in, for every part that writes text (window, snapshots, reports, CLI).
 
-One language at a time: the window's setting (``qdt.ui.i18n`` passes it here), else ``QDT_LANG``,
-else the first locale variable set (``LC_ALL``, ``LC_MESSAGES``, ``LANG``): ``zh_*`` Chinese, any other
-(``en_US``, ``C``, ``POSIX``) English; with no locale at all, the product's Chinese. Stdlib only, so
-models, exports and the CLI can ask without Qt.
+One language at a time: the window's language (``qdt.ui.i18n.set_language`` passes it here when
+the window starts), else ``QDT_LANG``, else the first locale variable set (``LC_ALL``,
+``LC_MESSAGES``, ``LANG``): ``zh_*`` Chinese, any other English; no locale at all is POSIX's "C",
+English. Stdlib only, so models, exports and the CLI can ask without Qt.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def language() -> str:
         value = os.environ.get(name, "")
         if value:
             return CHINESE if value.lower().startswith("zh") else ENGLISH
-    return CHINESE
+    return ENGLISH
 
 
 def text(chinese: str, english: str) -> str:

@@ -74,3 +74,13 @@ def nobody_answers(request, monkeypatch):
     from qdt.ui.mainwindow import MainWindow
 
     monkeypatch.setattr(MainWindow, "ask_unsaved_changes", lambda self: QMessageBox.StandardButton.Discard)
+
+
+@pytest.fixture(autouse=True)
+def _language_from_environment():
+    """Each test starts with the shared language taken from the environment (a GUI test that picks
+    the window's language must not change the language of a later CLI test)."""
+    yield
+    from qdt import language
+
+    language.set_language(None)

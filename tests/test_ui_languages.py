@@ -86,7 +86,10 @@ def language(request, qapp):
     i18n.set_language(request.param)
     install_qt_translations(QApplication.instance(), request.param)
     yield request.param
+    from qdt import language as shared
+
     i18n.set_language("zh_CN")
+    shared.set_language(None)  # back to the environment for the tests that follow (the CLI's)
     install_qt_translations(QApplication.instance(), "zh_CN")
 
 

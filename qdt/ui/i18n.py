@@ -22,10 +22,6 @@ LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh_CN"
 
 _language = os.environ.get("QDT_LANG", DEFAULT_LANGUAGE)
-if _language in LANGUAGES:  # the window's language is everyone's in this process (snapshots, reports)
-    from qdt import language as _shared
-
-    _shared.set_language(_language)
 
 
 def language() -> str:
@@ -41,7 +37,7 @@ def set_language(code: str) -> None:
     _language = code
     from qdt import language as shared
 
-    shared.set_language(code)  # snapshots, reports and messages follow the window's language
+    shared.set_language(code)  # the window's language is everyone's in this process (snapshots, reports)
 
 
 @cache
