@@ -99,10 +99,10 @@ class ChartsDock(QDockWidget):
     # layer events may come from any thread (a live feed); a Qt signal takes them to the GUI thread
     _poke = Signal()
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(tr("统计图表"), window)
+    def __init__(self, bench: Any = None) -> None:
+        super().__init__(tr("统计图表"), getattr(bench, "dialog_parent", None))
         self.setObjectName("ChartsDock")
-        self.window_ = window
+        self.bench = bench
         self.layers: Any = None
         body = QWidget(self)
         layout = QVBoxLayout(body)
