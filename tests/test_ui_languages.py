@@ -113,8 +113,8 @@ def test_every_window_and_dialog_speaks_one_language(language, tmp_path):
         lights = project.layers["路灯"]
         widgets.append(StyleDialog(lights, window))
         widgets.append(BatchEditDialog(lights, ["status", "power_w"], 3, window, hidden=1))
-        widgets += [ExportDialog(window, kind) for kind in KINDS]
-        widgets.append(QueryDialog(window, window.panels["results"]))
+        widgets += [ExportDialog(window.workbench, kind) for kind in KINDS]
+        widgets.append(QueryDialog(window.workbench, window.panels["results"]))
         bad = {}
         for widget in widgets:
             found = _wrong_script(_chrome_texts(widget), language, allowed)

@@ -178,7 +178,7 @@ def test_layer_event_from_another_thread_reaches_the_scene_on_the_gui_thread(win
 def test_export_reads_a_frozen_copy_while_the_user_edits(window, tmp_path):
     from qdt.ui.export_dialog import ExportDialog
 
-    dialog = ExportDialog(window, "snapshot")
+    dialog = ExportDialog(window.workbench, "snapshot")
     try:
         dialog.width_spin.setValue(320)
         dialog.height_spin.setValue(200)
@@ -359,6 +359,8 @@ def test_style_dialog_names_fields_and_reopens_quantile_classes_as_quantile(wind
 
 # --- 6. query results are easy to see ---------------------------------------------------------------
 def test_query_result_shows_in_the_table_frames_all_and_leaves_the_view_free(window):
+    for layer in window.project.layers:
+        layer.selection = ()
     window.panels_actions["query"].trigger()
     dialog = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "QueryDialog")
     assert dialog.isVisible()
