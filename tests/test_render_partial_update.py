@@ -10,7 +10,7 @@ import pytest
 
 from qdt.layers import CategorisedStyle, DataChange, LayerList
 from qdt.render import Scene
-from qdt.render.synthetic import synthetic_layers
+from tests.synthetic_city import synthetic_layers
 
 
 def _colour_rows(scene: Scene, layer) -> dict[int, set[tuple[int, int, int]]]:
@@ -192,7 +192,7 @@ def test_crossing_roads_of_different_classes_lie_at_different_heights():
     from qdt.layers import VectorLayer
     from qdt.render.arrays import from_vtk
     from qdt.render.builders.lines import CLASS_STEP
-    from qdt.render.synthetic import CENTRE, _frame
+    from tests.synthetic_city import CENTRE, _frame
 
     x, y = CENTRE
     roads = np.array([shapely.LineString([(x - 50, y), (x + 50, y)]), shapely.LineString([(x, y - 50), (x, y + 50)])])
