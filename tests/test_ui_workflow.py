@@ -176,32 +176,42 @@ def test_layer_event_from_another_thread_reaches_the_scene_on_the_gui_thread(win
 
 # --- 13.9 exports work on a frozen copy ------------------------------------------------------------
 def test_export_reads_a_frozen_copy_while_the_user_edits(window, tmp_path):
+    import pandas as pd
+
     from qdt.ui.export_dialog import ExportDialog
 
-    dialog = ExportDialog(window.workbench, "snapshot")
+    lights = window.project.layers["路灯"]
+    fids = lights.fids[:4]
+    lights.selection = fids.tolist()
+    before = lights.frame.loc[fids, "status"].copy()
+    dialog = ExportDialog(window.workbench, "selection")
     try:
-        dialog.width_spin.setValue(320)
-        dialog.height_spin.setValue(200)
-        dialog.path_edit.setText(str(tmp_path / "frozen.png"))
-        task = dialog.make_task()
-        layers = list(window.project.layers)
-        for layer in layers:  # the user hides everything while the export runs
-            layer.visible = False
-        try:
-            out = {}
-            worker = threading.Thread(target=lambda: out.update(path=task.run(lambda f, m: None, lambda: False)))
-            worker.start()
-            while worker.is_alive():
-                QApplication.processEvents()
-                time.sleep(0.01)
-        finally:
-            for layer in layers:
-                layer.visible = True
-        from PIL import Image
-
-        image = np.asarray(Image.open(out["path"]).convert("RGB"), dtype=float)
-        assert image.std() > 20  # the city as it was when the export started, not an empty sky
+        dialog.layer_combo.setCurrentIndex(dialog.layer_combo.findData("路灯"))
+        dialog.path_edit.setText(str(tmp_path / "frozen.csv"))
+        task = dialog.make_task()  # the export starts: it takes its copy now
+        # the user edits and hides the layer while the worker writes
+        lights.frame.loc[fids, "status"] = 4
+        lights.notify_data(fids, ["status"])
+        lights.visible = False
+        out = {}
+        worker = threading.Thread(target=lambda: out.update(path=task.run(lambda f, m: None, lambda: False)))
+        worker.start()
+        while worker.is_alive():
+            QApplication.processEvents()
+            time.sleep(0.01)
+        written = pd.read_csv(out["path"], encoding="utf-8-sig")
+        status = written[[c for c in written.columns if c in ("status", "状态")][0]]
+        assert len(written) == 4 and "4" not in " ".join(status.astype(str))  # the values when it started
+        # and the snapshot dialog hands its task a frozen project, not the live one
+        snap = ExportDialog(window.workbench, "snapshot")
+        frozen = snap.frozen_project()
+        assert frozen.layers["路灯"] is not lights and len(frozen.layers["路灯"].events.data) == 0
+        snap.deleteLater()
     finally:
+        lights.frame.loc[fids, "status"] = before
+        lights.notify_data(fids, ["status"])
+        lights.visible = True
+        lights.selection = ()
         dialog.close()
         dialog.deleteLater()
 
