@@ -95,6 +95,7 @@ class LayerKind(str, Enum):
     VECTOR = "vector"
     RASTER = "raster"
     CITYMODEL = "citymodel"
+    TILESET = "tileset"
 
 
 class Layer:
