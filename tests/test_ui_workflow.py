@@ -297,8 +297,9 @@ def test_status_bar_follows_programmatic_moves_and_keeps_coordinates_readable(wi
     assert f"{altitude:.0f} m" in window.camera_label.text()
     long = "很长的状态消息" * 60
     window.statusBar().showMessage(long, 5000)
-    shown = window.statusBar().currentMessage()
-    assert shown != long and shown.endswith("…") and window.statusBar().toolTip() == long
+    shown = window.statusBar().shown_message()
+    assert window.statusBar().currentMessage() == long and window.statusBar().toolTip() == long
+    assert shown != long and shown.endswith("…")
     width = window.statusBar().fontMetrics().horizontalAdvance(shown)
     assert width <= window.coord_label.geometry().left() or not window.coord_label.isVisible()
     window.statusBar().clearMessage()
