@@ -15,7 +15,7 @@ import json
 
 from qdt.cli.main import UserError
 from qdt.cli.query import SourceLayers, print_warnings
-from qdt.language import text as in_language
+from qdt.language import message as in_language
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

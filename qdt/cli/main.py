@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from qdt import __version__
-from qdt.language import text as in_language
+from qdt.language import message as in_language
 
 # subcommand → module under qdt.cli
 COMMANDS = {

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from qdt.cli.main import UserError
-from qdt.language import text as in_language
+from qdt.language import message as in_language
 
 
 class SourceLayers:

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from qdt.cli.main import UserError
-from qdt.language import text as in_language
+from qdt.language import message as in_language
 
 
 class _QueryAction(argparse.Action):

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from qdt.cli.main import UserError
-from qdt.language import text as in_language
+from qdt.language import message as in_language
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
