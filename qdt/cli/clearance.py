@@ -15,6 +15,7 @@ import json
 
 from qdt.cli.main import UserError
 from qdt.cli.query import SourceLayers, print_warnings
+from qdt.language import message as in_language
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -70,5 +71,5 @@ def run(args: argparse.Namespace) -> int:
     if report.crossings_without_depth:
         print(f"{report.crossings_without_depth} crossings could not be judged: a pipe has no depth")
     if out is not None:
-        print(f"wrote {out}")
+        print(f"{in_language('已写入', 'wrote')} {out}")
     return 0

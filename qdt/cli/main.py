@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from qdt import __version__
+from qdt.language import message as in_language
 
 # subcommand → module under qdt.cli
 COMMANDS = {
@@ -90,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
         return code
     except user_errors() as exc:
-        print(f"{command}: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"{command}: {in_language('错误', 'error')}: {_one_line(exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         _stdout_closed()
@@ -104,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{command}: error: not enough memory for this input; try a smaller file or area", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{command}: interrupted", file=sys.stderr)
+        print(f"{command}: {in_language('已中断', 'interrupted')}", file=sys.stderr)
         return 130
     except Exception as exc:  # a QDT bug: one line at the user (exit 1), the traceback on request
         if os.environ.get("QDT_DEBUG"):

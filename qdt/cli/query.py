@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from qdt.cli.main import UserError
+from qdt.language import message as in_language
 
 
 class SourceLayers:
@@ -166,5 +167,5 @@ def run(args: argparse.Namespace) -> int:
     elif result.count:
         print("fids: " + " ".join(str(f) for f in result.fids.tolist()))
     if out is not None:
-        print(f"wrote {out}")
+        print(f"{in_language('已写入', 'wrote')} {out}")
     return 0

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from qdt.cli.main import UserError
+from qdt.language import message as in_language
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -79,5 +80,5 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     project = open_project_to_render("snapshot", args.project)
     written = snapshot_task(project, options, out).run_sync(progress_printer("snapshot", args.quiet))
-    print(f"wrote {written} ({args.width}x{args.height}, {args.dpi} dpi)")
+    print(f"{in_language('已写入', 'wrote')} {written} ({args.width}x{args.height}, {args.dpi} dpi)")
     return 0

@@ -345,14 +345,27 @@ def snapshot_layers(layers: Any, options: SnapshotOptions, *, crs_text: str = ""
     return Snapshot(image=image, view=view, boxes=boxes, options=options)
 
 
+# Chinese names of the CRSs a Qingdao base map uses (GB/T 18522 names; pyproj knows the English ones)
+CRS_NAMES_ZH = {"EPSG:4549": "2000国家大地坐标系 3度带高斯-克吕格投影 中央经线120°E", "EPSG:4490": "2000国家大地坐标系",
+                "EPSG:4547": "2000国家大地坐标系 3度带高斯-克吕格投影 中央经线114°E",
+                "EPSG:4548": "2000国家大地坐标系 3度带高斯-克吕格投影 中央经线117°E",
+                "EPSG:5737": "1985国家高程基准", "EPSG:5736": "1956黄海高程系"}
+
+
 def project_crs_text(project: Any) -> str:
-    """"CGCS2000 / 3-degree Gauss-Kruger CM 120E (EPSG:4549) · 高程 1985国家高程基准 (EPSG:5737)"."""
+    """The project's CRS and height datum in the language of the day: "2000国家大地坐标系 … (EPSG:4549) ·
+    1985国家高程基准 (EPSG:5737)", or pyproj's English names."""
     from pyproj import CRS
     from pyproj.exceptions import CRSError
+
+    from qdt.language import ENGLISH, language
 
     parts = []
     for code in (project.crs, getattr(project, "height_datum", None)):
         if not code:
+            continue
+        if language() != ENGLISH and str(code).upper() in CRS_NAMES_ZH:
+            parts.append(f"{CRS_NAMES_ZH[str(code).upper()]} ({code})")
             continue
         try:
             parts.append(f"{CRS.from_user_input(code).name} ({code})")

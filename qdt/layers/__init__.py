@@ -1,6 +1,6 @@
 """Layer models: plain Python + numpy/pandas/shapely, no Qt, no VTK."""
 
-from qdt.layers.base import Layer, LayerKind
+from qdt.layers.base import NULL_TEXT, DataChange, Layer, LayerKind
 from qdt.layers.citymodel import CityModelLayer
 from qdt.layers.layerlist import LayerList
 from qdt.layers.raster import RasterLayer
@@ -11,10 +11,12 @@ from qdt.layers.vector import VectorLayer
 __all__ = [
     "CategorisedStyle",
     "CityModelLayer",
+    "DataChange",
     "GraduatedStyle",
     "Layer",
     "LayerKind",
     "LayerList",
+    "NULL_TEXT",
     "RasterLayer",
     "SingleStyle",
     "Style",

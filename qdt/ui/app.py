@@ -34,6 +34,9 @@ def create_application(argv: Sequence[str] = ()):  # noqa: ANN201 - QApplication
             font.setPointSize(10)
             app.setFont(font)
             break
+    from qdt.ui.i18n import language
+
+    install_qt_translations(app, language())  # Qt's own buttons and dialogs in the same language
     return app
 
 
@@ -53,6 +56,13 @@ def install_qt_translations(app, code: str) -> None:  # noqa: ANN001 - QApplicat
     """Qt's own texts (standard buttons, file dialogs) in the interface language."""
     from PySide6.QtCore import QLibraryInfo, QLocale, QTranslator
 
+    old = getattr(app, "_qdt_translator", None)
+    if old is not None:
+        if getattr(app, "_qdt_translator_code", None) == code:
+            return
+        app.removeTranslator(old)
+        app._qdt_translator = None
+    app._qdt_translator_code = code
     if code == "en":
         return
     translator = QTranslator(app)

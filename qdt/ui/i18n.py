@@ -36,6 +36,9 @@ def set_language(code: str) -> None:
     if code not in LANGUAGES:
         raise ValueError(f"unknown interface language {code!r}; choose one of {', '.join(LANGUAGES)}")
     _language = code
+    from qdt import language as shared
+
+    shared.set_language(code)  # the window's language is everyone's in this process (snapshots, reports)
 
 
 @cache

@@ -114,11 +114,17 @@ class MainWindow(QMainWindow):
         self.log_dock.hide()
 
         self._build_actions()
+        from qdt.ui.statusbar import ElidingStatusBar
+
+        self.setStatusBar(ElidingStatusBar(self))  # long messages never cover the coordinates
         self._build_status_bar()
+        self.view.camera_shown.connect(self._show_camera)  # programmatic moves too (fly to, bookmarks)
         self.view.cursor_moved.connect(self._show_cursor)
         bench.camera_changed.connect(self.camera_moved)
         self.view.picked.connect(self._on_picked)
-        self.view.picked.connect(bench.picked)  # after the window's selection and inspector update
+        # after the window's selection and inspector update; measuring clicks place points, they do not
+        # choose features, so the panels (the attribute table's layer and filter) do not hear them
+        self.view.picked.connect(lambda result: None if self.measure.active else bench.picked.emit(result))
         bench.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         bench.logged.connect(self._log)
         bench.error.connect(self._report_error)
@@ -310,6 +316,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.setText(tr("取消"))
         self.cancel_button.hide()
         self.cancel_button.clicked.connect(self.cancel_loading)
+        sb.addPermanentWidget(self.view.render_indicator)  # "rendering" while frames lag the mouse
         sb.addPermanentWidget(self.coord_label)
         sb.addPermanentWidget(self.camera_label)
         sb.addPermanentWidget(self.progress)

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qdt.layers import NULL_TEXT
 from qdt.query import (
     PREDICATES,
     ExpressionError,
@@ -84,7 +85,7 @@ class FrameModel(QAbstractTableModel):
         value = self._columns[index.column()][index.row()]
         try:
             if pd.isna(value):
-                return "NULL"
+                return NULL_TEXT
         except (TypeError, ValueError):
             pass
         labels = self._labels[index.column()]
@@ -179,6 +180,16 @@ class QueryDialog(QDialog):
         self.predicate_box.currentIndexChanged.connect(self._mode_changed)
         self.refresh_layers()
         self._mode_changed()
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        """Open beside the 3D view (over the right-hand panels), never over what a query zooms to."""
+        super().showEvent(event)
+        window = self.bench.dialog_parent
+        if window is not None and not getattr(self, "_placed", False):
+            self._placed = True
+            frame = window.frameGeometry()
+            self.adjustSize()
+            self.move(max(frame.left(), frame.right() - self.width() - 8), frame.top() + 80)
 
     def refresh_layers(self) -> None:
         layers = _vector_layers(self.bench)
@@ -419,6 +430,15 @@ class ResultsDock(QDockWidget):
         self.show()
         self.raise_()
         self.select_result()
+        self._show_in_table(text)
+
+    def _show_in_table(self, text: str) -> None:
+        """The attribute table shows the result's layer filtered to the result (as QGIS's "show
+        selected features")."""
+        table = getattr(self.bench, "panels", {}).get("table")
+        layer = self._result_layer()
+        if table is not None and layer is not None and hasattr(table, "show_fids"):
+            table.show_fids(layer, self.result_fids(), tr("仅显示查询结果：") + text)
 
     def _result_layer(self) -> Any:
         if self.result is None:
@@ -449,8 +469,23 @@ class ResultsDock(QDockWidget):
             self.bench.request_render()
 
     def _zoom_current(self) -> None:
-        index = self.view.currentIndex()
-        self.zoom_to_row(index.row() if index.isValid() else 0)
+        """The 缩放到 button frames every result (double-click a row for one feature)."""
+        self.zoom_to_all()
+
+    def zoom_to_all(self) -> None:
+        """Frame all the result's features in the 3D view."""
+        import shapely
+
+        layer = self._result_layer()
+        if self.result is None or layer is None or self.bench is None or not getattr(layer, "has_geometry", False):
+            return
+        fids = self.result_fids()
+        pos = layer.frame.index.get_indexer(fids)
+        bounds = shapely.total_bounds(layer.geometry[pos[pos >= 0]])
+        if not np.all(np.isfinite(bounds)):
+            return
+        pad = max(20.0, 0.1 * max(bounds[2] - bounds[0], bounds[3] - bounds[1]))
+        self.bench.fly_to_extent((bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad))
 
     def zoom_to_row(self, row: int) -> None:
         """Fly to the feature of result row ``row`` (a violation: to its location)."""

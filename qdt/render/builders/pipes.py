@@ -30,6 +30,7 @@ TUBE_SIDES = 12
 NEAR_TUBE_SIDES = 10
 TUBE_MAX_MPP = 0.35  # tubes while a pixel is at most 0.35 m (a DN300 pipe ≥ 1 px); coloured lines beyond
 LINE_PX = 2.0
+PICK_SLACK_PX = 3.0  # a click this many pixels beside a drawn pipe line still picks it
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -98,8 +99,9 @@ def pipe_centre_line(layer: VectorLayer, ctx: BuildContext, max_segment: float =
     return PipeCentreLine(centre=centre, radius=radius, line=verts.line, row=row)
 
 
-def _network_colours(layer: VectorLayer) -> np.ndarray:
-    frame = layer.frame
+def _network_colours(layer: VectorLayer, frame: pd.DataFrame | None = None) -> np.ndarray:
+    """Per-feature colours of ``frame`` (default the layer's): network colours or the style's."""
+    frame = layer.frame if frame is None else frame
     n = len(frame)
     if is_default_style(layer.style) and "network" in frame.columns:
         return lookup_colours(network_key(frame["network"].to_numpy()), pipe_network_colours(), PIPE_UNKNOWN)
@@ -121,6 +123,10 @@ def build_pipes(layer: Layer, ctx: BuildContext) -> LayerVisual:
     assert isinstance(layer, VectorLayer)
     feature_rgb = _network_colours(layer)
     visual = LayerVisual(layer=layer, role="underground")
+    visual.drawn_fields = frozenset({"depth_start", "depth_end", "diameter_mm"})
+    visual.colour_fields = (frozenset({"network"}) if is_default_style(layer.style)
+                            else frozenset({getattr(layer.style, "field", "")} - {""}))
+    visual.feature_colours = lambda pos: _network_colours(layer, layer.frame.iloc[pos])
     if ctx.tiles is not None:
         return _tiled_pipes(layer, ctx, visual, feature_rgb)
     axis = pipe_centre_line(layer, ctx)
@@ -132,8 +138,23 @@ def build_pipes(layer: Layer, ctx: BuildContext) -> LayerVisual:
                          cell_data={"fid": cell_fids, "colours": colours})
     part = coloured_part(poly, colours, cell_fids, on_cells=True, cell_fids=cell_fids)
     part.actor.GetProperty().SetSpecular(0.25)
+    part.shade = 1.0
     visual.parts.append(part)
+    # the centre line drawn at least LINE_PX wide, so a district-wide view (a snapshot) still shows
+    # pipes far thinner than a pixel; inside the tube wherever the tube is wider on screen
+    segment = np.flatnonzero(axis.line[:-1] == axis.line[1:]) if len(axis.line) > 1 else np.empty(0, np.int64)
+    seg_row = axis.row[segment]
+    visual.parts.extend(mesh_parts(ctx, axis.centre, np.stack([segment, segment + 1], axis=1), cell_row=seg_row,
+                                   row_fids=layer.fids, colours=feature_rgb[seg_row], lines=True, pick_cells=False,
+                                   configure=_line_style))
     return visual
+
+
+def _line_style(part: VisualPart) -> None:
+    prop = part.actor.GetProperty()
+    prop.SetLineWidth(LINE_PX)
+    prop.LightingOff()
+    part.line_px = LINE_PX
 
 
 def _tiled_pipes(layer: VectorLayer, ctx: BuildContext, visual: LayerVisual, feature_rgb: np.ndarray) -> LayerVisual:
@@ -147,18 +168,13 @@ def _tiled_pipes(layer: VectorLayer, ctx: BuildContext, visual: LayerVisual, fea
     segment = np.flatnonzero(axis.line[:-1] == axis.line[1:]) if len(axis.line) > 1 else np.empty(0, np.int64)
     seg_row = axis.row[segment]
 
-    def line_style(part: VisualPart) -> None:
-        prop = part.actor.GetProperty()
-        prop.SetLineWidth(LINE_PX)
-        prop.LightingOff()
-
     visual.parts.extend(mesh_parts(ctx, axis.centre, np.stack([segment, segment + 1], axis=1), cell_row=seg_row,
                                    row_fids=fids, colours=feature_rgb[seg_row], lines=True, pick_cells=False,
-                                   configure=line_style))
+                                   configure=_line_style))
     vertices = axis.centre.astype(np.float32)
     radius = axis.radius.astype(np.float32)
     visual.tubes.append(PickTubes(vertices=vertices, start=segment.astype(np.int32), radius=radius,
-                                  fids=compact_ids(fids)[seg_row]))
+                                  fids=compact_ids(fids)[seg_row], min_px=LINE_PX / 2 + PICK_SLACK_PX))
     # per feature: its box (for choosing the near ones) and where its vertices start
     lo = np.full((n, 3), np.inf)
     hi = np.full((n, 3), -np.inf)
