@@ -15,7 +15,7 @@ import json
 
 from qdt.cli.main import UserError
 from qdt.cli.query import SourceLayers, print_warnings
-from qdt.language import message as in_language
+from qdt.language import cli_text
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +33,8 @@ def _pipes_name(source: SourceLayers) -> str:
     for e in source.entries:
         if e.kind == "vector" and (e.feature_class == "pipe" or e.layer_name == "pipes" or e.name == "pipes"):
             return e.name
-    raise UserError(f"no pipes layer in '{source.path}'; name it with --layer (layers: {', '.join(source.names())})")
+    raise UserError(cli_text("“{path}”中没有管线图层；请用 --layer 指定（图层：{layers}）", path=source.path,
+                             layers=", ".join(source.names())))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,12 +42,12 @@ def run(args: argparse.Namespace) -> int:
     from qdt.safe_output import input_files
 
     if args.out and not args.out.lower().endswith((".csv", ".geojson", ".gpkg")):
-        raise UserError(f"cannot write '{args.out}': use a file ending in .csv (or .geojson, .gpkg)")
+        raise UserError(cli_text("无法写入“{out}”：请使用以 .csv 结尾的文件（或 .geojson、.gpkg）", out=args.out))
     source = SourceLayers(args.source)
     name = args.layer or _pipes_name(source)
     pipes = source.layer(name)
     if getattr(pipes, "frame", None) is None or not pipes.has_geometry:
-        raise UserError(f"layer '{name}' is not a layer of pipe lines")
+        raise UserError(cli_text("图层“{layer}”不是管线图层", layer=name))
     dem = source.dem()
     print_warnings("clearance", source.warnings)
     report = check_clearances(pipes, dem, name=name)
@@ -71,5 +72,5 @@ def run(args: argparse.Namespace) -> int:
     if report.crossings_without_depth:
         print(f"{report.crossings_without_depth} crossings could not be judged: a pipe has no depth")
     if out is not None:
-        print(f"{in_language('已写入', 'wrote')} {out}")
+        print(f"{cli_text('已写入')} {out}")
     return 0

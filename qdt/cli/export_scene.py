@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from qdt.cli.main import UserError
+from qdt.language import cli_text
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,9 +29,9 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.suffix.lower() != ".glb":
-        raise UserError(f"output '{out}' must be a .glb file")
+        raise UserError(cli_text("输出“{out}”必须是 .glb 文件", out=out))
     if not out.parent.is_dir():
-        raise UserError(f"output folder '{out.parent}' does not exist")
+        raise UserError(cli_text("输出文件夹“{folder}”不存在", folder=out.parent))
     project = open_project_to_render("export-scene", args.project)
     summary = export_gltf_task(project, out, underground=args.underground).run_sync(
         progress_printer("export-scene", args.quiet))

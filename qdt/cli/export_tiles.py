@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from qdt.cli.main import UserError
+from qdt.language import cli_text
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,9 +31,9 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if not out.parent.is_dir():
-        raise UserError(f"output folder '{out.parent}' does not exist")
+        raise UserError(cli_text("输出文件夹“{folder}”不存在", folder=out.parent))
     if args.max_features is not None and args.max_features < 1:
-        raise UserError("--max-features must be at least 1")
+        raise UserError(cli_text("--max-features 至少为 1"))
     project = open_project_to_render("export-tiles", args.project)
     summary = export_tiles_task(project, out, names=args.layers,
                                 max_features=args.max_features or MAX_FEATURES_PER_TILE).run_sync(

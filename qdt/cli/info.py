@@ -10,6 +10,7 @@ from typing import Any
 
 from qdt.cli.main import UserError
 from qdt.crs import crs_label, parse_crs, transformer
+from qdt.language import cli_text
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
     path = Path(args.path)
     if not path.exists():
-        raise UserError(f"'{path}' does not exist")
+        raise UserError(cli_text("“{path}”不存在", path=path))
     if path.suffix.lower() == ".qdt":
         result = project_info(path)
     else:
