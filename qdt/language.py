@@ -82,5 +82,6 @@ def translate(chinese: str, default: str = CHINESE, /, **values: object) -> str:
 
 
 def cli_text(chinese: str, /, **values: object) -> str:
-    """A command-line message from the catalogue: English unless a language is named."""
+    """A message to whoever runs the work (command-line errors and progress; the window has set its
+    language), from the catalogue: English unless a language is named."""
     return translate(chinese, ENGLISH, **values)

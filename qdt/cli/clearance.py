@@ -60,17 +60,19 @@ def run(args: argparse.Namespace) -> int:
             doc["out"] = str(out)
         print(json.dumps(doc, ensure_ascii=False))
         return 0
-    ground = "DEM" if report.ground == "dem" else "flat ground"
-    print(f"{name}: {report.count} pipe pairs below the standard's minimum clearance "
-          f"({report.segments} segments, {report.horizontal_checked} alongside and {report.vertical_checked} "
-          f"crossing pairs checked; heights from {ground})")
+    ground = cli_text("数字高程模型") if report.ground == "dem" else cli_text("平地")
+    print(cli_text(
+        "{name}：{count} 对管线净距不足（{segments} 段；{horizontal} 对平行、{vertical} 对交叉；高程：{ground}）",
+        name=name, count=report.count, segments=report.segments,
+        horizontal=report.horizontal_checked, vertical=report.vertical_checked, ground=ground))
     for message, x, y in zip(report.violations["message"].tolist(), report.violations["x"].tolist(),
                              report.violations["y"].tolist(), strict=True):
-        print(f"{message} at ({x:.2f}, {y:.2f})")
+        print(cli_text("{message}，位于 ({x}, {y})", message=message, x=f"{x:.2f}", y=f"{y:.2f}"))
     for u in report.unchecked:
-        print(f"unchecked: {u['pairs']} {u['kind']} pairs of {' and '.join(u['names'])} — {u['reason']}")
+        print(cli_text("未检查：{names} 之间 {pairs} 对{kind} — {reason}", pairs=u["pairs"], kind=u["kind"],
+                       names=cli_text("、").join(u["names"]), reason=u["reason"]))
     if report.crossings_without_depth:
-        print(f"{report.crossings_without_depth} crossings could not be judged: a pipe has no depth")
+        print(cli_text("{n} 处交叉无法判断：有管线没有埋深", n=report.crossings_without_depth))
     if out is not None:
         print(f"{cli_text('已写入')} {out}")
     return 0

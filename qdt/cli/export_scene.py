@@ -35,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     project = open_project_to_render("export-scene", args.project)
     summary = export_gltf_task(project, out, underground=args.underground).run_sync(
         progress_printer("export-scene", args.quiet))
-    print(f"wrote {summary.path} ({len(summary.layers)} layer node(s), {summary.triangle_count} triangles, "
-          f"origin {summary.origin[0]:.1f} {summary.origin[1]:.1f} {summary.origin[2]:.1f} in {project.crs})")
+    origin = f"{summary.origin[0]:.1f} {summary.origin[1]:.1f} {summary.origin[2]:.1f}"
+    print(cli_text("已写入 {path}（{layers} 个图层节点，{triangles} 个三角形，原点 {origin}，{crs}）",
+                   path=summary.path,
+                   layers=len(summary.layers), triangles=summary.triangle_count, origin=origin, crs=project.crs))
     return 0

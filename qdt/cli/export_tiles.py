@@ -38,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
     summary = export_tiles_task(project, out, names=args.layers,
                                 max_features=args.max_features or MAX_FEATURES_PER_TILE).run_sync(
         progress_printer("export-tiles", args.quiet))
-    print(f"wrote {summary.folder}/tileset.json: {summary.tiles} tiles, {summary.contents} glb, "
-          f"{summary.features} features, {summary.triangles} triangles, {summary.bytes / 1e6:.1f} MB "
-          f"in {summary.seconds:.1f} s ({', '.join(summary.layers)})")
+    print(cli_text(
+        "已写入 {path}：{tiles} 瓦片 {contents} glb {features} 要素 {triangles} 三角形 {mb} MB {seconds} s（{layers}）",
+        path=f"{summary.folder}/tileset.json", tiles=summary.tiles,
+        contents=summary.contents, features=summary.features, triangles=summary.triangles,
+        mb=f"{summary.bytes / 1e6:.1f}", seconds=f"{summary.seconds:.1f}", layers=", ".join(summary.layers)))
     return 0

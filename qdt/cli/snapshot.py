@@ -43,7 +43,7 @@ def progress_printer(command: str, quiet: bool):  # noqa: ANN201 - ProgressFn
         if quiet or message == last[0]:
             return
         last[0] = message
-        print(f"qdt {command}: {fraction * 100:3.0f}% {message}", file=sys.stderr)
+        print(f"qdt {command}: {fraction * 100:3.0f}% {cli_text(message)}", file=sys.stderr)
 
     return report
 

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from qdt.export.errors import ExportError, cjk_font_path
-from qdt.language import ENGLISH, language, translate
+from qdt.language import ENGLISH, cli_text, language, translate
 from qdt.resources import assets_dir
 from qdt.safe_output import atomic_output, input_files, read_small_text
 from qdt.tasks import CancelFn, ProgressFn, Task, check_cancel
@@ -323,7 +323,8 @@ def _bar_chart(counts: pd.Series, title: str, styles: dict, accent: Any, width: 
     chart = VerticalBarChart()
     chart.x, chart.y, chart.width, chart.height = 40, 30, width - 60, height - 55
     chart.data = [[int(v) for v in counts.to_numpy()]]
-    chart.categoryAxis.categoryNames = [str(k)[:10] for k in counts.index]
+    width_chars = 16 if _english() else 10  # Latin letters are about half as wide as Chinese characters
+    chart.categoryAxis.categoryNames = [str(k)[:width_chars] for k in counts.index]
     chart.categoryAxis.labels.fontName = FONT
     chart.categoryAxis.labels.fontSize = 7
     if len(counts) > 5:  # many bins or categories: slanted labels that do not run into each other
@@ -539,7 +540,7 @@ def write_report(project: Any, path: str | os.PathLike[str], *, title: str | Non
 
         snapshot = snapshot_project(project, options, sub, is_cancelled, crs_text=crs_text)
     check_cancel(is_cancelled)
-    progress(0.75, translate("正在排版报告…"))
+    progress(0.75, cli_text("正在排版报告…"))
 
     margin = 12 * mm
     frame_width = pagesize[0] - 2 * margin
@@ -572,7 +573,7 @@ def write_report(project: Any, path: str | os.PathLike[str], *, title: str | Non
     story += [Paragraph(translate("图层概况"), styles["h2"]), _layers_summary(project.layers, styles, accent)]
     for n, table in enumerate(tables):
         check_cancel(is_cancelled)
-        progress(0.8 + 0.15 * n / max(len(tables), 1), translate("正在生成表格 {layer}…", layer=table.layer.name))
+        progress(0.8 + 0.15 * n / max(len(tables), 1), cli_text("正在生成表格 {layer}…", layer=table.layer.name))
         story += _table_section(table, tpl, styles, accent, frame_width, is_cancelled)
     footer = translate(str(tpl.get("footer") or ""))
 
@@ -591,7 +592,7 @@ def write_report(project: Any, path: str | os.PathLike[str], *, title: str | Non
                                 topMargin=margin, bottomMargin=margin + 3 * mm, title=title, author=author or "",
                                 subject=project.name, creator="QDT")
         doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
-    progress(1.0, translate("报告完成"))
+    progress(1.0, cli_text("报告完成"))
     return target
 
 
@@ -604,6 +605,6 @@ def report_task(project: Any, path: str | os.PathLike[str], **kwargs: Any) -> Ta
     def run(progress: ProgressFn, is_cancelled: CancelFn) -> Path:
         return write_report(project, path, progress=progress, is_cancelled=is_cancelled, **kwargs)
 
-    return Task(translate("正在生成报告…"), run)
+    return Task(cli_text("正在生成报告…"), run)
 
 
