@@ -15,7 +15,7 @@ import json
 
 from qdt.cli.main import UserError
 from qdt.cli.query import SourceLayers, print_warnings
-from qdt.language import cli_text
+from qdt.language import ENGLISH, cli_text, language
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -65,12 +65,16 @@ def run(args: argparse.Namespace) -> int:
         "{name}：{count} 对管线净距不足（{segments} 段；{horizontal} 对平行、{vertical} 对交叉；高程：{ground}）",
         name=name, count=report.count, segments=report.segments,
         horizontal=report.horizontal_checked, vertical=report.vertical_checked, ground=ground))
-    for message, x, y in zip(report.violations["message"].tolist(), report.violations["x"].tolist(),
+    english = language(ENGLISH) == ENGLISH  # the command line's language (English unless one is named)
+    column = "message" if english else "message_zh"
+    for message, x, y in zip(report.violations[column].tolist(), report.violations["x"].tolist(),
                              report.violations["y"].tolist(), strict=True):
         print(cli_text("{message}，位于 ({x}, {y})", message=message, x=f"{x:.2f}", y=f"{y:.2f}"))
     for u in report.unchecked:
-        print(cli_text("未检查：{names} 之间 {pairs} 对{kind} — {reason}", pairs=u["pairs"], kind=u["kind"],
-                       names=cli_text("、").join(u["names"]), reason=u["reason"]))
+        kind = u["kind"] if english else u.get("kind_zh", u["kind"])
+        print(cli_text("未检查：{names} 之间 {pairs} 对{kind} — {reason}", pairs=u["pairs"], kind=kind,
+                       names=cli_text("、").join(u["names"]),
+                       reason=u["reason"] if english else u.get("reason_zh", u["reason"])))
     if report.crossings_without_depth:
         print(cli_text("{n} 处交叉无法判断：有管线没有埋深", n=report.crossings_without_depth))
     if out is not None:

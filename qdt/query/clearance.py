@@ -91,7 +91,7 @@ class ClearanceReport:
         ``"dem"`` when a DEM gave the ground heights, else ``"flat"``.
     unchecked
         Pairs that run alongside or cross but that no rule covers, per pair of networks and
-        kind: ``{"kind", "kind_zh", "networks", "names", "pairs", "reason"}`` — 再生水 (its own
+        kind: ``{"kind", "kind_zh", "networks", "names", "pairs", "reason", "reason_zh"}`` — 再生水 (its own
         row in GB 50289, none in QDT's table yet), gas above 1.6 MPa (outside Table 4.1.9) and
         pairs the table has no row for are counted here, never dropped silently.
     seconds
@@ -555,10 +555,14 @@ def _unchecked(net_a: np.ndarray, net_b: np.ndarray, alongside: np.ndarray, cros
         lo, hi = np.where(a <= b, a, b), np.where(a <= b, b, a)
         pairs = pd.Series(1, index=pd.MultiIndex.from_arrays([lo, hi])).groupby(level=[0, 1]).size()
         for (x, y), count in pairs.items():
+            high_gas = HIGH_GAS in (x, y)
             reason = ("gas above 1.6 MPa is outside GB 50289-2016 Table 4.1.9 (GB 50028 applies)"
-                      if HIGH_GAS in (x, y) else "no GB 50289-2016 rule for this pair in QDT's table")
+                      if high_gas else "no GB 50289-2016 rule for this pair in QDT's table")
+            reason_zh = ("压力高于 1.6 MPa 的燃气管不在 GB 50289-2016 表 4.1.9 范围内（适用 GB 50028）"
+                         if high_gas else "QDT 的净距表中没有这两类管线的 GB 50289-2016 规定")
             out.append({"kind": kind, "kind_zh": KIND_ZH[kind], "networks": [x, y],
-                        "names": [names.get(x, x), names.get(y, y)], "pairs": int(count), "reason": reason})
+                        "names": [names.get(x, x), names.get(y, y)], "pairs": int(count), "reason": reason,
+                        "reason_zh": reason_zh})
     return out
 
 
