@@ -114,3 +114,21 @@ def test_every_catalogue_literal_outside_the_window_has_an_english_entry():
     from qdt.export.report import LAYER_KINDS, RASTER_ROLES
 
     assert all(label in catalogue for label in [*LAYER_KINDS.values(), *RASTER_ROLES.values()])
+
+
+@pytest.mark.parametrize("code", ["zh_CN.UTF-8", "en_US.UTF-8"])
+def test_clearance_findings_speak_one_language(monkeypatch, capsys, code):
+    for name in ("QDT_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", code)
+    language.set_language(None)
+    assert main(["clearance", str(SAMPLE_PROJECT)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) >= 3
+    if code.startswith("zh"):
+        assert "净距不足" in lines[0] and "平行敷设" in "\n".join(lines) and "未检查" in "\n".join(lines)
+        assert not re.search(r"\b(pipe|pairs|below|unchecked|alongside)\b", "\n".join(lines))
+    else:
+        assert "below the standard's minimum clearance" in lines[0]
+        layer = lines[0].split(":")[0]  # the layer's name (data) is the only Chinese left
+        assert not CJK.search("\n".join(lines).replace(layer, "")), lines

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     for u in report.unchecked:
         kind = u["kind"] if english else u.get("kind_zh", u["kind"])
         print(cli_text("未检查：{names} 之间 {pairs} 对{kind} — {reason}", pairs=u["pairs"], kind=kind,
-                       names=cli_text("、").join(u["names"]),
+                       names=cli_text("、").join(u["names_en"] if english else u["names"]),
                        reason=u["reason"] if english else u.get("reason_zh", u["reason"])))
     if report.crossings_without_depth:
         print(cli_text("{n} 处交叉无法判断：有管线没有埋深", n=report.crossings_without_depth))
