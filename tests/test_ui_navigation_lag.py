@@ -40,8 +40,8 @@ def view(qapp):
     QApplication.processEvents()
 
 
-def _orbit_burst(view):
-    """Right-drag: press, then MOVES mouse moves posted to Qt's queue at once (each 4 px further),
+def _orbit_burst(view, moves: int = MOVES):
+    """Right-drag: press, then ``moves`` mouse moves posted to Qt's queue at once (each 4 px further),
     while every frame takes SLOW_FRAME_S. Returns (frames drawn, camera drawn last, camera after
     the last move, camera a moment after the mouse stopped)."""
     widget = view.vtk_widget
@@ -60,21 +60,21 @@ def _orbit_burst(view):
     centre = QPointF(widget.width() / 2, widget.height() / 2)
     try:
         QTest.mousePress(widget, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, centre.toPoint())
-        for i in range(MOVES):
+        for i in range(moves):
             pos = centre + QPointF(4.0 * (i + 1), 2.0 * (i + 1))
             QApplication.postEvent(widget, QMouseEvent(QEvent.Type.MouseMove, pos, widget.mapToGlobal(pos),
                                                        Qt.MouseButton.NoButton, Qt.MouseButton.RightButton,
                                                        Qt.KeyboardModifier.NoModifier))
-        assert wait_until(lambda: len(after_move) >= MOVES and not view._render_pending, 30)
+        assert wait_until(lambda: len(after_move) >= moves and not view._render_pending, 30)
         count = len(drawn)
         QTest.qWait(300)  # the mouse has stopped: nothing is left queued, the view stays where it is
         still = scene.camera_state()
         assert len(drawn) == count, "frames kept coming after the mouse stopped"
         QTest.mouseRelease(widget, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier,
-                           (centre + QPointF(4.0 * MOVES, 2.0 * MOVES)).toPoint())
+                           (centre + QPointF(4.0 * moves, 2.0 * moves)).toPoint())
     finally:
         view.render_window.Render = real_render
-    return count, drawn[-1], after_move[MOVES - 1], still
+    return count, drawn[-1], after_move[moves - 1], still
 
 
 def test_a_burst_of_moves_behind_slow_frames_is_drawn_in_a_few_frames_showing_the_last_move(view):
@@ -83,3 +83,11 @@ def test_a_burst_of_moves_behind_slow_frames_is_drawn_in_a_few_frames_showing_th
     assert after_last_move != start  # the drag did turn the camera
     assert frames <= 3, f"{frames} frames for {MOVES} moves: the moves queued up behind slow frames"
     assert last_drawn == after_last_move == still
+
+
+def test_the_burst_does_tell_a_view_that_draws_every_move(view):
+    """The control: a view that renders each request at once (no coalescing) draws a frame per move
+    of the same burst, so the test above fails for it."""
+    view.scene.request_render = view._render_now
+    frames, last_drawn, after_last_move, _ = _orbit_burst(view, moves=6)
+    assert frames == 6 and last_drawn == after_last_move
