@@ -97,14 +97,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_text(action: str, doc: dict) -> None:
+    from qdt.network.check import RULES
+
     if action == "check":
         print(cli_text("{lines} 条管线，{points} 个管点；各系统的连通部分：", lines=doc["lines"], points=doc["points"])
               + ", ".join(f"{k} {v}" for k, v in doc["components"].items()))
         for rule, n in doc["counts"].items():
             if n:
-                print(f"  {rule}: {n}")
+                print(f"  {cli_text(RULES.get(rule, rule))}: {n}")
         for f in doc["findings"]:
-            print(f"[{f['rule_zh']}] {f['message']}")
+            print(f"[{cli_text(f['rule_zh'])}] {f['message']}")
     elif action == "connected":
         print(cli_text("连通") if doc["connected"] else cli_text("不连通"),
               cli_text("经 {n} 条管线共 {length} m", n=len(doc["lines"]), length=doc["length_m"])
@@ -122,7 +124,10 @@ def _print_text(action: str, doc: dict) -> None:
         print(cli_text("{points} 个管点，{lines} 条管线", points=len(doc["points"]), lines=len(doc["lines"])))
     elif action == "section":
         for r in doc["pipes"]:
-            print(f"{r['distance_m']:8.2f} m  {r['network']}  line {r['line']}  top {r['top']}  invert {r['invert']}")
+            print(cli_text("{distance} m  {network}  管线 {line}  管顶 {top}  管底 {invert}",
+                           distance=f"{r['distance_m']:8.2f}", network=r["network"], line=r["line"], top=r["top"],
+                           invert=r["invert"]))
     else:
         for s in doc["segments"]:
-            print(f"{s['from']} → {s['to']}  {s['length_m']} m  slope {s['slope_permille']}‰")
+            print(cli_text("{start} → {end}  {length} m  坡度 {slope}‰",
+                           start=s["from"], end=s["to"], length=s["length_m"], slope=s["slope_permille"]))
