@@ -24,6 +24,7 @@ COMMANDS = {
     "db": "qdt.cli.db",
     "report": "qdt.cli.report",
     "export-scene": "qdt.cli.export_scene",
+    "poles": "qdt.cli.poles",
 }
 
 
