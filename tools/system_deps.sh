@@ -5,6 +5,7 @@
 #   - Xvfb (a virtual display for the GUI tests),
 #   - a CJK font (Chinese UI text and reports),
 #   - poppler-utils (pdftoppm: the report tests rasterise the PDFs they write),
+#   - mosquitto (MQTT broker: the live-feed tests and `make run DEMO_FEED=1` start one on loopback),
 #   - python3-venv (to create .venv),
 #   - PostgreSQL and PostGIS (the PostGIS tests start a throw-away cluster); the PostGIS package
 #     is the one built for the PostgreSQL major the distribution ships (postgresql-15-postgis-3 on
@@ -22,6 +23,7 @@ PACKAGES=(
   fonts-wqy-microhei
   postgresql
   poppler-utils
+  mosquitto
 )
 
 # The PostgreSQL major of the distribution's "postgresql" metapackage (installed, else the

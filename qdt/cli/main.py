@@ -25,6 +25,7 @@ COMMANDS = {
     "report": "qdt.cli.report",
     "export-scene": "qdt.cli.export_scene",
     "poles": "qdt.cli.poles",
+    "live": "qdt.cli.live",
 }
 
 
