@@ -10,6 +10,7 @@ import sys
 
 BENCHES = {"scene": "qdt.bench.scene", "query": "qdt.bench.query", "edit": "qdt.bench.edit", "db": "qdt.bench.db",
            "table": "qdt.bench.table"}
+BENCHES.update({"poles": "qdt.bench.poles", "live": "qdt.bench.live"})
 
 
 def main(argv: list[str] | None = None) -> int:

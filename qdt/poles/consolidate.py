@@ -55,8 +55,8 @@ class ConsolidationError(ValueError):
 class Poles:
     """All poles of all pole layers as flat arrays (one row per pole).
 
-    ``layer`` and ``fid`` identify the feature; ``kind`` is its catalogue class; ``devices``
-    a tuple of ``device_type`` codes per pole; ``road`` the road name the record gives (or "").
+    ``layer`` and ``fid`` identify the feature; ``kind`` is its catalogue class; ``devices`` a
+    bit mask per pole over :attr:`device_names` (bit i set: the pole carries ``device_names[i]``).
     """
 
     layer: np.ndarray
@@ -64,11 +64,16 @@ class Poles:
     kind: np.ndarray
     x: np.ndarray
     y: np.ndarray
-    devices: np.ndarray  # object array of tuples
+    devices: np.ndarray  # uint64 bit masks
+    device_names: tuple[str, ...] = ()
     layer_order: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return int(self.fid.size)
+
+    def device_list(self, mask: int) -> list[str]:
+        """The device codes of a bit mask, in code-list order."""
+        return [name for i, name in enumerate(self.device_names) if mask >> i & 1]
 
 
 @dataclass(frozen=True)
@@ -193,29 +198,42 @@ def _device_lookup() -> dict[str, str]:
     return out
 
 
-def device_order() -> dict[str, int]:
-    from qdt.cim.schema import catalogue
-
-    return {str(e.code): i for i, e in enumerate(catalogue().codelist("device_type").entries)}
+MAX_DEVICE_KINDS = 64  # bits of the device mask
 
 
-def parse_devices(texts: np.ndarray) -> np.ndarray:
-    """Device summaries (``交通信号灯、视频监控``, ``camera,5g``) → tuples of device codes (object array).
+class DeviceVocabulary:
+    """Device codes ↔ bits: the ``device_type`` code list first (its order is the output order),
+    then names the code list does not know, as written."""
 
-    Only the distinct texts are parsed (a layer holds a handful); unknown names are kept as written.
-    """
-    lookup = _device_lookup()
-    values = pd.Series(texts, dtype=object).fillna("").astype(str)
-    uniques, inverse = np.unique(values.to_numpy(), return_inverse=True)
-    parsed = []
-    for text in uniques:
-        for sep in DEVICE_SEPARATORS[1:]:
-            text = text.replace(sep, DEVICE_SEPARATORS[0])
-        names = [t.strip() for t in text.split(DEVICE_SEPARATORS[0]) if t.strip()]
-        parsed.append(tuple(lookup.get(t.lower(), t) for t in names))
-    out = np.empty(len(parsed), dtype=object)
-    out[:] = parsed
-    return out[inverse] if len(values) else np.empty(0, dtype=object)
+    def __init__(self) -> None:
+        from qdt.cim.schema import catalogue
+
+        self.names: list[str] = [str(e.code) for e in catalogue().codelist("device_type").entries]
+        self._bit = {name: i for i, name in enumerate(self.names)}
+        self._lookup = _device_lookup()
+
+    def bit(self, name: str) -> int:
+        code = self._lookup.get(name.strip().lower(), name.strip())
+        if code not in self._bit:
+            if len(self.names) >= MAX_DEVICE_KINDS:
+                raise ConsolidationError(f"more than {MAX_DEVICE_KINDS} kinds of device named (at '{name}')")
+            self._bit[code] = len(self.names)
+            self.names.append(code)
+        return self._bit[code]
+
+    def masks(self, texts: np.ndarray) -> np.ndarray:
+        """Device summaries (``交通信号灯、视频监控``, ``camera,5g``) → bit masks; only distinct texts are parsed."""
+        values = pd.Series(texts, dtype=object).fillna("").astype(str).to_numpy()
+        if values.size == 0:
+            return np.zeros(0, dtype=np.uint64)
+        uniques, inverse = np.unique(values, return_inverse=True)
+        out = np.zeros(len(uniques), dtype=np.uint64)
+        for k, text in enumerate(uniques):
+            for sep in DEVICE_SEPARATORS[1:]:
+                text = text.replace(sep, DEVICE_SEPARATORS[0])
+            for name in filter(None, (n.strip() for n in text.split(DEVICE_SEPARATORS[0]))):
+                out[k] |= np.uint64(1) << np.uint64(self.bit(name))
+        return out[inverse]
 
 
 def gather_poles(layers: Sequence[Any], device_table: pd.DataFrame | None = None) -> Poles:
@@ -225,10 +243,18 @@ def gather_poles(layers: Sequence[Any], device_table: pd.DataFrame | None = None
     ``lighting``), and for smart poles from ``device_table`` (``smart_pole_device`` rows:
     ``pole_code`` → ``device_type``) when it is given.
     """
-    by_pole: dict[str, tuple[str, ...]] = {}
+    vocab = DeviceVocabulary()
+    table_codes = table_masks = None
     if device_table is not None and {"pole_code", "device_type"} <= set(device_table.columns):
-        grouped = device_table.dropna(subset=["pole_code", "device_type"]).groupby("pole_code")["device_type"]
-        by_pole = {str(k): tuple(dict.fromkeys(str(v) for v in vals)) for k, vals in grouped}
+        rows = device_table.dropna(subset=["pole_code", "device_type"])
+        bits = vocab.masks(rows["device_type"].to_numpy())
+        frame = pd.DataFrame({"pole": rows["pole_code"].astype(str).to_numpy(), "bits": bits}).sort_values(
+            "pole", kind="stable")
+        pole = frame["pole"].to_numpy()
+        if len(pole):
+            starts = np.r_[0, np.flatnonzero(pole[1:] != pole[:-1]) + 1]
+            table_codes = pd.Index(pole[starts])
+            table_masks = np.bitwise_or.reduceat(frame["bits"].to_numpy(np.uint64), starts)
     parts = []
     order = []
     for layer in layers:
@@ -243,25 +269,23 @@ def gather_poles(layers: Sequence[Any], device_table: pd.DataFrame | None = None
             pts = shapely.centroid(geoms[ok])  # points stay points; a multipoint or a stray polygon its centre
             coords[ok] = shapely.get_coordinates(pts)[:, :2]
         ok &= np.isfinite(coords).all(axis=1)
-        devices = parse_devices(frame["devices"].to_numpy()) if "devices" in frame.columns else \
-            np.array([()] * len(frame) + [None], dtype=object)[:-1]
-        if kind == "smart_pole" and by_pole and "code" in frame.columns:
-            listed = pd.Series(frame["code"].astype(str).to_numpy()).map(by_pole).to_numpy()
-            has = pd.notna(listed)
-            devices = devices.copy()
-            devices[has] = listed[has]
-        own = CLASS_DEVICES[kind]
-        if own:
-            devices = np.array([own + tuple(d) for d in devices] + [None], dtype=object)[:-1]
+        masks = vocab.masks(frame["devices"].to_numpy()) if "devices" in frame.columns else \
+            np.zeros(len(frame), dtype=np.uint64)
+        if kind == "smart_pole" and table_codes is not None and "code" in frame.columns:
+            at = table_codes.get_indexer(frame["code"].astype(str).to_numpy())
+            listed = at >= 0
+            masks[listed] = table_masks[at[listed]]  # the device table is the full list where it has the pole
+        for own in CLASS_DEVICES[kind]:
+            masks |= np.uint64(1) << np.uint64(vocab.bit(own))
         order.append(layer.name)
         parts.append(pd.DataFrame({"layer": layer.name, "fid": layer.fids, "kind": kind, "x": coords[:, 0],
-                                   "y": coords[:, 1], "devices": devices})[ok])
+                                   "y": coords[:, 1], "devices": masks})[ok])
     if not parts:
         raise ConsolidationError("no pole layers (streetlights, smart poles, traffic-signal, sign or camera poles)")
     table = pd.concat(parts, ignore_index=True)
     return Poles(table["layer"].to_numpy(object), table["fid"].to_numpy(np.int64), table["kind"].to_numpy(object),
-                 table["x"].to_numpy(float), table["y"].to_numpy(float), table["devices"].to_numpy(object),
-                 tuple(order))
+                 table["x"].to_numpy(float), table["y"].to_numpy(float), table["devices"].to_numpy(np.uint64),
+                 tuple(vocab.names), tuple(order))
 
 
 # --- the rule --------------------------------------------------------------------------------------------
@@ -303,49 +327,61 @@ def consolidate(poles: Poles, centrelines: np.ndarray, distance: float = DEFAULT
     report(0.5, "groups")
     graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     _, label = connected_components(graph, directed=False)
-    kind_rank = np.array([POLE_CLASSES.index(k) for k in poles.kind], dtype=np.int64) if n else np.zeros(0, np.int64)
+    kind_rank = pd.Series(poles.kind).map({k: i for i, k in enumerate(POLE_CLASSES)}).to_numpy(np.int64)
     layer_rank = pd.Series(poles.layer).map({name: i for i, name in enumerate(poles.layer_order)}).to_numpy(np.int64)
-    table = pd.DataFrame({"label": label, "kind": kind_rank, "layer_rank": layer_rank, "fid": poles.fid,
-                          "x": poles.x, "y": poles.y, "row": np.arange(n)})
-    kinds = table.groupby("label")["kind"].nunique()
-    grouped = kinds.index[kinds.to_numpy() >= 2]
-    members = table[table["label"].isin(grouped)].sort_values(["label", "layer_rank", "fid"], kind="stable")
-    if members.empty:
+    # members of components with two kinds or more, sorted by component, layer, fid
+    kind_bits = np.left_shift(np.int64(1), kind_rank)
+    order = np.lexsort((poles.fid, layer_rank, label))
+    lab = label[order]
+    starts = np.r_[0, np.flatnonzero(lab[1:] != lab[:-1]) + 1] if n else np.zeros(0, np.int64)
+    kinds_of = np.bitwise_or.reduceat(kind_bits[order], starts) if n else np.zeros(0, np.int64)
+    several = np.array([bin(int(b)).count("1") >= 2 for b in np.unique(kinds_of)], dtype=bool)
+    keep_component = several[np.searchsorted(np.unique(kinds_of), kinds_of)] if n else np.zeros(0, bool)
+    sizes = np.diff(np.r_[starts, n])
+    member_rows = order[np.repeat(keep_component, sizes)]
+    if member_rows.size == 0:
         return Plan(float(distance), n, [])
+    group_of = np.repeat(np.arange(int(keep_component.sum())), sizes[keep_component])
+    group_starts = np.r_[0, np.flatnonzero(np.diff(group_of)) + 1]
     # site: smart poles are the candidates when the group has one, else every member
-    has_smart = members.groupby("label")["kind"].transform("min").to_numpy() == 0
+    members = pd.DataFrame({"g": group_of, "row": member_rows, "kind": kind_rank[member_rows],
+                            "layer_rank": layer_rank[member_rows], "fid": poles.fid[member_rows],
+                            "x": poles.x[member_rows], "y": poles.y[member_rows]})
+    has_smart = np.minimum.reduceat(members["kind"].to_numpy(), group_starts)[group_of] == 0
     candidates = members[~has_smart | (members["kind"].to_numpy() == 0)]
-    both = candidates.merge(members, on="label", suffixes=("", "_other"))
-    both["d"] = np.hypot(both["x"] - both["x_other"], both["y"] - both["y_other"])
-    total = both.groupby(["label", "row"], sort=False)["d"].sum().reset_index()
-    total = total.merge(members[["row", "layer_rank", "fid"]], on="row")
-    site_row = total.sort_values(["label", "d", "layer_rank", "fid"], kind="stable").groupby("label")["row"].first()
+    both = candidates.merge(members[["g", "x", "y"]], on="g", suffixes=("", "_other"))
+    both["d"] = np.hypot(both["x"].to_numpy() - both["x_other"].to_numpy(),
+                         both["y"].to_numpy() - both["y_other"].to_numpy())
+    total = both.groupby(["g", "row", "layer_rank", "fid"], sort=False, as_index=False)["d"].sum()
+    site_row = total.sort_values(["g", "d", "layer_rank", "fid"], kind="stable").groupby("g")["row"].first()
+    site_row = site_row.to_numpy(np.int64)
     report(0.8, "sites")
-    site_xy = np.column_stack([poles.x[site_row.to_numpy()], poles.y[site_row.to_numpy()]])
-    roads: list[str | None] = [None] * len(site_row)
+    site_xy = np.column_stack([poles.x[site_row], poles.y[site_row]])
+    roads = np.full(len(site_row), None, dtype=object)
     lines = np.asarray(centrelines, dtype=object)
     if road_names is not None and lines.size:
         nearest = shapely.STRtree(lines).query_nearest(shapely.points(site_xy), return_distance=False)
-        names = np.asarray(road_names, dtype=object)
-        found = np.full(len(site_row), None, dtype=object)
-        found[nearest[0]] = names[nearest[1]]  # ties: the last one listed wins, deterministically
-        roads = [None if pd.isna(v) else str(v) for v in found]
-    order = device_order()
+        roads[nearest[0]] = np.asarray(road_names, dtype=object)[nearest[1]]  # ties: the last listed wins
+    device_masks = np.bitwise_or.reduceat(poles.devices[member_rows], group_starts)
+    kind_masks = np.bitwise_or.reduceat(kind_bits[member_rows], group_starts)
+    device_lists = {int(m): poles.device_list(int(m)) for m in np.unique(device_masks)}
+    kind_lists = {int(m): [k for i, k in enumerate(POLE_CLASSES) if int(m) >> i & 1] for m in np.unique(kind_masks)}
+    ids = list(zip(poles.layer[member_rows].tolist(), poles.fid[member_rows].tolist(), strict=True))
+    kinds_per_member = poles.kind[member_rows].tolist()
+    bounds = np.r_[group_starts, member_rows.size].tolist()
+    xy = np.column_stack([poles.x[member_rows], poles.y[member_rows]])
+    site_ids = list(zip(poles.layer[site_row].tolist(), poles.fid[site_row].tolist(), strict=True))
+    site_smart = (kind_rank[site_row] == 0).tolist()
     groups = []
-    rows_by_label = members.groupby("label", sort=True)["row"].apply(lambda s: s.to_numpy())
-    for i, (lab, rows) in enumerate(rows_by_label.items()):
-        site = int(site_row.loc[lab])
-        devices = {d for r in rows for d in (poles.devices[r] or ())}
-        member_ids = [(str(poles.layer[r]), int(poles.fid[r])) for r in rows]
-        site_id = (str(poles.layer[site]), int(poles.fid[site]))
-        group = Group(members=member_ids, kinds=sorted({str(poles.kind[r]) for r in rows}, key=POLE_CLASSES.index),
-                      site=(float(poles.x[site]), float(poles.y[site])), site_member=site_id,
-                      site_is_smart_pole=poles.kind[site] == "smart_pole",
-                      devices=sorted(devices, key=lambda d: (order.get(d, len(order)), d)),
-                      removed=[m for m in member_ids if m != site_id], road=roads[i],
-                      member_xy=np.column_stack([poles.x[rows], poles.y[rows]]),
-                      member_kinds=[str(poles.kind[r]) for r in rows])
-        groups.append(group)
+    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        member_ids = ids[a:b]
+        site_id = site_ids[i]
+        groups.append(Group(members=member_ids, kinds=kind_lists[int(kind_masks[i])],
+                            site=(float(site_xy[i, 0]), float(site_xy[i, 1])), site_member=site_id,
+                            site_is_smart_pole=site_smart[i], devices=device_lists[int(device_masks[i])],
+                            removed=[m for m in member_ids if m != site_id],
+                            road=None if roads[i] is None or pd.isna(roads[i]) else str(roads[i]),
+                            member_xy=xy[a:b], member_kinds=kinds_per_member[a:b]))
     report(1.0, "")
     return Plan(float(distance), n, groups)
 
