@@ -95,6 +95,7 @@ class LiveFeed:
         self.latest: dict[tuple[str, str], StatusUpdate] = {}
         self.initial_status = dict(initial_status or {})
         self.received = 0
+        self.first_received: float | None = None  # time.perf_counter() of the first message
         self.stored = 0
         self.batches = 0
         self.rejected: Counter[str] = Counter()
@@ -214,6 +215,8 @@ class LiveFeed:
         self._offline("unreachable")
 
     def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
+        if self.first_received is None:
+            self.first_received = time.perf_counter()
         self.received += 1
         try:
             result = self.index.parse(msg.topic, msg.payload)
@@ -300,19 +303,20 @@ class LiveFeed:
             if alarm is not None:
                 alarms.append(alarm)
             changed[key] = u
-        try:
-            if store is not None:
-                store.write(batch, alarms)
-        except Exception as exc:  # a locked or full disk must not kill the feed: keep the states in memory
-            self.last_error = f"cannot store live states in '{self.gpkg}': {exc}"
-            log.error("live feed: %s", self.last_error)
         self.latest.update(changed)
-        self.stored += len(batch)
-        self.batches += 1
+        # the window hears first (it recolours within the batch interval); the GeoPackage follows
         if changed:
             self.events.updates.emit(list(changed.values()))
         if alarms:
             self.events.alarms.emit(alarms)
+        try:
+            if store is not None:
+                store.write(batch, alarms)
+                self.stored += len(batch)
+        except Exception as exc:  # a locked or full disk must not kill the feed: keep the states in memory
+            self.last_error = f"cannot store live states in '{self.gpkg}': {exc}"
+            log.error("live feed: %s", self.last_error)
+        self.batches += 1
         with self._flushed:
             self._processed += len(batch)
             self._flushed.notify_all()
