@@ -29,8 +29,6 @@ TEST_DATA = ROOT / "tests" / "data"
 # (recent projects, language and window layout are read back by the tests).
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="qdt-test-config-")
 atexit.register(shutil.rmtree, os.environ["XDG_CONFIG_HOME"], ignore_errors=True)
-# Tests never answer modal questions: the main window then discards unsaved changes on close.
-os.environ.setdefault("QDT_UNATTENDED", "1")
 
 
 @pytest.fixture
@@ -61,4 +59,18 @@ def _start_xvfb() -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "someone_answers: the test answers the main window's modal questions itself")
     _start_xvfb()
+
+
+@pytest.fixture(autouse=True)
+def nobody_answers(request, monkeypatch):
+    """GUI tests have nobody to answer "save the changes?": the main window is told "discard"
+    (a test marked ``someone_answers`` clicks the real question box itself)."""
+    if "qtbot" not in request.fixturenames or request.node.get_closest_marker("someone_answers"):
+        return
+    from PySide6.QtWidgets import QMessageBox
+
+    from qdt.ui.mainwindow import MainWindow
+
+    monkeypatch.setattr(MainWindow, "ask_unsaved_changes", lambda self: QMessageBox.StandardButton.Discard)

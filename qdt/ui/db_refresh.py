@@ -1,5 +1,8 @@
-"""View-window loading of database layers as the camera moves (the Qt side of
+"""View-window loading of windowed layers as the camera moves (the Qt side of
 :mod:`qdt.io.postgis.view`).
+
+Which layers: those whose source declares ``WINDOWED_READS`` (and, for the commit notices,
+``CHANGE_NOTIFICATION``) — see :class:`qdt.io.Capability`; today the PostGIS tables.
 
 ``attach_view_window_loading(window)`` listens to ``window.view.camera_changed``; after the
 camera has rested for ``delay_ms`` it computes the ground rectangle the camera sees and, for
@@ -24,6 +27,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer
 
 from qdt.edit import editing_session
+from qdt.io import Capability, capabilities_of, open_datasource
 from qdt.io.postgis import (
     MAX_VIEW_SIDE_M,
     EditListener,
@@ -36,7 +40,6 @@ from qdt.io.postgis import (
     conninfo_of,
     describe,
     fetch_features,
-    is_postgis_layer,
     loader_for,
 )
 from qdt.io.postgis.view import _LOAD_LOCK
@@ -53,7 +56,7 @@ def _poll_task(uri: str, listener: EditListener | None) -> Any:
     timeout), then collect the notices already received."""
 
     def run(_progress: Any, _is_cancelled: Any) -> tuple[EditListener, list[EditNotice]]:
-        own = listener or EditListener(uri)
+        own = listener or open_datasource(uri).listener()
         try:
             return own, own.poll(0.0)
         except BaseException:
@@ -135,7 +138,7 @@ class ViewWindowRefresher(QObject):
         """Start a background poll of each database server's notices (connecting its listener
         first if needed); the notices are applied when the polls end. Returns the polls started
         (a server with a poll still running, or waiting out a back-off, is skipped)."""
-        uris = {layer.metadata["postgis"]["uri"] for layer in self.database_layers()}
+        uris = {layer.metadata["postgis"]["uri"] for layer in self.database_layers(Capability.CHANGE_NOTIFICATION)}
         for uri in list(self.listeners):
             if uri not in uris and uri not in self._polling:
                 self.listeners.pop(uri).close()
@@ -233,11 +236,12 @@ class ViewWindowRefresher(QObject):
         if layer is not None:
             self._message(tr("图层“{name}”：刷新要素失败：{message}").format(name=layer.name, message=message))
 
-    def database_layers(self) -> list[Any]:
+    def database_layers(self, capability: Capability = Capability.WINDOWED_READS) -> list[Any]:
+        """The project's layers whose source can do ``capability`` (by default: windowed reads)."""
         project = getattr(self.window, "project", None)
         if project is None:
             return []
-        return [layer for layer in project.layers if is_postgis_layer(layer)]
+        return [layer for layer in project.layers if capability in capabilities_of(layer)]
 
     def refresh(self) -> int:
         """Start loads for the layers whose window does not cover the view; returns how many started."""

@@ -302,17 +302,11 @@ class MainWindow(QMainWindow):
         return QMessageBox.StandardButton(box.exec())
 
     def maybe_save(self) -> bool:
-        """True when the current project may be closed (saved, discarded, or unmodified).
-
-        With ``QDT_UNATTENDED=1`` in the environment (test runs, scripts) nobody is there to
-        answer: changes are discarded without asking.
-        """
+        """True when the current project may be closed (saved, discarded, or unmodified)."""
         confirm_edits = getattr(self, "confirm_uncommitted_edits", None)  # installed by the edit panels
         if confirm_edits is not None and not confirm_edits():
             return False
         if self.project is None or not self.project.dirty:
-            return True
-        if os.environ.get("QDT_UNATTENDED") == "1":
             return True
         answer = self.ask_unsaved_changes()
         if answer == QMessageBox.StandardButton.Save:
@@ -500,9 +494,9 @@ class MainWindow(QMainWindow):
 
     def offer_table_fixes(self) -> None:
         """Database tables that lack a primary key (unavailable) or a spatial index (slow): offer to
-        create them, as ``qdt db fix`` does (unattended runs are never asked)."""
+        create them, as ``qdt db fix`` does (a non-modal question: the window stays usable)."""
         entries = [e for e in self.project.entries if e.needs_fix] if self.project is not None else []
-        if not entries or os.environ.get("QDT_UNATTENDED") == "1":
+        if not entries:
             return
         missing = {"primary key": tr("主键"), "spatial index": tr("空间索引")}
         lines = "\n".join(f"{e.name} ({e.layer_name})：" + tr("缺少") + missing.get(e.needs_fix, e.needs_fix)
@@ -519,12 +513,11 @@ class MainWindow(QMainWindow):
         """Add the missing primary keys / spatial indexes of ``entries``' tables on a worker, then
         reopen the project so the repaired layers load."""
         from qdt.io.postgis import conninfo_of, fix_table, split_layer
+        from qdt.project.loading import layer_source
 
         jobs = []
         for entry in entries:
-            schema_default = entry.extra.get("schema")
-            schema, table = (split_layer(entry.layer_name, schema_default) if schema_default
-                             else split_layer(entry.layer_name))
+            schema, table = split_layer(layer_source(entry).layer)
             jobs.append((conninfo_of(entry.source), schema, table))
 
         def work(progress: Any, cancelled: Any) -> list[str]:
@@ -641,44 +634,9 @@ class MainWindow(QMainWindow):
     def add_database_layers(self, uri: str, tables: list[str]) -> TaskHandle:
         """Open ``tables`` (``schema.table``) of the ``postgis:`` source ``uri`` as view windows
         around the current camera (never the whole table) on a worker, and add them to the project."""
-        project = self._ensure_project()
-        staging = Project(name=project.name, crs=project.crs)
-        if self.scene is not None and self.scene.origin is not None:
-            staging.camera = Camera.from_dict(self.scene.camera_state())
-        for table in tables:
-            name = table.rsplit(".", 1)[-1]
-            staging.entries.append(LayerEntry(name=name, kind="vector", source=uri, layer_name=table,
-                                              feature_class=_guess_feature_class(name)))
+        from qdt.project.loading import entries_for_tables
 
-        def read(progress: Any, cancelled: Any) -> Project:
-            return open_layers(staging, progress, cancelled)
-
-        def opened(staged: Project) -> None:
-            errors = []
-            for entry in staged.entries:
-                if entry.layer is None:
-                    errors.append(entry.error or entry.name)
-                    continue
-                project.entries.append(entry)
-                project.layers.append(entry.layer)
-                self._watch_layer(entry.layer)
-                for w in entry.warnings:
-                    self._log(f"[{entry.name}] {w}")
-            self.layer_tree.rebuild()
-            added = [e.layer for e in staged.entries if e.layer is not None]
-            if added:
-                self.mark_modified()
-                self.statusBar().showMessage(tr("已添加 {n} 个图层").format(n=len(added)), 8000)
-            if errors:
-                self._report_error(tr("无法添加图层"), "\n".join(errors))
-            self.view.request_render()
-            self.layers_added.emit(added, errors)
-
-        def connect(handle: TaskHandle) -> None:
-            handle.finished.connect(opened)
-            handle.failed.connect(self._on_add_failed)
-
-        return self.run_with_progress(Task(tr("正在添加图层…"), read), connect)
+        return self.add_entries(entries_for_tables(uri, tables))
 
     def _choose_sublayers(self, path: str, names: list[str]) -> list[str]:
         """Which layers of a multi-layer file to add (all checked at first), as QGIS's sub-layer dialog."""
@@ -708,49 +666,43 @@ class MainWindow(QMainWindow):
         added. Files that cannot be read are reported in one message naming each file and the
         reason; the others are added. Emits ``layers_added(layers, errors)``.
         """
-        from qdt.io import LayerSource, ReadError, list_layers, reader_for
+        from qdt.io import ReadError
+        from qdt.project.loading import entries_for_path
 
-        sources: list[Any] = []
+        entries: list[LayerEntry] = []
         errors: list[str] = []
         for raw in paths:
-            path = os.fspath(raw)
             try:
-                spec = reader_for(path)
-                names = list_layers(path) if spec.kind == "vector" else []
+                entries += entries_for_path(raw, choose=self._choose_sublayers if ask else None)
             except (ReadError, OSError, ValueError) as exc:
                 errors.append(str(exc))
-                continue
-            if len(names) > 1 and ask:
-                names = self._choose_sublayers(path, names)
-                if not names:
-                    continue
-            for name in names if len(names) > 1 else [None]:
-                display = name or Path(path).name.split(".")[0]
-                sources.append(LayerSource(path=path, layer=name, kind=spec.kind, name=display,
-                                           feature_class=_guess_feature_class(display)))
-        if not sources:
+        return self.add_entries(entries, errors)
+
+    def add_entries(self, entries: list[LayerEntry], errors: list[str] | None = None) -> TaskHandle | None:
+        """Open new layer entries (files or tables the user adds) on a worker, through the same
+        path as a project's layers (:mod:`qdt.project.loading`), and add those that open to the
+        project; ``errors`` (met while listing them) are reported with the entries that fail.
+        Emits ``layers_added(layers, errors)``."""
+        from qdt.project.loading import open_entries
+
+        errors = list(errors or [])
+        if not entries:
             if errors:
                 self._report_error(tr("无法添加图层"), "\n".join(errors))
             self.layers_added.emit([], errors)
             return None
-        project_crs = self.project.crs if self.project is not None else "EPSG:4549"
+        project = self._ensure_project()
+        camera = None
+        if self.scene is not None and self.scene.origin is not None:
+            camera = Camera.from_dict(self.scene.camera_state())
+        crs = project.crs
 
-        def read(progress: Any, cancelled: Any) -> tuple[list[Any], list[str]]:
-            from qdt.io import load_layer
-
-            loaded, failed = [], list(errors)
-            for i, src in enumerate(sources):
-                check_cancel(cancelled)
-                progress(i / len(sources), src.name)
-                try:
-                    loaded.append((src, load_layer(src, project_crs=project_crs, is_cancelled=cancelled)))
-                except ReadError as exc:
-                    failed.append(str(exc))
-            progress(1.0, "")
-            return loaded, failed
+        def read(progress: Any, cancelled: Any) -> list[LayerEntry]:
+            open_entries(entries, crs, progress, cancelled, camera=camera)
+            return entries
 
         def connect(handle: TaskHandle) -> None:
-            handle.finished.connect(self._on_layers_read)
+            handle.finished.connect(lambda opened: self._on_entries_opened(opened, errors))
             handle.failed.connect(self._on_add_failed)
             handle.cancelled.connect(lambda: self.statusBar().showMessage(tr("已取消添加图层"), 5000))
 
@@ -761,23 +713,24 @@ class MainWindow(QMainWindow):
         self._report_error(tr("无法添加图层"), message)
         self.layers_added.emit([], [message])
 
-    def _on_layers_read(self, outcome: tuple[list[Any], list[str]]) -> None:
-        loaded, errors = outcome
+    def _on_entries_opened(self, opened: list[LayerEntry], errors: list[str]) -> None:
         project = self._ensure_project()
         first = len(project.layers) == 0
         added = []
-        for src, result in loaded:
-            layer = result.layer
-            entry = LayerEntry(name=layer.name, kind=str(getattr(layer.kind, "value", layer.kind)),
-                               source=os.path.normpath(os.path.abspath(src.path)), layer_name=src.layer,
-                               feature_class=src.feature_class or getattr(layer, "feature_class", None),
-                               role=getattr(layer, "role", None) if src.kind == "raster" else None,
-                               layer=layer, warnings=list(result.warnings))
+        for entry in opened:
+            layer = entry.layer
+            if layer is None:
+                errors.append(entry.error or entry.name)
+                continue
+            # what the reader found (a raster's role, a class from the columns) is saved with the entry
+            entry.feature_class = entry.feature_class or getattr(layer, "feature_class", None)
+            if entry.kind == "raster":
+                entry.role = entry.role or getattr(layer, "role", None)
             project.entries.append(entry)
             project.layers.append(layer)
             self._watch_layer(layer)
-            for w in result.warnings:
-                self._log(f"[{layer.name}] {w}")
+            for w in entry.warnings:
+                self._log(f"[{entry.name}] {w}")
             added.append(layer)
         self.layer_tree.rebuild()
         if added:
@@ -1082,14 +1035,3 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state)
-
-
-def _guess_feature_class(name: str) -> str | None:
-    """The CIM class a layer named ``name`` ('streetlights', '路灯') follows, if the catalogue knows it."""
-    try:
-        from qdt.cim import catalogue
-
-        cls = catalogue().class_for_layer(name)
-    except (ImportError, KeyError, ValueError):
-        return None
-    return cls.name if cls is not None else None

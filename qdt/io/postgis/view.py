@@ -160,7 +160,8 @@ def camera_ground_bbox(position: Any, focal_point: Any, view_angle: float = 30.0
     return capped((fx - half * aspect, fy - half, fx + half * aspect, fy + half))
 
 
-def extent_window(uri: str, layer: str, project_crs: Any = "EPSG:4549") -> tuple[float, float, float, float] | None:
+def extent_window(uri: str, layer: str, project_crs: Any = "EPSG:4549", *,
+                  schema: str | None = None) -> tuple[float, float, float, float] | None:
     """A first window for a table when there is no camera: its extent (``ST_EstimatedExtent``,
     from the planner statistics, so no scan) in the project CRS, capped to
     :data:`MAX_VIEW_SIDE_M` around the centre. Without statistics (a table never analysed):
@@ -170,12 +171,13 @@ def extent_window(uri: str, layer: str, project_crs: Any = "EPSG:4549") -> tuple
     from pyproj import CRS
 
     from qdt.crs import parse_crs
+    from qdt.io.datasource import open_datasource
     from qdt.io.postgis.catalogue import split_layer
     from qdt.io.postgis.connection import db_error
-    from qdt.io.postgis.source import PostGISDataSource, _cached_table_info
+    from qdt.io.postgis.source import _cached_table_info
 
-    ds = PostGISDataSource(uri)
-    schema, table = split_layer(layer)
+    ds = open_datasource(uri)
+    schema, table = split_layer(layer, schema or "public")
     with ds.connect() as con:
         try:
             info = _cached_table_info(con, ds.conninfo, schema, table)
