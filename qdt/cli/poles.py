@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out and not args.out.lower().endswith((".gpkg", ".csv")):
         raise UserError(f"cannot write '{args.out}': use a file ending in .gpkg or .csv")
     source = SourceLayers(args.source)
-    layers = [source.open(i) for i, entry in enumerate(source.entries) if entry[3] == "vector"]
+    layers = [source.open(i) for i, entry in enumerate(source.entries) if entry.kind == "vector"]
     print_warnings("poles", source.warnings)
     try:
         plan = consolidate_layers(layers, args.distance)

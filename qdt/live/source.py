@@ -60,40 +60,29 @@ class LiveSource:
 def open_live_source(path: str | os.PathLike[str]) -> LiveSource:
     """Open the reporting facility layers of a ``.qdt`` project or a GeoPackage (other layers are not read)."""
     from qdt.crs import PROJECT_CRS
-    from qdt.io import LayerSource, list_layers, load_layer
+    from qdt.project.loading import entries_for_path, open_entry
 
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(2, "No such file or directory", str(p))
     classes = reporting_classes()
-    sources = []
     crs: Any = PROJECT_CRS
     if p.suffix.lower() == ".qdt":
         from qdt.project import load_project
 
         project = load_project(p)
         crs = project.crs
-        gpkgs = [Path(e.source) for e in project.entries if e.kind == "vector" and e.source
+        entries = list(project.entries)
+        gpkgs = [Path(e.source) for e in entries if e.kind == "vector" and e.source
                  and str(e.source).lower().endswith(".gpkg")]
-        for e in project.entries:
-            if e.kind == "vector" and e.feature_class in classes:
-                sources.append(LayerSource(path=e.source, layer=e.layer_name, kind="vector", name=e.name, crs=e.crs,
-                                           feature_class=e.feature_class))
         if not gpkgs:
             raise LiveSourceError(f"project '{p}' has no GeoPackage layer to keep live states in")
         gpkg = gpkgs[0]
     else:
+        entries = entries_for_path(p)
         gpkg = p
-        from qdt.poles.consolidate import POLE_LAYER_NAMES
-
-        by_name = {**POLE_LAYER_NAMES, "manholes": "manhole", "cabinets": "cabinet"}
-        for name in list_layers(p):
-            if by_name.get(name) in classes:
-                sources.append(LayerSource(path=p, layer=name, kind="vector", feature_class=by_name[name]))
-    layers = []
-    for src in sources:
-        result = load_layer(src, project_crs=crs)
-        if src.name:
-            result.layer.name = src.name
-        layers.append(result.layer)
+    layers = [open_entry(e, crs).layer for e in entries if e.kind == "vector" and e.feature_class in classes]
+    for layer, entry in zip(layers, [e for e in entries if e.kind == "vector" and e.feature_class in classes],
+                            strict=True):
+        layer.feature_class = entry.feature_class
     return LiveSource(p, gpkg, layers)
