@@ -113,6 +113,7 @@ class LiveFeed:
         self._client_id = client_id or f"qdt-{os.getpid()}-{id(self):x}"
         self._retry_delay = RECONNECT_MIN_S
         self._lock = threading.Lock()
+        self._acknowledged: list[tuple[Alarm, str, str]] = []  # waiting for the writer
 
     # --- lifecycle ----------------------------------------------------------------------------------
     def load_last_known(self) -> list[StatusUpdate]:
@@ -178,6 +179,13 @@ class LiveFeed:
                     return False
                 self._flushed.wait(left)
         return True
+
+    def acknowledge(self, alarm: Alarm, user: str | None = None) -> None:
+        """Record that someone acknowledged ``alarm`` (stored with the next batch, or within 0.5 s)."""
+        from qdt.live.messages import now_text
+
+        with self._lock:
+            self._acknowledged.append((alarm, now_text(), user or os.environ.get("USER") or ""))
 
     @property
     def counters(self) -> dict[str, Any]:
@@ -254,6 +262,8 @@ class LiveFeed:
                 batch, stopping = self._take_batch()
                 if batch:
                     self._process(batch, store)
+                elif self._acknowledged and store is not None:
+                    self._store(store, [], [])
         finally:
             if store is not None:
                 store.close()
@@ -291,6 +301,16 @@ class LiveFeed:
             batch.append(item)
         return batch, False
 
+    def _store(self, store: StoreProcess, batch: list[StatusUpdate], alarms: list[Alarm]) -> None:
+        with self._lock:
+            acknowledged, self._acknowledged = self._acknowledged, []
+        try:
+            store.write(batch, alarms, acknowledged)
+            self.stored += len(batch)
+        except Exception as exc:  # a locked or full disk must not kill the feed: keep the states in memory
+            self.last_error = f"cannot store live states in '{self.gpkg}': {exc}"
+            log.error("live feed: %s", self.last_error)
+
     def _process(self, batch: list[StatusUpdate], store: StoreProcess | None) -> None:
         changed: dict[tuple[str, str], StatusUpdate] = {}
         alarms: list[Alarm] = []
@@ -309,13 +329,8 @@ class LiveFeed:
             self.events.updates.emit(list(changed.values()))
         if alarms:
             self.events.alarms.emit(alarms)
-        try:
-            if store is not None:
-                store.write(batch, alarms)
-                self.stored += len(batch)
-        except Exception as exc:  # a locked or full disk must not kill the feed: keep the states in memory
-            self.last_error = f"cannot store live states in '{self.gpkg}': {exc}"
-            log.error("live feed: %s", self.last_error)
+        if store is not None:
+            self._store(store, batch, alarms)
         self.batches += 1
         with self._flushed:
             self._processed += len(batch)

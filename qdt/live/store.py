@@ -25,7 +25,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from qdt.io.gpkg_write import connect, utc_now_iso
-from qdt.live.messages import Alarm, StatusUpdate, now_text
+from qdt.live.messages import Alarm, StatusUpdate
 
 STATUS_TABLE = "qdt_live_status"
 HISTORY_TABLE = "qdt_live_history"
@@ -92,9 +92,11 @@ class LiveStore:
             con.execute("ROLLBACK")
             raise
 
-    def write(self, updates: Sequence[StatusUpdate], alarms: Sequence[Alarm] = ()) -> None:
-        """Store a batch in one transaction: every update in the history, the newest per facility as its state."""
-        if not updates and not alarms:
+    def write(self, updates: Sequence[StatusUpdate], alarms: Sequence[Alarm] = (),
+              acknowledged: Sequence[tuple[Alarm, str, str]] = ()) -> None:
+        """Store a batch in one transaction: every update in the history, the newest per facility as its
+        state, new alarms, and acknowledgements ((alarm, when, user) of alarms stored earlier)."""
+        if not updates and not alarms and not acknowledged:
             return
         con = self.con
         rows = [_row(u) for u in updates]
@@ -105,16 +107,15 @@ class LiveStore:
             con.executemany(f'INSERT INTO "{ALARM_TABLE}" (feature_class, code, layer, feature_fid, kind, ts, message) '
                             "VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [(a.feature_class, a.code, a.layer, a.fid, a.kind, a.ts, a.message) for a in alarms])
+            con.executemany(f'UPDATE "{ALARM_TABLE}" SET acknowledged = ?, acknowledged_by = ? WHERE feature_class = ? '
+                            "AND code = ? AND kind = ? AND ts = ? AND acknowledged IS NULL",
+                            [(when, user, a.feature_class, a.code, a.kind, a.ts) for a, when, user in acknowledged])
             con.execute("UPDATE gpkg_contents SET last_change = ? WHERE table_name IN (?, ?)",
                         (utc_now_iso(), STATUS_TABLE, HISTORY_TABLE))
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
-
-    def acknowledge(self, alarm_fid: int, user: str | None = None) -> None:
-        self.con.execute(f'UPDATE "{ALARM_TABLE}" SET acknowledged = ?, acknowledged_by = ? WHERE fid = ?',
-                         (now_text(), user or os.environ.get("USER") or "", int(alarm_fid)))
 
     def close(self) -> None:
         if self._con is not None:
@@ -173,9 +174,9 @@ def _writer_main(path: str, inbox: Any, outbox: Any) -> None:
             item = inbox.get()
             if item is None:
                 break
-            updates, alarms = item
+            updates, alarms, acknowledged = item
             try:
-                store.write(updates, alarms)
+                store.write(updates, alarms, acknowledged)
                 outbox.put(("ok", ""))
             except Exception as exc:
                 outbox.put(("error", f"cannot store live states in '{path}': {exc}"))
@@ -209,9 +210,10 @@ class StoreProcess:
             self._process.join(5)
             raise OSError(text)
 
-    def write(self, updates: Sequence[StatusUpdate], alarms: Sequence[Alarm] = ()) -> None:
+    def write(self, updates: Sequence[StatusUpdate], alarms: Sequence[Alarm] = (),
+              acknowledged: Sequence[tuple[Alarm, str, str]] = ()) -> None:
         """Store a batch (one transaction in the child); raises OSError with the child's message on failure."""
-        self._inbox.put((list(updates), list(alarms)))
+        self._inbox.put((list(updates), list(alarms), list(acknowledged)))
         kind, text = self._outbox.get(timeout=self._timeout)
         if kind != "ok":
             raise OSError(text)

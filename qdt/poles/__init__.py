@@ -15,8 +15,9 @@ from qdt.poles.consolidate import (
     export_plan,
     gather_poles,
     linked_pairs,
+    planning_layers,
     pole_kind,
 )
 
 __all__ = ["DEFAULT_DISTANCE", "POLE_CLASSES", "ConsolidationError", "Group", "Plan", "Poles", "consolidate",
-           "consolidate_layers", "export_plan", "gather_poles", "linked_pairs", "pole_kind"]
+           "consolidate_layers", "export_plan", "gather_poles", "linked_pairs", "planning_layers", "pole_kind"]

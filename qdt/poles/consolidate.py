@@ -450,3 +450,28 @@ def export_plan(plan: Plan, path: str | os.PathLike[str]) -> Path:
         tmp.unlink(missing_ok=True)
         raise ConsolidationError(f"cannot export to '{target}': {' '.join(str(exc).split())}") from exc
     return target
+
+
+# --- the planning layer -----------------------------------------------------------------------------------
+SITE_CLASS, LINK_CLASS = "pole_plan_site", "pole_plan_link"  # the render builders of qdt.render.builders.planning
+SITE_HEIGHT = 14.0  # m: the proposed pole stands out above the 10–12 m lights it replaces
+PLAN_COLOUR = (214, 48, 160)
+
+
+def planning_layers(plan: Plan, name: str = "多杆合一规划") -> tuple[Any, Any]:
+    """Two vector layers for the 3D view: proposed sites (points) and links (lines), indexed by group number."""
+    from qdt.layers import VectorLayer
+    from qdt.layers.style import SingleStyle
+
+    sites = plan.sites_frame()
+    sites.index = pd.RangeIndex(1, len(sites) + 1, name="fid")
+    sites["pole_height"] = SITE_HEIGHT
+    links = plan.links_frame()
+    links.index = pd.RangeIndex(1, len(links) + 1, name="fid")
+    site_layer = VectorLayer(f"{name}·站点", sites, feature_class=SITE_CLASS)
+    link_layer = VectorLayer(f"{name}·连线", links, feature_class=LINK_CLASS)
+    for layer in (site_layer, link_layer):
+        layer.style = SingleStyle(PLAN_COLOUR)
+        layer.metadata["category"] = "规划管控"
+        layer.metadata["transient"] = True  # an analysis result: not saved with the project
+    return site_layer, link_layer

@@ -194,3 +194,10 @@ def install_panels(window: Any) -> None:
     view = getattr(window, "view", None)
     if view is not None and hasattr(view, "picked"):
         view.picked.connect(on_picked)
+
+    # --- wave 2: 多杆合一 planning and the live facility feed (issue 18) ----------------------------------
+    from qdt.ui.live_panel import install_live
+    from qdt.ui.poles_panel import install_poles
+
+    install_poles(window)
+    install_live(window)
