@@ -16,7 +16,16 @@ import pyogrio
 import pytest
 
 from qdt.cli.main import main as qdt_main
-from qdt.live import Broker, BrokerURLError, LiveFeed, LiveStore, open_live_source, read_alarms, read_history, read_states
+from qdt.live import (
+    Broker,
+    BrokerURLError,
+    LiveFeed,
+    LiveStore,
+    open_live_source,
+    read_alarms,
+    read_history,
+    read_states,
+)
 from qdt.live.broker import Mosquitto
 from qdt.live.messages import Rejected, StatusUpdate
 from tests.conftest import SAMPLE_GPKG
