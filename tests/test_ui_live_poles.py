@@ -32,8 +32,8 @@ def layer_of(window, feature_class):
 def test_consolidation_panel_lists_groups_draws_the_planning_layer_and_exports(window, qtbot, sample_copy,
                                                                                tmp_path, monkeypatch):
     load(window, qtbot, sample_copy / "qingdao_shinan.qdt")
-    dock = window.panels["poles"]
-    window.poles_action.trigger()
+    dock = window.workbench.panels["poles"]
+    dock.act_open.trigger()
     assert dock.isVisible()
     qtbot.mouseClick(dock.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dock.plan is not None, timeout=60_000)
@@ -76,7 +76,7 @@ def test_live_feed_recolours_raises_alarms_and_shows_history(window, qtbot, samp
     assert "未连接" in label.text()
     with Mosquitto() as broker:
         monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (broker.url, True))
-        window.live_actions["connect"].trigger()
+        window.workbench.panels["alarms"].actions_by_name["connect"].trigger()
         qtbot.waitUntil(lambda: "已连接" in label.text(), timeout=20_000)
         b = Broker.parse(broker.url)
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="ui-test")
@@ -92,7 +92,7 @@ def test_live_feed_recolours_raises_alarms_and_shows_history(window, qtbot, samp
                            json.dumps({"status": 1, "ts": "2026-05-04T08:05:00+08:00", "cover": "open"}),
                            qos=1).wait_for_publish(10)
             client.publish("qdt/streetlight/nope/status", "{bad", qos=1).wait_for_publish(10)
-            alarms = window.panels["alarms"]
+            alarms = window.workbench.panels["alarms"]
             qtbot.waitUntil(lambda: alarms.table.rowCount() == 2, timeout=20_000)
             assert alarms.isVisible()
             assert int(lights.frame.loc[fid, "status"]) == 2  # the layer shows the live state
@@ -113,7 +113,7 @@ def test_live_feed_recolours_raises_alarms_and_shows_history(window, qtbot, samp
             ground = window.scene.context.ground(np.array([x]), np.array([y]), default=np.zeros(1))[0]
             hit = click_world(window, qtbot, (x, y, ground + 9.0))
             assert hit is not None and hit.layer is lights and hit.fid == fid
-            chart = window.live_chart
+            chart = alarms.chart
             qtbot.waitUntil(chart.isVisible, timeout=5_000)
             assert chart.status == [1, 3, 2] and code in chart.title.text()
         finally:
@@ -122,6 +122,6 @@ def test_live_feed_recolours_raises_alarms_and_shows_history(window, qtbot, samp
     # the broker is gone: the status bar says so and the last states stay
     qtbot.waitUntil(lambda: "离线" in label.text(), timeout=20_000)
     assert int(lights.frame.loc[fid, "status"]) == 2
-    window.live_actions["disconnect"].trigger()
+    window.workbench.panels["alarms"].actions_by_name["disconnect"].trigger()
     assert "未连接" in label.text()
     time.sleep(0.1)

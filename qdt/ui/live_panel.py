@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from qdt.ui.i18n import tr
+from qdt.ui.panels import register_panel
 
 ENV_BROKER = "QDT_LIVE_BROKER"
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
@@ -82,9 +83,9 @@ class LiveController(QObject):
     alarm_raised = Signal(object)
     state_changed = Signal(str, str)
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, bench: Any) -> None:
+        super().__init__(bench)
+        self.bench = bench
         self.feed: Any = None
         self.index: Any = None
         self.gpkg: Path | None = None
@@ -123,7 +124,7 @@ class LiveController(QObject):
         try:
             known = probe.load_last_known()
         except Exception as exc:  # an unreadable table must not stop the project from opening
-            self.window.statusBar().showMessage(tr("无法读取上次的实时状态：{error}").format(error=exc), 8000)
+            self.bench.show_message(tr("无法读取上次的实时状态：{error}").format(error=exc), 8000)
             return
         if known:
             self._on_updates(known)
@@ -134,7 +135,7 @@ class LiveController(QObject):
         from qdt.live import BrokerURLError, LiveFeed
 
         if self.index is None:
-            self.window.statusBar().showMessage(tr("项目中没有可接收实时状态的设施图层"), 8000)
+            self.bench.show_message(tr("项目中没有可接收实时状态的设施图层"), 8000)
             return False
         self.stop()
         initial = {}
@@ -147,7 +148,7 @@ class LiveController(QObject):
         try:
             feed = LiveFeed(self.index, self.gpkg, url, initial_status=initial)
         except BrokerURLError as exc:
-            self.window.statusBar().showMessage(str(exc), 8000)
+            self.bench.show_message(str(exc), 8000)
             return False
         feed.load_last_known()
         relay = self._relay
@@ -177,9 +178,7 @@ class LiveController(QObject):
 
         changed = apply_updates(self.layers, updates)
         if changed:
-            view = getattr(self.window, "view", None)
-            if view is not None:
-                view.request_render()
+            self.bench.request_render()
         self.applied.emit({"changed": changed, "updates": updates})
         self.counters_changed.emit()
 
@@ -194,10 +193,10 @@ class AlarmsDock(QDockWidget):
 
     COLUMNS = ("时间", "图层", "设施编码", "告警", "确认")
 
-    def __init__(self, window: Any, controller: LiveController) -> None:
-        super().__init__(tr("实时告警"), window)
+    def __init__(self, bench: Any, controller: LiveController) -> None:
+        super().__init__(tr("实时告警"))
         self.setObjectName("LiveAlarmsDock")
-        self.window = window
+        self.bench = bench
         self.controller = controller
         self.alarms: list[Any] = []
         self.acknowledged: list[str | None] = []  # time of acknowledgement per row (None: open)
@@ -224,6 +223,7 @@ class AlarmsDock(QDockWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.table)
         self.setWidget(body)
+        self.acknowledged_changed: Any = None
         controller.alarm_raised.connect(self.add_alarms)
 
     def unacknowledged(self) -> int:
@@ -258,6 +258,8 @@ class AlarmsDock(QDockWidget):
         stamp = datetime.now().strftime("%H:%M:%S")
         self.acknowledged[row] = stamp
         self.controller.acknowledge(self.alarms[row])
+        if self.acknowledged_changed is not None:
+            self.acknowledged_changed()
         item = self.table.item(row, 4)
         item.setText(tr("已确认 {time}").format(time=stamp))
         for col in range(self.table.columnCount()):
@@ -275,12 +277,10 @@ class AlarmsDock(QDockWidget):
     def _fly_to(self, row: int, _col: int) -> None:
         alarm = self.alarms[row]
         layer = self.controller.layers.get(alarm.layer)
-        scene = getattr(self.window, "scene", None)
-        if layer is None or scene is None:
+        if layer is None:
             return
-        layer.selection = {alarm.fid}
-        scene.fly_to_feature(layer, alarm.fid)
-        self.window.view.request_render()
+        self.bench.select(layer, [alarm.fid])
+        self.bench.fly_to_feature(layer, alarm.fid)
 
 
 class LiveHistoryChart(QWidget):
@@ -367,23 +367,14 @@ class LiveHistoryChart(QWidget):
         self.dots.setData(x, y, symbolBrush=[colours.get(int(v), "#34495e") for v in y])
 
 
-def install_live(window: Any) -> LiveController:
-    """Add the live feed to ``window``: menu 物联感知, alarms dock, history chart in the inspector, status bar."""
-    from PySide6.QtWidgets import QMenu
-
-    controller = LiveController(window)
-    window.live = controller
-    alarms = AlarmsDock(window, controller)
-    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, alarms)
-    table = getattr(window, "panels", {}).get("table")
-    if isinstance(table, QDockWidget):
-        window.tabifyDockWidget(table, alarms)
-    alarms.hide()
-    getattr(window, "panels", {}).update(alarms=alarms)
-
-    label = QLabel(tr("物联感知：未连接"))
+@register_panel("alarms", area="bottom", tab_with="table", visible=False)
+def live_panel(bench: Any) -> QWidget:
+    """The live feed: 物联感知 menu, alarms dock, history chart in the inspector, broker state in the status bar."""
+    controller = LiveController(bench)
+    bench.live = controller
+    alarms = AlarmsDock(bench, controller)
+    label = bench.add_status_widget(QLabel(tr("物联感知：未连接")))
     label.setObjectName("LiveStateLabel")
-    window.statusBar().addPermanentWidget(label)
 
     def show_state() -> None:
         counters = controller.counters()
@@ -407,49 +398,36 @@ def install_live(window: Any) -> LiveController:
 
     controller.counters_changed.connect(show_state)
     controller.alarm_raised.connect(lambda _alarms: show_state())
+    alarms.acknowledged_changed = show_state
 
-    chart = LiveHistoryChart(controller)
-    inspector = getattr(window, "inspector", None)
-    if inspector is not None and inspector.widget() is not None and inspector.widget().layout() is not None:
-        inspector.widget().layout().addWidget(chart)
-    window.live_chart = chart
-    view = getattr(window, "view", None)
-    if view is not None and hasattr(view, "picked"):
-        view.picked.connect(lambda result: chart.show_feature(getattr(result, "layer", None),
-                                                              getattr(result, "fid", None)))
+    chart = bench.add_inspector_widget(LiveHistoryChart(controller))
+    alarms.chart = chart
+    bench.picked.connect(lambda result: chart.show_feature(getattr(result, "layer", None),
+                                                           getattr(result, "fid", None)))
 
     def connect_broker() -> None:
-        url, ok = QInputDialog.getText(window, tr("连接物联感知平台"), tr("MQTT 服务器 (mqtt://主机:端口)："),
+        url, ok = QInputDialog.getText(bench.dialog_parent, tr("连接物联感知平台"), tr("MQTT 服务器 (mqtt://主机:端口)："),
                                        text=os.environ.get(ENV_BROKER, DEFAULT_BROKER))
         if ok and url.strip():
             controller.start(url.strip())
 
-    menu = None
-    title = tr("物联感知(&I)")
-    for action in window.menuBar().actions():
-        if action.text() == title and action.menu() is not None:
-            menu = action.menu()
-    if menu is None:
-        help_action = next((a for a in window.menuBar().actions() if a.text() == tr("帮助(&H)")), None)
-        menu = QMenu(title, window.menuBar())
-        if help_action is not None:
-            window.menuBar().insertMenu(help_action, menu)
-        else:
-            window.menuBar().addMenu(menu)
-    act_connect = QAction(tr("连接物联感知平台(&C)…"), window)
+    menu = tr("物联感知(&I)")
+    act_connect = QAction(tr("连接物联感知平台(&C)…"), alarms)
     act_connect.setStatusTip(tr("订阅 MQTT 主题 qdt/<设施类>/<编码>/status，实时更新设施状态"))
     act_connect.triggered.connect(connect_broker)
-    act_disconnect = QAction(tr("断开(&D)"), window)
+    act_disconnect = QAction(tr("断开(&D)"), alarms)
     act_disconnect.triggered.connect(controller.stop)
-    act_alarms = alarms.toggleViewAction()
-    act_alarms.setText(tr("告警列表(&A)"))
+    act_alarms = QAction(tr("告警列表(&A)"), alarms)
+    act_alarms.triggered.connect(lambda: (alarms.show(), alarms.raise_()))
     for act in (act_connect, act_disconnect, act_alarms):
-        menu.addAction(act)
-    window.live_actions = {"connect": act_connect, "disconnect": act_disconnect, "alarms": act_alarms}
-    window.project_loaded.connect(controller.set_project)
-    window._live_close_guard = _StopOnClose(window, controller)
-    window.installEventFilter(window._live_close_guard)
-    return controller
+        bench.add_action(act, menu, before=tr("帮助(&H)"))
+    alarms.actions_by_name = {"connect": act_connect, "disconnect": act_disconnect, "alarms": act_alarms}
+    alarms.state_label = label
+    bench.project_loaded.connect(controller.set_project)
+    if bench.dialog_parent is not None:  # the feed's threads and writer process end with the window
+        alarms._close_guard = _StopOnClose(bench.dialog_parent, controller)
+        bench.dialog_parent.installEventFilter(alarms._close_guard)
+    return alarms
 
 
 class _StopOnClose(QObject):
@@ -462,6 +440,6 @@ class _StopOnClose(QObject):
     def eventFilter(self, obj: QObject, event: Any) -> bool:  # noqa: N802
         from PySide6.QtCore import QEvent
 
-        if event.type() == QEvent.Type.Close and event.isAccepted():
+        if obj is self.parent() and event.type() == QEvent.Type.Close:
             self.controller.stop()
         return False

@@ -31,17 +31,18 @@ from PySide6.QtWidgets import (
 
 from qdt.tasks import Task
 from qdt.ui.i18n import tr
+from qdt.ui.panels import data_menu, register_panel
 
 
 class PolesDock(QDockWidget):
-    """Groups of poles one smart pole can replace; signals nothing, acts through the window."""
+    """Groups of poles one smart pole can replace; acts through the workbench."""
 
     COLUMNS = ("序号", "道路", "杆数", "拆除", "站点", "杆件类型", "搭载设备")
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(tr("多杆合一规划"), window)
+    def __init__(self, bench: Any) -> None:
+        super().__init__(tr("多杆合一规划"))
         self.setObjectName("PolesDock")
-        self.window = window
+        self.bench = bench
         self.project: Any = None
         self.plan: Any = None
         self.planning: tuple[Any, Any] | None = None
@@ -119,12 +120,12 @@ class PolesDock(QDockWidget):
 
         self.run_button.setEnabled(False)
         self.summary.setText(tr("正在计算合杆方案…"))
-        runner = getattr(self.window, "tasks", None) or getattr(self.window, "task_runner", None)
-        if runner is None:
-            from qdt.ui.tasks import TaskRunner
 
-            runner = self._runner = TaskRunner(self)
-        self.handle = runner.start(Task(tr("多杆合一分析"), run), finished=self._on_done, failed=self._on_failed)
+        def connect(handle: Any) -> None:
+            handle.finished.connect(self._on_done)
+            handle.failed.connect(self._on_failed)
+
+        self.handle = self.bench.run_with_progress(Task(tr("多杆合一分析"), run), connect)
         return self.handle
 
     def _on_failed(self, message: Any, *_: Any) -> None:
@@ -150,9 +151,8 @@ class PolesDock(QDockWidget):
                                          removed=plan.poles_removed, d=plan.distance))
         self._fill()
         self.export_button.setEnabled(True)
-        view = getattr(self.window, "view", None)
-        if view is not None:
-            view.request_render()
+        self.bench.layers_changed.emit()
+        self.bench.request_render()
 
     def _fill(self) -> None:
         from qdt.cim.schema import catalogue
@@ -177,9 +177,7 @@ class PolesDock(QDockWidget):
     def _toggle_layer(self, on: bool) -> None:
         for layer in self.planning or ():
             layer.visible = on
-        view = getattr(self.window, "view", None)
-        if view is not None:
-            view.request_render()
+        self.bench.request_render()
 
     # --- select / zoom ---------------------------------------------------------------------------------
     def select_group(self, row: int) -> None:
@@ -197,12 +195,9 @@ class PolesDock(QDockWidget):
                 layer.selection = {row + 1}
             elif getattr(layer, "selection", None):
                 layer.selection = ()
-        scene = getattr(self.window, "scene", None)
-        if scene is not None and self.planning is not None:
-            scene.fly_to_feature(self.planning[0], row + 1, min_size=60.0)
-        view = getattr(self.window, "view", None)
-        if view is not None:
-            view.request_render()
+        if self.planning is not None:
+            self.bench.fly_to_feature(self.planning[0], row + 1)
+        self.bench.request_render()
 
     def _on_row(self) -> None:
         rows = self.table.selectionModel().selectedRows()
@@ -221,37 +216,26 @@ class PolesDock(QDockWidget):
 
         if self.plan is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, tr("导出合杆方案"), "多杆合一方案.gpkg",
+        path, _ = QFileDialog.getSaveFileName(self.bench.dialog_parent, tr("导出合杆方案"), "多杆合一方案.gpkg",
                                               tr("GeoPackage (*.gpkg);;CSV 表格 (*.csv)"))
         if not path:
             return
         try:
             written = self.export(path)
         except ConsolidationError as exc:
-            self.window.statusBar().showMessage(str(exc), 10000)
+            self.bench.show_message(str(exc), 10000)
             return
-        self.window.statusBar().showMessage(tr("已导出合杆方案 {path}").format(path=written), 8000)
+        self.bench.show_message(tr("已导出合杆方案 {path}").format(path=written), 8000)
 
 
-def install_poles(window: Any) -> PolesDock:
-    """Add the 多杆合一 panel and its action (分析 menu … here the 数据 menu) to ``window``."""
-    from PySide6.QtWidgets import QMenu
-
-    dock = PolesDock(window)
-    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-    table = getattr(window, "panels", {}).get("table")
-    if isinstance(table, QDockWidget):
-        window.tabifyDockWidget(table, dock)
-    dock.hide()
-    getattr(window, "panels", {}).update(poles=dock)
-    title = tr("数据(&D)")
-    menu = next((a.menu() for a in window.menuBar().actions() if a.text() == title and a.menu() is not None), None)
-    if menu is None:
-        menu = window.menuBar().addMenu(QMenu(title, window.menuBar()))
-    act = QAction(tr("多杆合一规划(&P)…"), window)
+@register_panel("poles", area="bottom", tab_with="table", visible=False)
+def poles_panel(bench: Any) -> QWidget:
+    """The 多杆合一 panel and its action in the Data menu."""
+    dock = PolesDock(bench)
+    act = QAction(tr("多杆合一规划(&P)…"), dock)
     act.setStatusTip(tr("查找可合并为一根智慧杆的路灯、信号灯杆、标志杆和监控杆"))
     act.triggered.connect(lambda: (dock.show(), dock.raise_()))
-    menu.addAction(act)
-    window.poles_action = act
-    window.project_loaded.connect(dock.set_project)
+    bench.add_action(act, data_menu())
+    dock.act_open = act
+    bench.project_loaded.connect(dock.set_project)
     return dock
