@@ -301,7 +301,8 @@ class LiveHistoryChart(QWidget):
         self.title = QLabel(tr("实时状态历史"))
         self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
         self.plot.setBackground("w")
-        self.plot.setMinimumHeight(160)
+        self.plot.setMinimumHeight(120)
+        self.setMaximumHeight(200)  # the attribute tree above keeps most of the inspector
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         from qdt.cim.schema import catalogue
 

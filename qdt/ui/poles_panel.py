@@ -116,7 +116,7 @@ class PolesDock(QDockWidget):
         distance = float(self.distance.value())
 
         def run(progress: Any, is_cancelled: Any) -> Any:
-            return consolidate_layers(layers, distance, progress=progress)
+            return consolidate_layers(layers, distance, progress=lambda f, _m: progress(f, ""))
 
         self.run_button.setEnabled(False)
         self.summary.setText(tr("正在计算合杆方案…"))
@@ -149,6 +149,7 @@ class PolesDock(QDockWidget):
         text = tr("{before} 根杆件 → {after} 根：{groups} 个合杆点，拆除 {removed} 根（距离 {d:g} m）")
         self.summary.setText(text.format(before=plan.poles_before, after=plan.poles_after, groups=len(plan.groups),
                                          removed=plan.poles_removed, d=plan.distance))
+        self.bench.show_message(self.summary.text(), 8000)
         self._fill()
         self.export_button.setEnabled(True)
         self.bench.layers_changed.emit()
