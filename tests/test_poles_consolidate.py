@@ -190,3 +190,21 @@ def test_cli_user_errors(tmp_path, capsys):
     plan = consolidate_layers(sample_layers())
     with pytest.raises(ConsolidationError, match="does not exist"):
         export_plan(plan, tmp_path / "missing" / "x.gpkg")
+
+
+def test_report_section_counts_per_road(tmp_path):
+    """``qdt report --poles`` adds the section; its rows add up to the plan (read back with pdftotext)."""
+    import subprocess
+
+    from qdt.export.poles_report import ConsolidationSection
+
+    plan = consolidate_layers(sample_layers())
+    rows = ConsolidationSection(plan).rows()
+    body, total = rows[1:-1], rows[-1]
+    assert sum(int(r[1]) for r in body) == len(plan.groups) == int(total[1])
+    assert sum(int(r[3]) for r in body) == plan.poles_removed == int(total[3])
+    assert {r[0] for r in body} >= {"香港中路", "山东路"}
+    out = tmp_path / "report.pdf"
+    assert qdt_main(["report", str(SAMPLE_PROJECT), "--out", str(out), "--poles", "--quiet"]) == 0
+    text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    assert "多杆合一合杆方案" in text and f"拆除 {plan.poles_removed} 根" in text
