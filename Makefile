@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PROJECT ?= sample_data/qingdao_shinan.qdt
+# `make run DEMO_FEED=1`: also start a loopback MQTT broker with the demo facility feed (qdt.live.demo)
+DEMO_FEED ?=
+DEMO_PORT ?= 18830
 
 .PHONY: run test setup sysdeps lint bench-scene clean
 
@@ -23,6 +26,12 @@ run: setup
 	@if [ -z "$$DISPLAY" ] && [ -z "$$WAYLAND_DISPLAY" ]; then \
 	  echo "No display: cannot open the QDT window here. Render headless with: $(VENV)/bin/qdt snapshot $(PROJECT) --out view.png"; \
 	  exit 1; \
+	fi
+	@if [ -n "$(DEMO_FEED)" ]; then \
+	  echo "Demo IoT feed: Mosquitto and a demo publisher on 127.0.0.1:$(DEMO_PORT) (QDT connects by itself)"; \
+	  $(PY) -m qdt.live.demo $(PROJECT) --with-broker $(DEMO_PORT) & demo=$$!; \
+	  QDT_LIVE_BROKER=mqtt://127.0.0.1:$(DEMO_PORT) $(PY) main.py $(PROJECT); status=$$?; \
+	  kill $$demo 2>/dev/null; wait $$demo 2>/dev/null; exit $$status; \
 	fi
 	$(PY) main.py $(PROJECT)
 

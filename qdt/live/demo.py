@@ -1,6 +1,7 @@
 """Demo publisher: plausible status reports for the facilities of a project, over MQTT.
 
-``python -m qdt.live.demo --broker mqtt://127.0.0.1:1883 [SOURCE] [--rate N] [--seconds S]``
+``python -m qdt.live.demo --broker mqtt://127.0.0.1:1883 [SOURCE] [--rate N] [--seconds S]``, or
+``--with-broker PORT`` to start a throw-away Mosquitto on 127.0.0.1:PORT first (``make run DEMO_FEED=1``).
 
 Every facility of SOURCE (default: the sample project) reports now and then; most reports say
 正常 with readings (a lamp's power, a manhole's water level); some lamps and pole devices turn
@@ -62,10 +63,16 @@ def reports(keys: list[tuple[str, str]], rng: np.random.Generator, fault_share: 
         yield topic_for(cls, code), json.dumps(doc, ensure_ascii=False)
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qdt.live.demo", description=__doc__.splitlines()[0])
     parser.add_argument("source", nargs="?", default=str(DEFAULT_SOURCE), help="project (.qdt) or GeoPackage")
-    parser.add_argument("--broker", required=True, help="mqtt://HOST:PORT")
+    parser.add_argument("--broker", help="mqtt://HOST:PORT (required unless --with-broker)")
+    parser.add_argument("--with-broker", type=int, metavar="PORT",
+                        help="start a Mosquitto on 127.0.0.1:PORT for the demo and publish to it")
     parser.add_argument("--rate", type=float, default=50.0, help="reports per second (default 50)")
     parser.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     parser.add_argument("--seed", type=int, default=18)
@@ -75,14 +82,27 @@ def main(argv: list[str] | None = None) -> int:
     from qdt.live.feed import Broker, BrokerURLError
     from qdt.live.source import LiveSourceError, open_live_source
 
-    try:
-        broker = Broker.parse(args.broker)
-        source = open_live_source(args.source)
-    except (BrokerURLError, LiveSourceError, OSError) as exc:
-        print(f"qdt.live.demo: error: {exc}", file=sys.stderr)
-        return 2
     if not args.rate > 0:
         parser.error("--rate must be positive")
+    import signal
+
+    signal.signal(signal.SIGTERM, _interrupt)  # `make run` ends the demo so: stop the broker we started
+    if (args.broker is None) == (args.with_broker is None):
+        parser.error("give either --broker URL or --with-broker PORT")
+    server = None
+    try:
+        if args.with_broker is not None:
+            from qdt.live.broker import Mosquitto
+
+            server = Mosquitto(port=args.with_broker).start()
+            args.broker = server.url
+        broker = Broker.parse(args.broker)
+        source = open_live_source(args.source)
+    except (BrokerURLError, LiveSourceError, OSError, RuntimeError) as exc:
+        print(f"qdt.live.demo: error: {exc}", file=sys.stderr)
+        if server is not None:
+            server.stop()
+        return 2
     keys = sorted(k for k, _ in source.index.items())
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"qdt-demo-{args.seed}")
     client.reconnect_delay_set(1, 30)
@@ -105,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         client.disconnect()
         client.loop_stop()
+        if server is not None:
+            server.stop()
     print(f"sent {sent} reports", file=sys.stderr)
     return 0
 
