@@ -1,5 +1,5 @@
 """View-window loading of windowed layers as the camera moves (the Qt side of
-:mod:`qdt.io.postgis.view`).
+:mod:`qdt.io.window`).
 
 Which layers: those whose source declares ``WINDOWED_READS`` (and, for the commit notices,
 ``CHANGE_NOTIFICATION``) — see :class:`qdt.io.Capability`; today the PostGIS tables.
@@ -29,20 +29,22 @@ from PySide6.QtCore import QObject, QTimer
 from qdt.edit import editing_session
 from qdt.io import Capability, capabilities_of, open_datasource
 from qdt.io.postgis import (
-    MAX_VIEW_SIDE_M,
     EditListener,
     EditNotice,
     FetchedFeatures,
-    ViewWindow,
-    ViewWindowLoader,
     apply_fetched,
-    apply_window,
     conninfo_of,
     describe,
     fetch_features,
-    loader_for,
 )
-from qdt.io.postgis.view import _LOAD_LOCK
+from qdt.io.window import (
+    _LOAD_LOCK,
+    MAX_VIEW_SIDE_M,
+    ViewWindow,
+    ViewWindowLoader,
+    apply_window,
+    window_loader_for,
+)
 from qdt.tasks import Task
 from qdt.ui.i18n import tr
 
@@ -68,7 +70,7 @@ def _poll_task(uri: str, listener: EditListener | None) -> Any:
 
 def _fetch_task(meta: dict[str, Any], fids: np.ndarray, crs: Any) -> Any:
     def run(_progress: Any, _is_cancelled: Any) -> FetchedFeatures:
-        with _LOAD_LOCK:  # pyproj CRS objects are created here too (see qdt.io.postgis.view)
+        with _LOAD_LOCK:  # pyproj CRS objects are created here too (see qdt.io.window)
             return fetch_features(meta, fids, crs)
 
     return run
@@ -257,7 +259,7 @@ class ViewWindowRefresher(QObject):
             loader = self.loaders.get(key)
             if loader is None:
                 kwargs = {"budget": self.budget} if self.budget else {}
-                loader = self.loaders[key] = loader_for(layer, **kwargs)
+                loader = self.loaders[key] = window_loader_for(layer, **kwargs)
             if not loader.needs_reload(bbox):
                 continue
             old = self.handles.pop(key, None)

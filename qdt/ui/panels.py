@@ -183,7 +183,7 @@ def attribute_table_panel(bench: Any) -> QWidget:
 
     table = AttributeTableDock(bench)
     edits = bench.edits
-    data, edit = tr("数据(&D)"), tr("编辑(&E)")
+    data, edit = data_menu(), tr("编辑(&E)")
     help_menu = tr("帮助(&H)")
     act_open = _action(table, tr("打开属性表(&T)"), lambda: (table.show(), table.raise_()), "F6")
     act_undo = edits.group.createUndoAction(table, tr("撤销"))
@@ -246,9 +246,10 @@ def query_dialog_panel(bench: Any) -> QWidget:
     act = _action(query, tr("空间查询(&Q)…"), lambda: (query.refresh_layers(), query.show(), query.raise_()),
                   "Ctrl+F", tr("按属性、空间关系、最近邻查询要素，或检查管线净距"))
     act.setIcon(icon("query"))
-    bench.add_action(act, tr("数据(&D)"), toolbar="DataToolBar")
+    bench.add_action(act, data_menu(), toolbar="DataToolBar")
     query.panel_actions = {"query": act}
     bench.project_loaded.connect(lambda _project: query.refresh_layers())
+    bench.layers_changed.connect(query.refresh_layers)
     return query
 
 
