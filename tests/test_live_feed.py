@@ -231,3 +231,23 @@ def test_cli_record_and_status(broker, gpkg, capsys):
     assert "no facilities of class 'pipe'" in capsys.readouterr().err
     assert qdt_main(["live", "record", str(gpkg), "--broker", "ftp://x"]) == 2
     assert "is not mqtt://HOST:PORT" in capsys.readouterr().err
+
+
+def test_updates_reach_the_layers_as_one_change_event_per_layer(gpkg):
+    from qdt.live.apply import apply_updates
+
+    source = open_live_source(gpkg)
+    lights = next(layer for layer in source.layers if layer.feature_class == "streetlight")
+    frame = lights.frame
+    fids = [int(f) for f in frame.index[frame["status"].to_numpy() == 1][:3]]
+    events = []
+    lights.events.data.connect(lambda *args: events.append(args))
+    ups = [source.index.parse(f"qdt/streetlight/{frame.loc[f, 'code']}/status",
+                              json.dumps({"status": 2, "ts": f"2026-05-04T08:00:0{i}Z"})) for i, f in enumerate(fids)]
+    changed = apply_updates({lights.name: lights}, ups)
+    assert changed[lights.name].tolist() == sorted(fids) and len(events) == 1
+    assert frame.loc[fids, "status"].tolist() == [2, 2, 2]
+    change = events[0][0] if events[0] else None
+    if change is not None:  # layers that name what changed: only these features, only status
+        assert sorted(change.fids.tolist()) == sorted(fids) and set(change.fields) == {"status"}
+    assert apply_updates({lights.name: lights}, ups) == {} and len(events) == 1  # nothing new: no event
