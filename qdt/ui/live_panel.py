@@ -338,6 +338,9 @@ class LiveHistoryChart(QWidget):
             numeric = [c for c in frame.columns if c.startswith("reading_")
                        and frame[c].dtype.kind in "if"]
             self.reading_name = numeric[0][len("reading_"):] if numeric else None
+        if not self.times and ctl.feed is None:
+            self.hide()  # nothing reported and no feed: no empty chart under every light's attributes
+            return
         self.title.setText(tr("实时状态历史：{code}（{n} 条）").format(code=code, n=len(self.times)))
         self._redraw()
         self.show()
