@@ -1,4 +1,5 @@
-"""The 多杆合一 planning layer: proposed smart-pole sites and the links from the poles they replace.
+"""The 多杆合一 planning layer (proposed smart-pole sites, links from the poles they replace) and the
+signal, sign and camera poles it consolidates.
 
 Sites are drawn as smart poles (the proposed pole, in the layer's style colour, ``pole_height``
 tall); links as ribbons on the ground from each removed pole to its site. Their layers are
@@ -31,3 +32,13 @@ def build_plan_links(layer: Layer, ctx: BuildContext) -> LayerVisual:
     """Links from removed poles to their site: ground ribbons ``width`` (0.6 m) wide."""
     assert isinstance(layer, VectorLayer)
     return build_ribbons(layer, ctx, LINK_WIDTH, LINK_COLOUR)
+
+
+# --- the pole kinds 多杆合一 consolidates ------------------------------------------------------------------
+@register_builder("vector", "traffic_signal_pole")
+@register_builder("vector", "sign_pole")
+@register_builder("vector", "camera_pole")
+def build_other_poles(layer: Layer, ctx: BuildContext) -> LayerVisual:
+    """Signal, sign and camera poles: a pole of ``pole_height`` with its head (signal, sign plate,
+    camera) coloured by status, drawn as streetlights are (same levels of detail and picking)."""
+    return build_point_facilities(layer, ctx, "streetlight")
