@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import paho.mqtt.client as mqtt
@@ -103,6 +102,7 @@ def test_live_feed_recolours_raises_alarms_and_shows_history(window, qtbot, samp
             alarms.table.selectRow(0)
             qtbot.mouseClick(alarms.ack_button, Qt.MouseButton.LeftButton)
             assert alarms.table.item(0, 4).text().startswith("已确认")
+            still_open = alarms.table.item(1, 3).text()
             qtbot.waitUntil(lambda: read_alarms(sample_copy / "qingdao_shinan.gpkg")["acknowledged"].notna().sum() == 1,
                             timeout=10_000)
             # clicking the light in the view shows its history chart in the inspector
@@ -124,4 +124,13 @@ def test_live_feed_recolours_raises_alarms_and_shows_history(window, qtbot, samp
     assert int(lights.frame.loc[fid, "status"]) == 2
     window.workbench.panels["alarms"].actions_by_name["disconnect"].trigger()
     assert "未连接" in label.text()
-    time.sleep(0.1)
+    # next morning, offline: the open alarm is listed again and can be acknowledged without a broker
+    load(window, qtbot, sample_copy / "qingdao_shinan.qdt")
+    alarms = window.workbench.panels["alarms"]
+    qtbot.waitUntil(lambda: alarms.table.rowCount() == 1, timeout=10_000)  # the one nobody acknowledged
+    assert alarms.table.item(0, 3).text() == still_open
+    assert int(layer_of(window, "streetlight").frame.loc[fid, "status"]) == 2  # last known state, offline
+    alarms.table.selectRow(0)
+    qtbot.mouseClick(alarms.ack_button, Qt.MouseButton.LeftButton)
+    gpkg = sample_copy / "qingdao_shinan.gpkg"
+    qtbot.waitUntil(lambda: read_alarms(gpkg)["acknowledged"].notna().sum() == 2, timeout=20_000)

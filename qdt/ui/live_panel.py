@@ -128,6 +128,23 @@ class LiveController(QObject):
             return
         if known:
             self._on_updates(known)
+        self._open_alarms()
+
+    def _open_alarms(self) -> None:
+        """Alarms of earlier sessions nobody acknowledged (newest 500) go back in the list."""
+        from qdt.live import Alarm, read_alarms
+
+        try:
+            frame = read_alarms(self.gpkg, limit=500)
+        except Exception:  # no alarms table yet, or unreadable: the feed will make it
+            return
+        if frame.empty:
+            return
+        frame = frame[frame["acknowledged"].isna()].iloc[::-1]  # oldest first: the list puts the newest on top
+        alarms = [Alarm(r.feature_class, r.code, r.layer, int(r.feature_fid), r.kind, r.ts, r.message or "")
+                  for r in frame.itertuples(index=False) if (r.feature_class, r.code) in self.index]
+        if alarms:
+            QTimer.singleShot(0, lambda: self.alarm_raised.emit(alarms))
 
     # --- the feed --------------------------------------------------------------------------------------
     def start(self, url: str) -> bool:
@@ -166,8 +183,30 @@ class LiveController(QObject):
             self._on_state("stopped", "")
 
     def acknowledge(self, alarm: Any) -> None:
+        """Record the acknowledgement in the GeoPackage: through the feed, or (no feed) a writer of its own."""
         if self.feed is not None:
             self.feed.acknowledge(alarm)
+            return
+        if self.gpkg is None:
+            return
+        import threading
+
+        from qdt.live.messages import now_text
+        from qdt.live.store import StoreProcess
+
+        gpkg, user = self.gpkg, os.environ.get("USER") or ""
+
+        def write() -> None:  # off the GUI thread: starting the writer process takes a moment
+            try:
+                store = StoreProcess(gpkg)
+                try:
+                    store.write([], [], [(alarm, now_text(), user)])
+                finally:
+                    store.close()
+            except Exception as exc:  # reported, never raised at the user
+                self.bench.log(f"cannot record the acknowledgement in '{gpkg}': {exc}")
+
+        threading.Thread(target=write, name="qdt-live-ack", daemon=True).start()
 
     def counters(self) -> dict[str, Any]:
         return self.feed.counters if self.feed is not None else {}
@@ -225,6 +264,13 @@ class AlarmsDock(QDockWidget):
         self.setWidget(body)
         self.acknowledged_changed: Any = None
         controller.alarm_raised.connect(self.add_alarms)
+
+    def clear(self, *_: Any) -> None:
+        """Forget the listed alarms (another project was opened; its open alarms are listed again)."""
+        self.alarms.clear()
+        self.acknowledged.clear()
+        self.table.setRowCount(0)
+        self._summarise()
 
     def unacknowledged(self) -> int:
         return sum(1 for a in self.acknowledged if a is None)
@@ -427,6 +473,7 @@ def live_panel(bench: Any) -> QWidget:
         bench.add_action(act, menu, before=tr("帮助(&H)"))
     alarms.actions_by_name = {"connect": act_connect, "disconnect": act_disconnect, "alarms": act_alarms}
     alarms.state_label = label
+    bench.project_loaded.connect(alarms.clear)
     bench.project_loaded.connect(controller.set_project)
     if bench.dialog_parent is not None:  # the feed's threads and writer process end with the window
         alarms._close_guard = _StopOnClose(bench.dialog_parent, controller)
