@@ -37,6 +37,7 @@ def _pipes_name(source: SourceLayers) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from qdt.query import check_clearances, export_frame
+    from qdt.safe_output import input_files
 
     if args.out and not args.out.lower().endswith((".csv", ".geojson", ".gpkg")):
         raise UserError(f"cannot write '{args.out}': use a file ending in .csv (or .geojson, .gpkg)")
@@ -48,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
     dem = source.dem()
     print_warnings("clearance", source.warnings)
     report = check_clearances(pipes, dem, name=name)
-    out = export_frame(report.violations, args.out, layer_name="clearance") if args.out else None
+    out = export_frame(report.violations, args.out, layer_name="clearance",
+                       inputs=input_files([pipes, dem] if dem is not None else [pipes], args.source)) \
+        if args.out else None
     if args.json:
         doc = report.to_dict()
         if out is not None:

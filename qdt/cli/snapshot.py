@@ -48,11 +48,14 @@ def progress_printer(command: str, quiet: bool):  # noqa: ANN201 - ProgressFn
 
 
 def open_project_to_render(command: str, path: str):  # noqa: ANN201 - qdt.project.Project
-    """Open a project for ``qdt COMMAND``: unavailable layers are warned about on stderr; a
-    project with no layer that opens is a user error."""
+    """Open a project for ``qdt COMMAND``: each layer's load warnings and the unavailable layers
+    are printed on stderr; a project with no layer that opens is a user error."""
     from qdt.project import open_project
 
     project = open_project(path)
+    for entry in project.entries:  # the same warnings `qdt query` prints: CRS, area, repairs …
+        for line in getattr(entry, "warnings", None) or []:
+            print(f"qdt {command}: warning: {line}", file=sys.stderr)
     for entry in project.unavailable:
         print(f"qdt {command}: warning: {entry.error}", file=sys.stderr)
     if len(project.layers) == 0:

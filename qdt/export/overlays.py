@@ -18,10 +18,11 @@ import numpy as np
 
 from qdt.export.errors import cjk_font_path
 from qdt.export.snapshot import REFERENCE_SIDE, SnapshotOptions, ViewInfo, visible_styled_layers
+from qdt.resources import asset
 
 __all__ = ["draw_overlays", "legend_entries", "nice_length", "NORTH_ARROW_SVG"]
 
-NORTH_ARROW_SVG = Path(__file__).resolve().parents[2] / "assets" / "north_arrow.svg"
+NORTH_ARROW_SVG = asset("north_arrow.svg")
 INK = (26, 32, 44)
 PANEL = (255, 255, 255, 215)
 SUPERSAMPLE = 4
@@ -279,7 +280,7 @@ def _draw_legend(draw: Any, entries: list, u: float, width: int, margin: int, *,
     if not entries:
         return None
     head_font, font = _font(13 * u), _font(11 * u)
-    row = round(16 * u)
+    row = max(1, round(16 * u))  # a tiny image still gets a (clipped) legend, never a zero row height
     swatch = round(11 * u)
     pad = round(6 * u)
     rows: list[tuple[str, str, tuple[int, int, int] | None]] = [("title", "图例", None)]

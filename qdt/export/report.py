@@ -18,7 +18,6 @@ import datetime as _dt
 import io
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +26,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qdt.export.errors import ExportError, cjk_font_path, publish
+from qdt.export.errors import ExportError, cjk_font_path
+from qdt.resources import assets_dir
+from qdt.safe_output import atomic_output, input_files, read_small_text
 from qdt.tasks import CancelFn, ProgressFn, Task, check_cancel
 
 __all__ = ["DEFAULT_TEMPLATE", "ReportTable", "load_template", "report_task", "write_report"]
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+ASSETS = assets_dir()
 DEFAULT_TEMPLATE = ASSETS / "report_template.json"
 FONT = "QDT-CJK"
 BUILTIN_TEMPLATE: dict[str, Any] = {
@@ -58,10 +59,13 @@ def load_template(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     source = Path(path) if path is not None else DEFAULT_TEMPLATE
     if path is None and not source.is_file():
         return template
+    text = read_small_text(source, 4 * 2**20, "report template", ExportError)
     try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise ExportError(f"report template '{source}' cannot be read: {exc}") from None
+    except RecursionError:
+        raise ExportError(f"report template '{source}' is nested too deeply") from None
     if not isinstance(data, dict):
         raise ExportError(f"report template '{source}' must be a JSON object")
     for key, value in data.items():
@@ -494,20 +498,12 @@ def write_report(project: Any, path: str | os.PathLike[str], *, title: str | Non
         canvas.drawRightString(pagesize[0] - margin, 6 * mm, f"第 {doc.page} 页 · {date.isoformat()}")
         canvas.restoreState()
 
-    handle, temp = tempfile.mkstemp(prefix=".qdt-", suffix=".pdf", dir=target.parent)
-    os.close(handle)
-    try:
-        doc = SimpleDocTemplate(temp, pagesize=pagesize, leftMargin=margin, rightMargin=margin, topMargin=margin,
-                                bottomMargin=margin + 3 * mm, title=title, author=author or "",
+    with atomic_output(target, inputs=input_files(project.layers, getattr(project, "path", None)),
+                       error=ExportError) as temp:
+        doc = SimpleDocTemplate(str(temp), pagesize=pagesize, leftMargin=margin, rightMargin=margin,
+                                topMargin=margin, bottomMargin=margin + 3 * mm, title=title, author=author or "",
                                 subject=project.name, creator="QDT")
         doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
-        publish(temp, target)
-    except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        raise ExportError(f"cannot write '{target}': {exc.strerror or exc}") from None
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
     progress(1.0, "报告完成")
     return target
 

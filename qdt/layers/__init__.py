@@ -5,6 +5,7 @@ from qdt.layers.citymodel import CityModelLayer
 from qdt.layers.layerlist import LayerList
 from qdt.layers.raster import RasterLayer
 from qdt.layers.style import CategorisedStyle, GraduatedStyle, SingleStyle, Style, style_from_dict
+from qdt.layers.tileset import TilesetLayer
 from qdt.layers.vector import VectorLayer
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "RasterLayer",
     "SingleStyle",
     "Style",
+    "TilesetLayer",
     "VectorLayer",
     "style_from_dict",
 ]

@@ -25,6 +25,7 @@ class LayerKind(str, Enum):
     VECTOR = "vector"
     RASTER = "raster"
     CITYMODEL = "citymodel"
+    TILESET = "tileset"
 
 
 class Layer:

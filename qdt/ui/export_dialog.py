@@ -51,6 +51,14 @@ PREVIEW_WIDTH = 360
 QUERY_RESULT = "\x00query-result"  # the report's table source: the query panel's last result
 
 
+def documents_dir() -> Path:
+    """The user's documents folder (Qt's ``DocumentsLocation``), where exports go by default."""
+    from PySide6.QtCore import QStandardPaths
+
+    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return Path(folder) if folder and Path(folder).is_dir() else Path.home()
+
+
 def _titles() -> dict[str, str]:
     return {"snapshot": tr("导出快照"), "report": tr("导出报告"), "selection": tr("导出所选要素"),
             "scene": tr("导出三维场景")}
@@ -263,7 +271,7 @@ class ExportDialog(QDialog):
         return [lyr for lyr in getattr(self.project, "layers", []) if isinstance(lyr, VectorLayer)]
 
     def _default_path(self) -> Path:
-        base = self.project.base_dir if self.project is not None else Path.cwd()
+        base = documents_dir()  # never the project's (maybe tracked or shared) data folder
         stem = (self.project.path.stem if self.project is not None and self.project.path else "qdt")
         if self.kind == "selection":
             layer = self.layer_combo.currentData() or "selection"

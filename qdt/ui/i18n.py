@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import os
 from functools import cache
-from pathlib import Path
 
-CATALOGUE_DIR = Path(__file__).resolve().parents[2] / "assets" / "i18n"
+from qdt.resources import asset
+
+CATALOGUE_DIR = asset("i18n")
 LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh_CN"
 

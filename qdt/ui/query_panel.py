@@ -46,6 +46,7 @@ from qdt.query import (
     find_layer,
     run_query,
 )
+from qdt.safe_output import input_files
 from qdt.tasks import Task, check_cancel
 from qdt.ui.i18n import tr
 from qdt.ui.inspector import catalogue_name, display_value
@@ -488,7 +489,10 @@ class ResultsDock(QDockWidget):
         else:
             frame, name = self.result.frame(), str(self.result.layer.source_layer or self.result.layer.name)
         target = path
-        task = Task(tr("正在导出查询结果…"), lambda _p, _c: export_frame(frame, target, layer_name=name),
+        layers = [getattr(self.result, "layer", None), getattr(self.result, "other", None)]
+        inputs = input_files([lay for lay in layers if lay is not None])
+        task = Task(tr("正在导出查询结果…"),
+                    lambda _p, _c: export_frame(frame, target, layer_name=name, inputs=inputs),
                     cancellable=False)  # one write through a temporary file: nothing to stop halfway
         self.last_error = ""
         runner = self.bench.tasks if self.bench is not None else self._runner()

@@ -5,8 +5,9 @@ from qdt.render.builders import (  # noqa: F401
     citymodel,
     lines,
     pipes,
-    planning,  # noqa: F401  (多杆合一 planning layer)
+    planning,  # noqa: F401, I001  (多杆合一 planning layer, pole kinds)
     points,
     tables,
     terrain,
+    tileset,
 )
