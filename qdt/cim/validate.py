@@ -186,7 +186,8 @@ def _ignores_codelist(fdef: FieldDef, s: pd.Series, null: np.ndarray) -> bool:
     return float(found.mean()) < 0.5
 
 
-def coerce_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> tuple[pd.DataFrame, list[ValidationIssue]]:
+def coerce_table(cls: FeatureClass, frame: pd.DataFrame, layer: str, *,
+                 keep_foreign_vocabulary: bool = True) -> tuple[pd.DataFrame, list[ValidationIssue]]:
     """Convert the columns named like the class's fields to the schema's types.
 
     Code-list columns accept labels ("故障") and store codes (2). Numbers may come as text
@@ -197,6 +198,9 @@ def coerce_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> tuple[pd
 
     Result dtypes: float → float64, int → Int64, date → datetime64[ns], bool → boolean,
     str → object holding str or None.
+
+    ``keep_foreign_vocabulary``: a loaded layer whose coded column mostly holds its own words
+    keeps them as stored (reported once); an editor's single value is never "a vocabulary".
     """
     out = frame.copy()
     issues: list[ValidationIssue] = []
@@ -206,7 +210,7 @@ def coerce_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> tuple[pd
         s = out[fdef.name]
         was_null = _is_null(s)
         if fdef.codelist:
-            if _ignores_codelist(fdef, s, was_null):
+            if keep_foreign_vocabulary and _ignores_codelist(fdef, s, was_null):
                 # a third-party vocabulary ("foul", "storm"): keep what is stored, say so once;
                 # filters then compare with the stored words (qdt.query.expression)
                 cl = catalogue().codelist(fdef.codelist)  # type: ignore[arg-type]
@@ -241,7 +245,8 @@ def coerce_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> tuple[pd
                                   "{value} is not a date (use YYYY-MM-DD)")
             out[fdef.name] = parsed
         elif fdef.type == "bool":
-            text = s.astype("string").str.strip().str.lower()
+            # GeoPackage and DBF store a nullable yes/no as a number: 1.0 / 0.0 read as "1" / "0"
+            text = (_as_text(s) if pd.api.types.is_float_dtype(s.dtype) else s.astype("string")).str.strip().str.lower()
             val = pd.Series(pd.NA, index=s.index, dtype="boolean")
             val[text.isin(TRUE_WORDS).fillna(False)] = True
             val[text.isin(FALSE_WORDS).fillna(False)] = False
@@ -359,7 +364,7 @@ def validate_value(cls: FeatureClass, field_name: str, value: Any) -> Validation
     """
     fdef = cls.field(field_name)
     frame = pd.DataFrame({field_name: pd.Series([value], dtype=object)}, index=pd.Index([0], name="fid"))
-    coerced, issues = coerce_table(cls, frame, cls.name)
+    coerced, issues = coerce_table(cls, frame, cls.name, keep_foreign_vocabulary=False)
     if not issues:
         issues = validate_table(_single_field_class(cls, fdef), coerced, cls.name)
     if not issues:

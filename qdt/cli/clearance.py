@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
     for message, x, y in zip(report.violations["message"].tolist(), report.violations["x"].tolist(),
                              report.violations["y"].tolist(), strict=True):
         print(f"{message} at ({x:.2f}, {y:.2f})")
+    for u in report.unchecked:
+        print(f"unchecked: {u['pairs']} {u['kind']} pairs of {' and '.join(u['names'])} — {u['reason']}")
     if report.crossings_without_depth:
         print(f"{report.crossings_without_depth} crossings could not be judged: a pipe has no depth")
     if out is not None:

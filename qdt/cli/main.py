@@ -27,6 +27,7 @@ COMMANDS = {
     "report": "qdt.cli.report",
     "export-scene": "qdt.cli.export_scene",
     "export-tiles": "qdt.cli.export_tiles",
+    "network": "qdt.cli.network",
     "poles": "qdt.cli.poles",
     "live": "qdt.cli.live",
 }

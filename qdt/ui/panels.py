@@ -50,7 +50,7 @@ AREAS = {"left": Qt.DockWidgetArea.LeftDockWidgetArea, "right": Qt.DockWidgetAre
          "bottom": Qt.DockWidgetArea.BottomDockWidgetArea, "top": Qt.DockWidgetArea.TopDockWidgetArea}
 
 #: Modules whose import registers more panels (wave 2 appends its modules here).
-PANEL_MODULES: list[str] = ["qdt.ui.anchor_panel"]
+PANEL_MODULES: list[str] = ["qdt.ui.anchor_panel", "qdt.ui.network_panel"]
 PANEL_MODULES += ["qdt.ui.poles_panel", "qdt.ui.live_panel"]  # 多杆合一 planning, live facility feed (issue 18)
 
 

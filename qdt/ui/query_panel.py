@@ -384,7 +384,10 @@ class ResultsDock(QDockWidget):
         """List a QueryResult or a ClearanceReport and select it in its layer."""
         self.result = result
         if hasattr(result, "violations"):  # ClearanceReport
-            rows = result.violations.drop(columns=["message"], errors="ignore").reset_index(drop=True)
+            from qdt.query.clearance import display_frame
+            from qdt.ui.i18n import language
+
+            rows = display_frame(result.violations, "zh" if language() == "zh_CN" else "en")
             text = tr("管线净距检查：{n} 处不满足 GB 50289-2016 最小净距（检查 {s} 段管线，用时 {t:.2f} s）").format(
                 n=result.count, s=result.segments, t=result.seconds)
             headers = [tr(_CLEARANCE_HEADERS.get(c, c)) for c in rows.columns]
@@ -523,6 +526,8 @@ _CLEARANCE_HEADERS = {
     "fid_a": "要素A", "fid_b": "要素B", "network_a": "管线类别A", "network_b": "管线类别B", "kind": "净距类型",
     "measured_m": "实测净距 (m)", "required_m": "规范净距 (m)", "shortfall_m": "不足 (m)", "citation": "依据",
     "verified": "已核实", "rule_note": "说明", "x": "X", "y": "Y", "depth_a": "埋深A (m)", "depth_b": "埋深B (m)",
+    "network_a_name": "管线A", "network_b_name": "管线B", "kind_zh": "净距类型", "run_length_m": "长度 (m)",
+    "segment_pairs": "管段对数",
 }
 
 

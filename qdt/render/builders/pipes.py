@@ -46,6 +46,19 @@ def pipe_depths(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return np.where(np.isfinite(start), start, DEFAULT_DEPTH), np.where(np.isfinite(end), end, DEFAULT_DEPTH)
 
 
+def invert_referenced(frame: pd.DataFrame) -> np.ndarray:
+    """True per feature whose depths are invert depths (管内底: gravity drainage, per the catalogue's
+    ``depth_reference`` of its network in ``pipe_networks.json``), False where they reach the top."""
+    from qdt.cim import network_code, pipe_networks
+
+    if "network" not in frame.columns or len(frame) == 0:
+        return np.zeros(len(frame), dtype=bool)
+    invert = {code for code, net in pipe_networks().items() if net.depth_reference == "invert"}
+    values = frame["network"].astype(object)
+    codes = {v: network_code(v) for v in values.dropna().unique()}
+    return values.map(codes).isin(invert).to_numpy()
+
+
 def pipe_radius(frame: pd.DataFrame) -> np.ndarray:
     """Outer radius per feature in m from ``diameter_mm`` (mm / 2000)."""
     diameter = _numeric(frame, "diameter_mm")
@@ -64,11 +77,12 @@ class PipeCentreLine:
 
 
 def pipe_centre_line(layer: VectorLayer, ctx: BuildContext, max_segment: float = MAX_SEGMENT) -> PipeCentreLine:
-    """Centre line at ground − depth − radius at every (densified) vertex.
+    """Centre line at every (densified) vertex: ground − depth − radius for depths to the top,
+    ground − depth + radius for invert depths (gravity drainage: the pipe's bottom sits there).
 
-    ``depth_start``/``depth_end`` are burial depths to the pipe top (CJJ 61-2017 §3.0.2
-    records depth per end), interpolated by distance along the line; ground is the DEM
-    under every vertex, or 0 m without one. Vertices come ordered by feature row.
+    ``depth_start``/``depth_end`` are burial depths (CJJ 61-2017 §3.0.2 records depth per end),
+    interpolated by distance along the line; ground is the DEM under every vertex, or 0 m
+    without one. Vertices come ordered by feature row.
     """
     verts, rows = line_vertices_of(layer.geometry, max_segment)
     row = rows[verts.line]
@@ -79,7 +93,8 @@ def pipe_centre_line(layer: VectorLayer, ctx: BuildContext, max_segment: float =
     centre = np.empty((len(row), 3))
     centre[:, 0] = verts.xy[:, 0] - ctx.origin.x
     centre[:, 1] = verts.xy[:, 1] - ctx.origin.y
-    centre[:, 2] = ground - depth - radius - ctx.origin.z
+    sign = np.where(invert_referenced(layer.frame)[row], 1.0, -1.0)
+    centre[:, 2] = ground - depth + sign * radius - ctx.origin.z
     return PipeCentreLine(centre=centre, radius=radius, line=verts.line, row=row)
 
 
