@@ -45,10 +45,6 @@ def apply_updates(layers: Mapping[str, Any], updates: Iterable[StatusUpdate]) ->
         fids, new, pos = fids[differs], new[differs], pos[differs]
         dtype = frame["status"].dtype
         frame.iloc[pos, column] = pd.array(new, dtype=dtype) if not pd.api.types.is_object_dtype(dtype) else new
-        notify = getattr(layer, "notify_data", None)
-        if notify is not None:
-            notify(fids, ["status"])  # the scene recolours just these features
-        else:
-            layer.events.data.emit()
+        layer.notify_data(fids, ["status"])  # the scene recolours just these features
         changed[name] = np.sort(fids)
     return changed
