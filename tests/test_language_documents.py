@@ -36,7 +36,11 @@ def _report(tmp_path: Path, code: str) -> tuple[str, object]:
               ReportTable(buildings, tall, "建筑: height > 100"), ReportTable.from_selection(pipes)]
     tables[-1].fids = np.sort(pipes.frame.index[:30].to_numpy())
     out = tmp_path / f"report_{code}.pdf"
-    write_report(project, out, tables=tables, template=template)
+    from qdt.export.poles_report import ConsolidationSection
+    from qdt.poles import consolidate_layers
+
+    sections = [ConsolidationSection(consolidate_layers(list(project.layers)))]  # 多杆合一, another engineer's section
+    write_report(project, out, tables=tables, template=template, sections=sections)
     return "\n".join(page.extract_text() for page in pypdf.PdfReader(out).pages), project
 
 
@@ -57,7 +61,8 @@ def _names_and_values(project) -> str:
 def test_english_report_has_no_chinese_outside_names_and_data(tmp_path):
     text, project = _report(tmp_path, language.ENGLISH)
     for heading in ("Layers", "Legend", "Query result", "Features", "Field", "Mean", "Total", "Visible",
-                    "Vector", "Raster (", "Project", "CRS", "CGCS2000", "Page 1", "Status", "Normal"):
+                    "Vector", "Raster (", "Project", "CRS", "CGCS2000", "Page 1", "Status", "Normal",
+                    "Multi-pole consolidation plan", "poles afterwards"):
         assert heading in text, heading
     names = _names_and_values(project)
     stray = sorted({run for run in CJK.findall(text) if run not in names})
@@ -67,7 +72,7 @@ def test_english_report_has_no_chinese_outside_names_and_data(tmp_path):
 def test_chinese_report_has_chinese_headings(tmp_path):
     text, _ = _report(tmp_path, language.CHINESE)
     for heading in ("图层概况", "图例", "查询结果", "要素明细", "字段", "平均值", "合计", "矢量", "坐标系",
-                    "2000国家大地坐标系", "第 1 页", "状态"):
+                    "2000国家大地坐标系", "第 1 页", "状态", "多杆合一合杆方案"):
         assert heading in text, heading
     for english in ("Layers", "Legend", "Query result", "Mean", "Visible", "Page 1"):
         assert english not in text, english
