@@ -139,3 +139,35 @@ def test_set_anchor_from_the_layer_menu_moves_the_model_and_is_saved(qtbot, tmp_
         assert saved["layers"][0]["anchor"] == [534750.0, 3992300.0, 2.0, 90.0]
     finally:
         close_window(window)
+
+
+def test_memory_budget_from_the_settings_menu_applies_to_open_tilesets(qtbot, tmp_path):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QInputDialog
+
+    from qdt.ui.tiles_streaming import BUDGET_KEY
+
+    window = open_window(qtbot)
+    try:
+        load(window, qtbot, _project(tmp_path))
+        tiles = next(layer for layer in window.project.layers if layer.name == "样例瓦片")
+        seen = []
+
+        def answer():
+            dialog = QApplication.activeModalWidget()
+            if not isinstance(dialog, QInputDialog):
+                QTimer.singleShot(50, answer)
+                return
+            seen.append(dialog.intValue())
+            dialog.setIntValue(256)
+            dialog.accept()
+
+        QTimer.singleShot(50, answer)
+        action = next(a for a in window.menuBar().findChildren(QAction) if a is window.act_tile_budget)
+        action.trigger()
+        assert seen and seen[0] > 0
+        assert int(window.workbench.settings.value(BUDGET_KEY)) == 256
+        assert tiles.streamer.memory_budget == 256 * 1024 * 1024
+    finally:
+        window.workbench.settings.remove(BUDGET_KEY)
+        close_window(window)

@@ -285,6 +285,8 @@ class MainWindow(QMainWindow):
             self.language_group.addAction(act)
             lang_menu.addAction(act)
             self.language_actions[code] = act
+        self.act_tile_budget = settings_menu.addAction(tr("三维瓦片内存预算…"))
+        self.act_tile_budget.triggered.connect(lambda _checked=False: self.choose_tile_memory_budget())
         help_menu = menu.addMenu(tr("帮助(&H)"))
         help_menu.addAction(a(tr("关于 QDT(&A)"), self._about))
         self.addAction(self.act_stop_measure)
@@ -1068,6 +1070,22 @@ class MainWindow(QMainWindow):
             return
         altitude, denominator = scale
         self.camera_label.setText(tr("视点高度") + f" {altitude:.0f} m  " + tr("比例尺") + f" 1:{denominator:,.0f}")
+
+    def choose_tile_memory_budget(self) -> None:
+        """设置 → 三维瓦片内存预算…: MB of tile geometry each 3D Tiles layer keeps (saved in the settings,
+        applied at once to the open tilesets: the least recently drawn tiles go first)."""
+        from qdt.ui.tiles_streaming import BUDGET_KEY, memory_budget_mb
+
+        current = int(round(memory_budget_mb(self.workbench.settings)))
+        value, ok = QInputDialog.getInt(self, tr("三维瓦片内存预算"), tr("每个三维瓦片图层最多占用的内存（MB）"),
+                                        current, 64, 65536, 64)
+        if not ok:
+            return
+        self.workbench.settings.setValue(BUDGET_KEY, int(value))
+        for layer in self.project.layers if self.project is not None else ():
+            streamer = getattr(layer, "streamer", None)
+            if streamer is not None:
+                streamer.memory_budget = int(value) * 1024 * 1024
 
     def choose_language(self, code: str) -> None:
         """Remember the interface language; it takes effect on the next start (as in QGIS)."""
