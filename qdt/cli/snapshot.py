@@ -30,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--underground", action="store_true", help="the underground view (pipes through faded ground)")
     p.add_argument("--title", help="title overlay (default: the project name)")
     p.add_argument("--no-overlays", action="store_true", help="the bare 3D view, without title, legend, etc.")
+    p.add_argument("--no-labels", action="store_true", help="without the layers' labels (road names, buildings, …)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 
@@ -66,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     options = SnapshotOptions(width=args.width, height=args.height, dpi=args.dpi, title=args.title,
                               overlays=() if args.no_overlays else SnapshotOptions().overlays,
-                              underground=args.underground, bookmark=args.bookmark)
+                              underground=args.underground, bookmark=args.bookmark,
+                              labels=not args.no_labels)
     try:
         options.check()
         from qdt.export.snapshot import check_image_path

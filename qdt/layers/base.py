@@ -5,6 +5,7 @@ Events (``layer.events``):
 - ``visible(bool)``, ``opacity(float)``, ``style(Style)``, ``name(str)``
 - ``data()``: the layer's features or pixels changed (reload, edit commit)
 - ``selection(frozenset[int])``: the selected feature ids changed
+- ``labels(LabelStyle | None)``: the label style changed (or labels were switched on or off)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from pyproj import CRS
 
 from qdt.events import EventGroup
-from qdt.layers.style import SingleStyle, Style
+from qdt.layers.style import LabelStyle, SingleStyle, Style
 
 _ids = itertools.count(1)
 
@@ -52,7 +53,8 @@ class Layer:
         self._opacity = 1.0
         self._style: Style = style or SingleStyle()
         self._selection: frozenset[int] = frozenset()
-        self.events = EventGroup("name", "visible", "opacity", "style", "data", "selection")
+        self._labels: LabelStyle | None = None
+        self.events = EventGroup("name", "visible", "opacity", "style", "data", "selection", "labels")
 
     # --- simple evented properties -------------------------------------------------
     @property
@@ -95,6 +97,16 @@ class Layer:
     def style(self, value: Style) -> None:
         self._style = value
         self.events.style.emit(value)
+
+    @property
+    def labels(self) -> LabelStyle | None:
+        """The label style (None: the layer is not labelled); see :class:`qdt.layers.style.LabelStyle`."""
+        return self._labels
+
+    @labels.setter
+    def labels(self, value: LabelStyle | None) -> None:
+        self._labels = value
+        self.events.labels.emit(value)
 
     @property
     def selection(self) -> frozenset[int]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from qdt.crs import CRSProblem, parse_crs
 from qdt.io.postgis.connection import URI_PREFIX, DatabaseError, check_conninfo, is_database_source
+from qdt.layers.style import label_style_from_dict
 from qdt.project.model import Bookmark, Camera, LayerEntry, Project, ProjectError
 from qdt.tasks import CancelFn, ProgressFn, check_cancel
 
@@ -273,6 +274,10 @@ def open_layers(project: Project, progress: ProgressFn | None = None, is_cancell
         style = entry.style_object()
         if style is not None:
             layer.style = style
+        try:  # labels (qdt.layers.style.LabelStyle) live in the entry's "labels" object
+            layer.labels = label_style_from_dict(entry.extra.get("labels"))
+        except ValueError as exc:
+            warnings.append(f"layer '{entry.name}': labels ignored: {exc}")
         entry.layer = layer
         entry.warnings = warnings
     progress(1.0, "")

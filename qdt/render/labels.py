@@ -1,0 +1,221 @@
+"""Labels in the 3D view: the placement of :mod:`qdt.render.label_placement` drawn as a 2D overlay.
+
+:class:`SceneLabels` keeps one RGBA image the size of the view on top of the scene (a
+``vtkActor2D`` drawn after the 3D geometry). Just before a frame is rendered it checks whether
+the camera, the view size or a labelled layer changed; only then it places the labels again
+and redraws the image — so however many changes arrive, it works once per frame, and a frame
+whose camera did not move costs nothing. Candidates (texts and anchors) are computed once per
+layer and kept until the layer's data, labels or the DEM change.
+
+Events it follows: the layer list's ``inserted``/``removed``, each layer's ``labels``,
+``data`` and ``visible``. A label text that cannot be evaluated is reported once through
+``scene.events.build_failed(layer, message)`` (or raised when nothing listens) and the layer
+is left unlabelled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from vtkmodules.vtkRenderingCore import vtkActor2D, vtkImageMapper
+
+from qdt.crs import SceneOrigin
+from qdt.layers import Layer
+from qdt.render.arrays import rgb_image
+from qdt.render.label_placement import (
+    LabelCandidates,
+    LabelError,
+    Placement,
+    ViewCamera,
+    draw_labels,
+    label_candidates,
+    labelled_layers,
+    place_labels,
+)
+
+__all__ = ["SceneLabels", "view_camera"]
+
+
+def view_camera(renderer: Any, origin: SceneOrigin | None, width: int, height: int, unit: float = 1.0) -> ViewCamera:
+    """The renderer's active camera for a ``width`` × ``height`` pixel image whose pixels are
+    ``unit`` layout units (1 on screen; :func:`~qdt.render.label_placement.label_unit` for snapshots)."""
+    camera = renderer.GetActiveCamera()
+    m = camera.GetCompositeProjectionTransformMatrix(width / max(height, 1), -1.0, 1.0)
+    matrix = np.array([[m.GetElement(r, c) for c in range(4)] for r in range(4)])
+    o = origin or SceneOrigin()
+    return ViewCamera(matrix=matrix, eye=np.array(camera.GetPosition(), dtype=float),
+                      origin=np.array([o.x, o.y, o.z], dtype=float), width=width / unit, height=height / unit)
+
+
+class SceneLabels:
+    """The labels of a :class:`qdt.render.Scene`'s layers, drawn over its renderer.
+
+    Attributes
+    ----------
+    enabled
+        False hides every label (the benchmark's "without labels").
+    placement
+        The last :class:`~qdt.render.label_placement.Placement` drawn (None before the first frame).
+    place_count
+        How many times labels were placed (tests check coalescing with it).
+    """
+
+    def __init__(self, scene: Any) -> None:
+        self.scene = scene
+        self.renderer = scene.renderer
+        self._enabled = True
+        self.placement: Placement | None = None
+        self.place_count = 0
+        self._cache: dict[str, LabelCandidates | None] = {}
+        self._failed: set[str] = set()
+        self._key: Any = None
+        self._version = 0
+        self.mapper = vtkImageMapper()
+        self.mapper.SetColorWindow(255.0)
+        self.mapper.SetColorLevel(127.5)
+        self.actor = vtkActor2D()
+        self.actor.SetMapper(self.mapper)
+        self.actor.SetVisibility(False)
+        self.actor.PickableOff()
+        self.renderer.AddViewProp(self.actor)
+        self._observer = self.renderer.AddObserver("StartEvent", self._before_frame)
+        self._layers: list[Layer] = []
+        scene.layer_list.events.inserted.connect(self._on_inserted)
+        scene.layer_list.events.removed.connect(self._on_removed)
+        for layer in scene.layer_list:
+            self._connect(layer)
+        self._closed = False
+
+    # --- state -------------------------------------------------------------------------------
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, on: bool) -> None:
+        self._enabled = bool(on)
+        self._changed()
+
+    def invalidate(self, layer: Layer | None = None) -> None:
+        """Forget the candidates of ``layer`` (all layers when None) and redraw at the next frame."""
+        if layer is None:
+            self._cache.clear()
+            self._failed.clear()
+        else:
+            self._cache.pop(layer.id, None)
+            self._failed.discard(layer.id)
+        self._changed()
+
+    def close(self) -> None:
+        """Disconnect and take the overlay out of the renderer. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.renderer.RemoveObserver(self._observer)
+        self.renderer.RemoveViewProp(self.actor)
+        self.scene.layer_list.events.inserted.disconnect(self._on_inserted)
+        self.scene.layer_list.events.removed.disconnect(self._on_removed)
+        for layer in list(self._layers):
+            self._disconnect(layer)
+        self._cache.clear()
+
+    # --- events --------------------------------------------------------------------------------
+    def _connect(self, layer: Layer) -> None:
+        layer.events.labels.connect(self._on_layer_labels)
+        layer.events.data.connect(self._on_layer_data)
+        layer.events.visible.connect(self._on_layer_visible)
+        self._layers.append(layer)
+
+    def _disconnect(self, layer: Layer) -> None:
+        layer.events.labels.disconnect(self._on_layer_labels)
+        layer.events.data.disconnect(self._on_layer_data)
+        layer.events.visible.disconnect(self._on_layer_visible)
+        if layer in self._layers:
+            self._layers.remove(layer)
+
+    def _on_inserted(self, _index: int, layer: Layer) -> None:
+        self._connect(layer)
+        self.invalidate()  # a new DEM moves every anchor
+
+    def _on_removed(self, _index: int, layer: Layer) -> None:
+        self._disconnect(layer)
+        self.invalidate()
+
+    def _on_layer_labels(self, _style: object) -> None:
+        self.invalidate()  # the emitter is not passed: forget all (cheap: a few layers are labelled)
+
+    def _on_layer_data(self) -> None:
+        self.invalidate()
+
+    def _on_layer_visible(self, _visible: bool) -> None:
+        self._changed()
+
+    def _changed(self) -> None:
+        self._version += 1
+        self.scene.request_render()
+
+    # --- frames ---------------------------------------------------------------------------------
+    def candidates(self) -> list[LabelCandidates]:
+        """The candidates of the visible labelled layers (computed once per layer and kept)."""
+        out = []
+        for layer in labelled_layers(self.scene.layer_list):
+            if layer.id in self._failed:
+                continue
+            if layer.id not in self._cache:
+                try:
+                    self._cache[layer.id] = label_candidates(layer, list(self.scene.layer_list))
+                except LabelError as exc:
+                    self._failed.add(layer.id)
+                    if len(self.scene.events.build_failed) == 0:
+                        raise
+                    self.scene.events.build_failed.emit(layer, str(exc))
+                    continue
+            cand = self._cache[layer.id]
+            if cand is not None:
+                out.append(cand)
+        return out
+
+    def _before_frame(self, *_: object) -> None:
+        width, height = self.renderer.GetSize()
+        camera = self.renderer.GetActiveCamera()
+        key = (self._enabled, self._version, width, height, camera.GetMTime())
+        if key == self._key or width < 2 or height < 2:
+            return
+        self._key = key
+        sets = self.candidates() if self._enabled else []
+        if not sets:
+            self.placement = None
+            self.actor.SetVisibility(False)
+            return
+        self.place_count += 1
+        self.placement = place_labels(sets, view_camera(self.renderer, self.scene.origin, width, height))
+        self._draw(self.placement, width, height)
+
+    def _draw(self, placement: Placement, width: int, height: int) -> None:
+        from PIL import Image
+
+        if not placement.labels:
+            self.actor.SetVisibility(False)
+            return
+        # draw only the band the labels span (less to composite and upload)
+        corners = np.concatenate([label.corners() for label in placement.labels])
+        pad = 8
+        x0 = int(max(0, np.floor(corners[:, 0].min()) - pad))
+        y0 = int(max(0, np.floor(corners[:, 1].min()) - pad))
+        x1 = int(min(width, np.ceil(corners[:, 0].max()) + pad))
+        y1 = int(min(height, np.ceil(corners[:, 1].max()) + pad))
+        canvas = Image.new("RGBA", (max(1, x1 - x0), max(1, y1 - y0)), (0, 0, 0, 0))
+        shifted = Placement(placement.width, placement.height, [
+            _moved(label, -x0, -y0) for label in placement.labels])
+        draw_labels(canvas, shifted, 1.0)
+        data = rgb_image(np.asarray(canvas))
+        self.mapper.SetInputData(data)
+        self.actor.SetPosition(x0, height - y1)  # display coordinates from the bottom-left
+        self.actor.SetVisibility(True)
+
+
+def _moved(label: Any, dx: float, dy: float) -> Any:
+    from dataclasses import replace
+
+    return replace(label, x=label.x + dx, y=label.y + dy)
