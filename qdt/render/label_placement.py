@@ -72,7 +72,7 @@ def _table(layer: Layer) -> Any:
     return frame if frame is not None else getattr(layer, "objects", None)
 
 
-def _feature_class(layer: Layer) -> Any:
+def feature_class_of(layer: Layer) -> Any:
     name = getattr(layer, "feature_class", None)
     if not name:
         return None
@@ -130,7 +130,7 @@ def label_texts(layer: Layer, style: LabelStyle) -> np.ndarray:
     frame = _table(layer)
     if frame is None or not style.text.strip():
         return np.full(0 if frame is None else len(frame), None, dtype=object)
-    fclass = _feature_class(layer)
+    fclass = feature_class_of(layer)
     geometry = getattr(frame, "_geometry_column_name", None)
     resolver = FieldResolver([c for c in frame.columns if c != geometry], fclass)
 
