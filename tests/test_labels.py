@@ -281,8 +281,11 @@ def test_scene_labels_overlay_follows_the_camera_and_the_layers(labelled_layers)
         scene.set_camera_state(STREET)
         window.Render()
         labels = scene.labels
+        assert labels.place_count == 1 and labels.placement is not None
+        window.Render()  # placed again once, with the depth of the first frame (labels behind towers hidden)
+        assert labels.place_count == 2
         first = labels.placement
-        assert first is not None and first.labels and labels.actor.GetVisibility()
+        assert first.labels and labels.actor.GetVisibility()
         _no_overlaps(first)
         with_labels = grab_image(window)
         count = labels.place_count
@@ -292,6 +295,7 @@ def test_scene_labels_overlay_follows_the_camera_and_the_layers(labelled_layers)
         window.Render()
         assert labels.place_count == count + 1 and labels.placement.keys() != first.keys()
         scene.renderer.GetActiveCamera().Azimuth(-20)
+        labels.occlusion = False
         roads = next(layer for layer in labelled_layers if layer.name == "道路")
         roads.labels = replace(roads.labels, enabled=False)
         window.Render()
@@ -306,3 +310,26 @@ def test_scene_labels_overlay_follows_the_camera_and_the_layers(labelled_layers)
         scene.close()
         window.RemoveRenderer(scene.renderer)
         window.Finalize()
+
+
+def test_labels_behind_what_is_drawn_are_hidden():
+    from qdt.render.label_placement import DepthMap, LabelCandidates, text_extent
+
+    # a perspective camera at the origin looking down -z (OpenGL convention), 90° field of view
+    near, far = 1.0, 1000.0
+    matrix = np.array([[1.0, 0, 0, 0], [0, 1.6, 0, 0],
+                       [0, 0, -(far + near) / (far - near), -2 * far * near / (far - near)], [0, 0, -1, 0]])
+    view = ViewCamera(matrix, eye=np.zeros(3), origin=np.zeros(3), width=1600, height=1000)
+    anchors = np.array([[-50.0, 0.0, -100.0], [50.0, 0.0, -300.0]])  # left one near, right one far
+    texts = np.array(["近处", "远处"], dtype=object)
+    cand = LabelCandidates("L", LabelStyle(text="x"), np.array([1, 2]), texts, anchors, None,
+                           np.array([text_extent(t) for t in texts]))
+    # a wall 200 m away covering the right half of the view, written as an OpenGL depth buffer
+    distance = np.full((100, 160), np.inf)
+    distance[:, 80:] = 200.0
+    ndc = (far + near) / (far - near) - 2 * far * near / ((far - near) * distance)
+    zbuffer = np.where(np.isfinite(distance), (ndc + 1) / 2, 1.0)[::-1]  # rows bottom-up
+    depth = DepthMap.from_zbuffer(zbuffer, near, far)
+    assert np.allclose(depth.distance[:, 80:], 200.0, rtol=1e-6) and np.isinf(depth.distance[:, :79]).all()
+    assert {label.text for label in place_labels([cand], view).labels} == {"近处", "远处"}
+    assert {label.text for label in place_labels([cand], view, depth).labels} == {"近处"}

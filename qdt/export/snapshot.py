@@ -41,6 +41,7 @@ __all__ = ["IMAGE_SUFFIXES", "MAX_SIDE", "OVERLAYS", "Snapshot", "SnapshotOption
 
 MAX_SIDE = 16384  # pixels a side (a 16K print; tiles keep each GL framebuffer small)
 DEFAULT_TILE = 2048  # pixels: within every GL implementation's limits, and ~50 MB of framebuffers
+DEPTH_PROBE_ROWS = 300  # rows of the depth render that hides labels behind buildings (any image size)
 GUARD = 8  # pixels rendered around each tile and cut off, so FXAA sees the neighbours at tile seams
 REFERENCE_SIDE = 600.0  # at this many pixels (the shorter side) lines are as on screen; overlays' unit
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -202,18 +203,27 @@ def _view_info(renderer: Any, width: int, height: int) -> ViewInfo:
     return info
 
 
-def _place_labels(layers: Any, scene: Any, width: int, height: int) -> Any:
-    """The labels' placement for a ``width`` × ``height`` image of the scene's camera; ExportError
-    naming the layer for a label text that cannot be evaluated."""
+def _place_labels(layers: Any, scene: Any, window: Any, width: int, height: int) -> Any:
+    """The labels' placement for a ``width`` × ``height`` image of the scene's camera, hiding those
+    behind buildings or terrain (a depth render :data:`DEPTH_PROBE_ROWS` rows high: the same for
+    every image size of one aspect, so the placement is too); ExportError naming the layer for a
+    label text that cannot be evaluated."""
     from qdt.render.label_placement import LabelError, label_candidates, label_unit, labelled_layers, place_labels
-    from qdt.render.labels import view_camera
+    from qdt.render.labels import read_depth, view_camera
 
     try:
         sets = [c for c in (label_candidates(layer, list(layers)) for layer in labelled_layers(layers)) if c is not None]
     except LabelError as exc:
         raise ExportError(str(exc)) from None
+    if not sets:
+        return None
     view = view_camera(scene.renderer, scene.origin, width, height, label_unit(width, height))
-    return place_labels(sets, view)
+    rows = DEPTH_PROBE_ROWS
+    window.SetSize(max(2, round(rows * width / height)), rows)
+    window.Render()
+    depth = read_depth(scene.renderer)
+    window.SetSize(width, height)
+    return place_labels(sets, view, depth)
 
 
 def _clear_of(placement: Any, boxes: Iterable[tuple[int, int, int, int]], width: int, height: int) -> Any:
@@ -337,11 +347,12 @@ def render_view(layers: Any, width: int, height: int, *, camera: Any = None, und
             scene.frame_all()
         renderer.ResetCameraClippingRange()
         info = _view_info(renderer, width, height)
-        if labels:
-            info.labels = _place_labels(layers, scene, width, height)
         cam = renderer.GetActiveCamera()
         angle, scale = cam.GetViewAngle(), cam.GetParallelScale()
         near_far = cam.GetClippingRange()
+        if labels:
+            info.labels = _place_labels(layers, scene, window, width, height)
+            cam.SetClippingRange(*near_far)
         bottom = np.array(renderer.GetBackground(), dtype=float)
         top = np.array(renderer.GetBackground2(), dtype=float)
         gradient = bool(renderer.GetGradientBackground())

@@ -34,7 +34,7 @@ import shapely
 from qdt.layers import Layer, RasterLayer
 from qdt.layers.style import LabelStyle
 
-__all__ = ["REFERENCE_HEIGHT", "LabelCandidates", "LabelError", "PlacedLabel", "Placement", "ViewCamera",
+__all__ = ["REFERENCE_HEIGHT", "DepthMap", "LabelCandidates", "LabelError", "PlacedLabel", "Placement", "ViewCamera",
            "draw_labels", "label_candidates", "label_texts", "label_unit", "place_labels"]
 
 REFERENCE_HEIGHT = 1000.0  # px: label sizes are given for a view this high; bigger images scale them
@@ -407,6 +407,47 @@ class Placement:
         return [(label.layer_id, label.fid, label.text) for label in self.labels]
 
 
+@dataclass
+class DepthMap:
+    """How far the nearest drawn surface is behind each pixel of a (small) render of the view.
+
+    ``distance`` is (rows, cols) metres along the view axis, rows top-down, ``inf`` where only
+    the sky was drawn; it spans the whole view, whatever its resolution. A label whose anchor
+    lies behind the surface drawn at its place (a road behind a tower) is hidden.
+    """
+
+    distance: np.ndarray
+
+    @classmethod
+    def from_zbuffer(cls, zbuffer: np.ndarray, near: float, far: float, perspective: bool = True) -> DepthMap:
+        """From an OpenGL depth buffer (rows bottom-up, 0 … 1) of a camera with clipping range near … far."""
+        z = np.asarray(zbuffer, dtype=np.float64)[::-1]
+        if perspective:
+            ndc = 2.0 * z - 1.0
+            distance = 2.0 * near * far / np.maximum(far + near - ndc * (far - near), 1e-12)
+        else:
+            distance = near + z * (far - near)
+        return cls(np.where(z >= 1.0, np.inf, distance).astype(np.float32))
+
+    def nearest_around(self) -> np.ndarray:
+        """The farthest surface within one pixel of each pixel (a label shows if any neighbour lets it)."""
+        d = self.distance
+        padded = np.pad(d, 1, mode="edge")
+        rows, cols = d.shape
+        out = d.copy()
+        for dy in (0, 1, 2):
+            for dx in (0, 1, 2):
+                np.maximum(out, padded[dy:dy + rows, dx:dx + cols], out=out)
+        return out
+
+
+# how far (m, and share of the distance) an anchor may lie behind the surface drawn at its place: drapes
+# (roads, zones) are pulled towards the camera in depth (polygon offset, qdt.render.builders.lines), by
+# several per cent at grazing angles, so labels on the ground get more slack than those above roofs
+DEPTH_TOLERANCE = (2.0, 0.03)
+GROUND_DEPTH_TOLERANCE = (4.0, 0.12)
+
+
 def _project(view: ViewCamera, world: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Layout x, y (top-left origin) and whether in front of the camera, for world points (n, 3)."""
     local = world - view.origin
@@ -438,8 +479,24 @@ def _boxes(x: float, y: float, angle: float, w: float, h: float) -> list[tuple[f
     return out
 
 
-def place_labels(sets: Sequence[LabelCandidates], view: ViewCamera) -> Placement:
+def _unoccluded(view: ViewCamera, world: np.ndarray, x: np.ndarray, y: np.ndarray, around: np.ndarray,
+                tolerance: tuple[float, float] = DEPTH_TOLERANCE) -> np.ndarray:
+    """Whether each anchor is in front of (or at) the surface the depth map shows at its place."""
+    local = world - view.origin
+    w = (np.column_stack([local, np.ones(len(local))]) @ view.matrix.T)[:, 3]  # distance along the view axis
+    rows, cols = around.shape
+    px = np.clip((x / view.width * cols).astype(np.int64), 0, cols - 1)
+    py = np.clip((y / view.height * rows).astype(np.int64), 0, rows - 1)
+    surface = around[py, px]
+    metres, share = tolerance
+    return w <= surface * (1.0 + share) + metres
+
+
+def place_labels(sets: Sequence[LabelCandidates], view: ViewCamera, depth: DepthMap | None = None) -> Placement:
     """Place the candidates of ``sets`` in ``view``: none overlaps another, all lie inside the view.
+
+    With ``depth`` (a render of the view's depth), labels whose anchor is hidden behind what is
+    drawn there (a road name behind a tower) are left out.
 
     Order: higher priority first, then nearer the camera, then layer order and feature id.
     A candidate whose rectangle would touch a placed label is dropped; a line's label is placed
@@ -448,11 +505,15 @@ def place_labels(sets: Sequence[LabelCandidates], view: ViewCamera) -> Placement
     placement = Placement(float(view.width), float(view.height))
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("x", "y", "angle", "w", "h", "alpha", "prio", "dist",
                                                          "set", "row", "fid")}
+    around = depth.nearest_around() if depth is not None else None
     for s_index, cand in enumerate(sets):
         style = cand.style
         if not len(cand) or not style.enabled:
             continue
         x, y, ok = _project(view, cand.anchors)
+        if around is not None:
+            ground = cand.directions is not None
+            ok &= _unoccluded(view, cand.anchors, x, y, around, GROUND_DEPTH_TOLERANCE if ground else DEPTH_TOLERANCE)
         dist = np.linalg.norm(cand.anchors - view.origin - view.eye, axis=1)
         alpha = style.shown_at(dist)
         pad_x = 2 * (style.halo + 2.0)

@@ -18,12 +18,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from vtkmodules.vtkCommonCore import vtkFloatArray
+from vtkmodules.vtkCommonDataModel import vtkImageData
 from vtkmodules.vtkRenderingCore import vtkActor2D, vtkImageMapper
 
 from qdt.crs import SceneOrigin
 from qdt.layers import Layer
-from qdt.render.arrays import rgb_image
+from qdt.render.arrays import from_vtk, keep_alive, to_vtk
 from qdt.render.label_placement import (
+    DepthMap,
     LabelCandidates,
     LabelError,
     Placement,
@@ -34,7 +37,28 @@ from qdt.render.label_placement import (
     place_labels,
 )
 
-__all__ = ["SceneLabels", "view_camera"]
+__all__ = ["SceneLabels", "read_depth", "view_camera"]
+
+DEPTH_ROWS = 300  # the depth map labels are tested against is pooled down to about this many rows
+
+
+def read_depth(renderer: Any) -> DepthMap | None:
+    """The depth of what ``renderer`` drew in its last frame (max-pooled to about :data:`DEPTH_ROWS`
+    rows), or None when it has no window."""
+    window = renderer.GetRenderWindow()
+    width, height = renderer.GetSize()
+    if window is None or width < 2 or height < 2:
+        return None
+    x0, y0 = renderer.GetOrigin()
+    values = vtkFloatArray()
+    window.GetZbufferData(x0, y0, x0 + width - 1, y0 + height - 1, values)
+    z = from_vtk(values).reshape(height, width)
+    k = max(1, height // DEPTH_ROWS)
+    if k > 1:
+        z = z[:height // k * k, :width // k * k].reshape(height // k, k, width // k, k).max(axis=(1, 3))
+    camera = renderer.GetActiveCamera()
+    near, far = camera.GetClippingRange()
+    return DepthMap.from_zbuffer(z, near, far, not camera.GetParallelProjection())
 
 
 def view_camera(renderer: Any, origin: SceneOrigin | None, width: int, height: int, unit: float = 1.0) -> ViewCamera:
@@ -80,6 +104,11 @@ class SceneLabels:
         self.actor.PickableOff()
         self.renderer.AddViewProp(self.actor)
         self._observer = self.renderer.AddObserver("StartEvent", self._before_frame)
+        self._end_observer = self.renderer.AddObserver("EndEvent", self._after_frame)
+        self.occlusion = True  # hide labels whose anchor is behind what the last frame drew there
+        self._depth: DepthMap | None = None
+        self._depth_camera: Any = None  # the camera (MTime, size) the depth map was read for
+        self._placed_with: Any = None  # the depth camera of the placement drawn
         self._layers: list[Layer] = []
         scene.layer_list.events.inserted.connect(self._on_inserted)
         scene.layer_list.events.removed.connect(self._on_removed)
@@ -113,6 +142,7 @@ class SceneLabels:
             return
         self._closed = True
         self.renderer.RemoveObserver(self._observer)
+        self.renderer.RemoveObserver(self._end_observer)
         self.renderer.RemoveViewProp(self.actor)
         self.scene.layer_list.events.inserted.disconnect(self._on_inserted)
         self.scene.layer_list.events.removed.disconnect(self._on_removed)
@@ -189,8 +219,26 @@ class SceneLabels:
             self.actor.SetVisibility(False)
             return
         self.place_count += 1
-        self.placement = place_labels(sets, view_camera(self.renderer, self.scene.origin, width, height))
+        depth = self._depth if self.occlusion and self._depth_camera is not None \
+            and self._depth_camera[1:] == (width, height) else None
+        self._placed_with = self._depth_camera if depth is not None else None
+        self.placement = place_labels(sets, view_camera(self.renderer, self.scene.origin, width, height), depth)
         self._draw(self.placement, width, height)
+
+    def _after_frame(self, *_: object) -> None:
+        """Keep the frame's depth for the next placement; when this frame's labels were placed with
+        the depth of an earlier camera, ask for one more frame (coalesced) to place them right."""
+        if not (self.occlusion and self._enabled and self.placement is not None):
+            return
+        width, height = self.renderer.GetSize()
+        camera = (self.renderer.GetActiveCamera().GetMTime(), width, height)
+        if camera == self._depth_camera:
+            return
+        self._depth = read_depth(self.renderer)
+        self._depth_camera = camera if self._depth is not None else None
+        if self._depth is not None and self._placed_with != camera:
+            self._version += 1
+            self.scene.request_render()
 
     def _draw(self, placement: Placement, width: int, height: int) -> None:
         from PIL import Image
@@ -209,10 +257,23 @@ class SceneLabels:
         shifted = Placement(placement.width, placement.height, [
             _moved(label, -x0, -y0) for label in placement.labels])
         draw_labels(canvas, shifted, 1.0)
-        data = rgb_image(np.asarray(canvas))
-        self.mapper.SetInputData(data)
+        self.mapper.SetInputData(_vtk_image(canvas))
         self.actor.SetPosition(x0, height - y1)  # display coordinates from the bottom-left
         self.actor.SetVisibility(True)
+
+
+def _vtk_image(canvas: Any) -> Any:
+    """vtkImageData of a PIL RGBA image (VTK's rows run bottom-up: PIL flips it, one copy to numpy)."""
+    from PIL import Image
+
+    flipped = np.asarray(canvas.transpose(Image.Transpose.FLIP_TOP_BOTTOM))
+    rows, cols, bands = flipped.shape
+    data = vtkImageData()
+    data.SetDimensions(cols, rows, 1)
+    flat = flipped.reshape(-1, bands)
+    data.GetPointData().SetScalars(to_vtk(flat, "rgba"))
+    keep_alive(data, flat)
+    return data
 
 
 def _moved(label: Any, dx: float, dy: float) -> Any:
