@@ -366,7 +366,12 @@ class ViewCamera:
 @dataclass
 class PlacedLabel:
     """One label as drawn: centre ``(x, y)`` in layout units from the top-left, turned ``angle``
-    degrees clockwise, ``width`` × ``height`` layout units, opacity ``alpha``."""
+    degrees clockwise, ``width`` × ``height`` layout units, opacity ``alpha``.
+
+    A label along a line that runs steeply on screen is written as Chinese maps write it: upright
+    characters one below the other along the line; ``glyphs`` then lists each character and its
+    centre, and ``width`` × ``height`` is one character's cell.
+    """
 
     layer_id: str
     fid: int
@@ -378,9 +383,32 @@ class PlacedLabel:
     height: float
     alpha: float
     style: LabelStyle
+    glyphs: list[tuple[str, float, float]] | None = None
+
+    def shape(self, scale: float = 1.0) -> Any:
+        """What the label covers (a turned rectangle, or its characters' cells), times ``scale``."""
+        if self.glyphs:
+            hw, hh = self.width / 2, self.height / 2
+            return shapely.union_all([shapely.box((gx - hw) * scale, (gy - hh) * scale, (gx + hw) * scale,
+                                                  (gy + hh) * scale) for _, gx, gy in self.glyphs])
+        return shapely.Polygon(self.corners(scale))
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(x0, y0, x1, y1) layout units around the label."""
+        return tuple(float(v) for v in shapely.bounds(self.shape()))  # type: ignore[return-value]
+
+    def moved(self, dx: float, dy: float) -> PlacedLabel:
+        """The same label shifted by (dx, dy) layout units."""
+        from dataclasses import replace
+
+        glyphs = [(ch, gx + dx, gy + dy) for ch, gx, gy in self.glyphs] if self.glyphs else None
+        return replace(self, x=self.x + dx, y=self.y + dy, glyphs=glyphs)
 
     def corners(self, scale: float = 1.0) -> np.ndarray:
-        """(4, 2) corners of the label's rectangle (times ``scale``)."""
+        """(4, 2) corners of the label's rectangle (times ``scale``; for stacked characters, of their span)."""
+        if self.glyphs:
+            x0, y0, x1, y1 = self.bounds()
+            return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]) * scale
         t = math.radians(self.angle)
         c, s = math.cos(t), math.sin(t)
         hw, hh = self.width / 2, self.height / 2
@@ -399,8 +427,8 @@ class Placement:
     candidates: int = 0
 
     def polygons(self, scale: float = 1.0) -> list[Any]:
-        """Each label's rectangle as a shapely Polygon (times ``scale``: image pixels)."""
-        return [shapely.Polygon(label.corners(scale)) for label in self.labels]
+        """What each label covers as a shapely geometry (times ``scale``: image pixels)."""
+        return [label.shape(scale) for label in self.labels]
 
     def keys(self) -> list[tuple[str, int, str]]:
         """(layer id, fid, text) of the labels placed, in order."""
@@ -492,6 +520,23 @@ def _unoccluded(view: ViewCamera, world: np.ndarray, x: np.ndarray, y: np.ndarra
     return w <= surface * (1.0 + share) + metres
 
 
+STACK_ANGLE = 55.0  # degrees from level: steeper lines get upright characters one below the other
+
+
+def _stack(text: str, x: float, y: float, angle: float, height: float) -> tuple[list[tuple[str, float, float]], float]:
+    """Upright characters of ``text`` centred on (x, y), one after the other down the line's screen
+    direction; returns them and the side of each character's (square) cell."""
+    t = math.radians(angle)
+    dx, dy = math.cos(t), math.sin(t)
+    if dy < 0:  # read from top to bottom
+        dx, dy = -dx, -dy
+    cell = height  # CJK characters are square: the text's height (with its halo) is a cell's side
+    step = cell * 0.9  # the cells' halos overlap a little, as the characters of a word sit close
+    n = len(text)
+    glyphs = [(ch, x + (k - (n - 1) / 2) * step * dx, y + (k - (n - 1) / 2) * step * dy) for k, ch in enumerate(text)]
+    return glyphs, cell
+
+
 def place_labels(sets: Sequence[LabelCandidates], view: ViewCamera, depth: DepthMap | None = None) -> Placement:
     """Place the candidates of ``sets`` in ``view``: none overlaps another, all lie inside the view.
 
@@ -561,7 +606,14 @@ def place_labels(sets: Sequence[LabelCandidates], view: ViewCamera, depth: Depth
             gap = LINE_REPEAT * w + REPEAT_GAP
             if any((x - px) ** 2 + (y - py) ** 2 < gap * gap for px, py in repeats[key]):
                 continue
-        boxes = _boxes(x, y, a, w, h)
+        glyphs = None
+        if line and abs(a) > STACK_ANGLE and len(cand.texts[row]) > 1:
+            glyphs, w = _stack(str(cand.texts[row]), x, y, a, h)
+            h = w
+            a = 0.0
+            boxes = [(gx - w / 2, gy - w / 2, gx + w / 2, gy + w / 2) for _, gx, gy in glyphs]
+        else:
+            boxes = _boxes(x, y, a, w, h)
         if any(b[0] < 0 or b[1] < 0 or b[2] > W or b[3] > H for b in boxes):
             continue
         hit = False
@@ -587,7 +639,7 @@ def place_labels(sets: Sequence[LabelCandidates], view: ViewCamera, depth: Depth
         if line:
             repeats.setdefault(key, []).append((x, y))
         placement.labels.append(PlacedLabel(cand.layer_id, int(cand.fids[row]), str(cand.texts[row]), x, y, a, w, h,
-                                            float(c["alpha"][i]), cand.style))
+                                            float(c["alpha"][i]), cand.style, glyphs))
     return placement
 
 
@@ -618,22 +670,36 @@ def draw_labels(image: Any, placement: Placement, scale: float) -> Any:
         style = label.style
         size = max(4, round(style.size * scale))
         halo = round(style.halo * scale) if style.halo > 0 else 0
+        if label.glyphs:
+            for ch, gx, gy in label.glyphs:
+                _paste(image, _faded(_sprite(ch, size, tuple(style.colour), tuple(style.halo_colour), halo),
+                                     label.alpha), gx * scale, gy * scale)
+            continue
         sprite = _sprite(label.text, size, tuple(style.colour), tuple(style.halo_colour), halo)
         if label.angle:
             sprite = sprite.rotate(-label.angle, resample=Image.BICUBIC, expand=True)
-        if label.alpha < 0.999:
-            alpha = sprite.getchannel("A").point(lambda v, a=label.alpha: int(v * a))
-            sprite = sprite.copy()
-            sprite.putalpha(alpha)
-        x0 = round(label.x * scale - sprite.width / 2)
-        y0 = round(label.y * scale - sprite.height / 2)
-        if x0 >= image.width or y0 >= image.height or x0 + sprite.width <= 0 or y0 + sprite.height <= 0:
-            continue
-        if x0 < 0 or y0 < 0:
-            sprite = sprite.crop((max(0, -x0), max(0, -y0), sprite.width, sprite.height))
-            x0, y0 = max(0, x0), max(0, y0)
-        image.alpha_composite(sprite, (x0, y0))
+        _paste(image, _faded(sprite, label.alpha), label.x * scale, label.y * scale)
     return image
+
+
+def _faded(sprite: Any, alpha: float) -> Any:
+    if alpha >= 0.999:
+        return sprite
+    faded = sprite.copy()
+    faded.putalpha(sprite.getchannel("A").point(lambda v: int(v * alpha)))
+    return faded
+
+
+def _paste(image: Any, sprite: Any, cx: float, cy: float) -> None:
+    """Composite ``sprite`` centred on pixel (cx, cy), clipped to the image."""
+    x0 = round(cx - sprite.width / 2)
+    y0 = round(cy - sprite.height / 2)
+    if x0 >= image.width or y0 >= image.height or x0 + sprite.width <= 0 or y0 + sprite.height <= 0:
+        return
+    if x0 < 0 or y0 < 0:
+        sprite = sprite.crop((max(0, -x0), max(0, -y0), sprite.width, sprite.height))
+        x0, y0 = max(0, x0), max(0, y0)
+    image.alpha_composite(sprite, (x0, y0))
 
 
 def labelled_layers(layers: Iterable[Layer]) -> list[Layer]:

@@ -247,15 +247,14 @@ class SceneLabels:
             self.actor.SetVisibility(False)
             return
         # draw only the band the labels span (less to composite and upload)
-        corners = np.concatenate([label.corners() for label in placement.labels])
+        corners = np.array([label.bounds() for label in placement.labels]).reshape(-1, 2)
         pad = 8
         x0 = int(max(0, np.floor(corners[:, 0].min()) - pad))
         y0 = int(max(0, np.floor(corners[:, 1].min()) - pad))
         x1 = int(min(width, np.ceil(corners[:, 0].max()) + pad))
         y1 = int(min(height, np.ceil(corners[:, 1].max()) + pad))
         canvas = Image.new("RGBA", (max(1, x1 - x0), max(1, y1 - y0)), (0, 0, 0, 0))
-        shifted = Placement(placement.width, placement.height, [
-            _moved(label, -x0, -y0) for label in placement.labels])
+        shifted = Placement(placement.width, placement.height, [label.moved(-x0, -y0) for label in placement.labels])
         draw_labels(canvas, shifted, 1.0)
         self.mapper.SetInputData(_vtk_image(canvas))
         self.actor.SetPosition(x0, height - y1)  # display coordinates from the bottom-left
@@ -276,7 +275,3 @@ def _vtk_image(canvas: Any) -> Any:
     return data
 
 
-def _moved(label: Any, dx: float, dy: float) -> Any:
-    from dataclasses import replace
-
-    return replace(label, x=label.x + dx, y=label.y + dy)
