@@ -263,14 +263,19 @@ def test_cli_no_labels_flag(tmp_path, monkeypatch):
     seen = []
 
     def spy(project, options, out):  # what the CLI asks for; rendering is tested above
-        seen.append(options.labels)
+        seen.append((options.labels, options.camera))
         return Task("snapshot", lambda progress, is_cancelled: out)
 
     monkeypatch.setattr(snapshot_module, "snapshot_task", spy)
     monkeypatch.setattr("qdt.export.snapshot_task", spy)
     assert main(["snapshot", str(SAMPLE_PROJECT), "--out", str(tmp_path / "a.png"), "--no-labels", "--quiet"]) == 0
-    assert main(["snapshot", str(SAMPLE_PROJECT), "--out", str(tmp_path / "b.png"), "--quiet"]) == 0
-    assert seen == [False, True]
+    assert main(["snapshot", str(SAMPLE_PROJECT), "--out", str(tmp_path / "b.png"), "--quiet",
+                 "--camera", "534160,3991880,200,534600,3992300,0"]) == 0
+    assert [labels for labels, _ in seen] == [False, True]
+    assert seen[0][1] is None and seen[1][1]["position"] == [534160.0, 3991880.0, 200.0]
+    assert seen[1][1]["focal_point"] == [534600.0, 3992300.0, 0.0]
+    with pytest.raises(SystemExit):
+        main(["snapshot", str(SAMPLE_PROJECT), "--out", str(tmp_path / "c.png"), "--camera", "1,2,3"])
 
 
 # --- the live view's overlay ------------------------------------------------------------------------

@@ -947,7 +947,7 @@ PROJECT_LAYERS = [
 # landmark and tall-building names, smart-pole codes only at street level (camera within 450 m).
 LABELS: dict[str, dict] = {
     "roads": {"text": "name", "placement": "line", "size": 14, "priority": 8, "max_distance": 6000,
-              "spacing": 150, "colour": [40, 40, 40]},
+              "spacing": 60, "colour": [40, 40, 40]},
     "landmarks.city.json": {"text": "name", "size": 16, "priority": 10, "colour": [150, 24, 24], "halo": 2,
                             "max_distance": 9000},
     "buildings": {"text": "name", "where": "height >= 60", "size": 12, "priority": 6, "max_distance": 1500,
