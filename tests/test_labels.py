@@ -298,6 +298,10 @@ def test_scene_labels_overlay_follows_the_camera_and_the_layers(labelled_layers)
         assert first.labels and labels.actor.GetVisibility()
         _no_overlaps(first)
         with_labels = grab_image(window)
+        from qdt.render.labels import read_depth
+
+        near = scene.renderer.GetActiveCamera().GetClippingRange()[0]
+        assert read_depth(scene.renderer).distance.min() > 2 * near  # the drawn labels do not count as surfaces
         count = labels.place_count
         window.Render()
         assert labels.place_count == count  # the camera did not move: nothing placed again

@@ -52,7 +52,10 @@ def read_depth(renderer: Any) -> DepthMap | None:
     x0, y0 = renderer.GetOrigin()
     values = vtkFloatArray()
     window.GetZbufferData(x0, y0, x0 + width - 1, y0 + height - 1, values)
+    # the labels overlay (a 2D actor) writes depth 0 where it drew: nothing of the scene lies exactly
+    # on the near plane, so 0 reads as "nothing here" (labels never hide other labels' anchors)
     z = from_vtk(values).reshape(height, width)
+    z = np.where(z <= 0.0, np.float32(1.0), z)
     k = max(1, height // DEPTH_ROWS)
     if k > 1:
         z = z[:height // k * k, :width // k * k].reshape(height // k, k, width // k, k).max(axis=(1, 3))
