@@ -190,7 +190,7 @@ def test_road_labels_follow_the_road_on_screen(project):
         else:  # a road running up the screen: upright characters one below the other, in reading order
             assert "".join(ch for ch, _, _ in label.glyphs) == label.text
             xs, ys = [g[1] for g in label.glyphs], [g[2] for g in label.glyphs]
-            assert max(xs) - min(xs) < 1.0 and all(b > a for a, b in zip(ys, ys[1:])), label
+            assert max(xs) - min(xs) < 1.0 and all(b > a for a, b in zip(ys, ys[1:], strict=False)), label
 
 
 # --- snapshots ---------------------------------------------------------------------------------------
@@ -257,7 +257,6 @@ def test_snapshot_labels_avoid_the_overlays_and_can_be_turned_off(labelled_layer
 def test_cli_no_labels_flag(tmp_path, monkeypatch):
     from qdt.cli.main import main
     from qdt.export import snapshot as snapshot_module
-
     from qdt.tasks import Task
 
     seen = []

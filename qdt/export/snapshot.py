@@ -212,7 +212,8 @@ def _place_labels(layers: Any, scene: Any, window: Any, width: int, height: int)
     from qdt.render.labels import read_depth, view_camera
 
     try:
-        sets = [c for c in (label_candidates(layer, list(layers)) for layer in labelled_layers(layers)) if c is not None]
+        found = (label_candidates(layer, list(layers)) for layer in labelled_layers(layers))
+        sets = [c for c in found if c is not None]
     except LabelError as exc:
         raise ExportError(str(exc)) from None
     if not sets:

@@ -226,7 +226,8 @@ class LabelStyle:
     spacing: float = 200.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "where": self.where, "enabled": self.enabled, "size": self.size, "colour": list(self.colour),
+        return {"text": self.text, "where": self.where, "enabled": self.enabled, "size": self.size,
+                "colour": list(self.colour),
                 "halo_colour": list(self.halo_colour), "halo": self.halo, "priority": self.priority,
                 "min_distance": self.min_distance, "max_distance": self.max_distance,
                 "placement": self.placement, "spacing": self.spacing}
