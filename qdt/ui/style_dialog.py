@@ -165,10 +165,11 @@ class StyleDialog(QDialog):
         symbology_layout = QVBoxLayout(symbology)
         symbology_layout.addLayout(form)
         symbology_layout.addWidget(self.pages, 1)
-        self.label_page = LabelPage(layer)
         self.tabs = QTabWidget()
         self.tabs.addTab(symbology, tr("符号"))
-        self.tabs.addTab(self.label_page, tr("标注"))
+        self.label_page = LabelPage(layer) if hasattr(layer, "columns") else None  # rasters have no labels
+        if self.label_page is not None:
+            self.tabs.addTab(self.label_page, tr("标注"))
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
@@ -344,7 +345,7 @@ class StyleDialog(QDialog):
         if style is None:
             return False
         try:
-            labels = self.label_page.label_style()
+            labels = self.label_page.label_style() if self.label_page is not None else self.layer.labels
         except ValueError as exc:
             self.tabs.setCurrentWidget(self.label_page)
             self.message.setText(str(exc))
