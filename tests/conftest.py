@@ -29,8 +29,6 @@ TEST_DATA = ROOT / "tests" / "data"
 # (recent projects, language and window layout are read back by the tests).
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="qdt-test-config-")
 atexit.register(shutil.rmtree, os.environ["XDG_CONFIG_HOME"], ignore_errors=True)
-# Tests never answer modal questions: the main window then discards unsaved changes on close.
-os.environ.setdefault("QDT_UNATTENDED", "1")
 
 
 @pytest.fixture
@@ -61,4 +59,31 @@ def _start_xvfb() -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "someone_answers: the test answers the main window's modal questions itself")
     _start_xvfb()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nobody_answers():
+    """Tests have nobody to answer the main window's "save the changes?": it is told "discard"
+    for the whole run (module-scoped windows close after the last test's fixtures are gone). A
+    test marked ``someone_answers`` gets the real question box and clicks it itself."""
+    try:
+        from PySide6.QtWidgets import QMessageBox
+
+        from qdt.ui.mainwindow import MainWindow
+    except ImportError:  # no Qt here: no window either
+        yield
+        return
+    real = MainWindow.ask_unsaved_changes
+    MainWindow.ask_unsaved_changes = lambda self: QMessageBox.StandardButton.Discard
+    yield real
+    MainWindow.ask_unsaved_changes = real
+
+
+@pytest.fixture(autouse=True)
+def someone_answers(request, nobody_answers, monkeypatch):
+    if nobody_answers is not None and request.node.get_closest_marker("someone_answers"):
+        from qdt.ui.mainwindow import MainWindow
+
+        monkeypatch.setattr(MainWindow, "ask_unsaved_changes", nobody_answers)

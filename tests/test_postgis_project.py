@@ -159,3 +159,47 @@ def test_cli_query_on_a_project_with_a_database_layer(db, tmp_path, capsys, file
     assert code == 0, err
     want = run_query(Query("建筑", where="floors >= 12"), file_layers)
     assert json.loads(out)["fids"] == [int(f) for f in want.fids]
+
+
+def _whole_table_reads(monkeypatch):
+    """Records the requests that would read a whole table (no window, filter, fids or limit)."""
+    from qdt.io.postgis import source as pg_source
+
+    whole = []
+    fetch = pg_source.fetch
+
+    def recording(con, info, request, context=None):
+        if (request.bbox is None and request.fids is None and request.limit is None
+                and getattr(request, "where", None) is None):
+            whole.append(info.name)
+        return fetch(con, info, request, context)
+
+    monkeypatch.setattr(pg_source, "fetch", recording)
+    return whole
+
+
+def test_cli_query_and_edit_never_read_a_whole_database_table(pg_cluster, tmp_path, capsys, monkeypatch,
+                                                              file_layers):
+    from qdt.cli.main import main
+
+    db = pg_cluster.new_database()  # its own: this test edits the table
+    import_geopackage(db, SAMPLE_GPKG, schema="city", layers=["buildings", "streetlights", "zones"])
+    _mixed_project(tmp_path, db, budget=20)
+    whole = _whole_table_reads(monkeypatch)
+    assert main(["query", str(tmp_path / "mixed.qdt"), "--layer", "建筑", "--where", "floors >= 12", "--json"]) == 0
+    want = file_layers["建筑"].fids[file_layers["建筑"].frame["floors"].to_numpy() >= 12]
+    assert json.loads(capsys.readouterr().out)["fids"] == sorted(int(f) for f in want)
+    assert whole == []
+    # an edit chosen by expression: pushed down, then only those features read and written
+    code = main(["edit", str(tmp_path / "mixed.qdt"), "--layer", "建筑", "--where", "floors >= 30",
+                 "--set", "name=高层", "--user", "cli"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert whole == []
+    from qdt.io import LayerSource, load_layer
+
+    table = load_layer(LayerSource("postgis:" + db, layer="city.buildings", feature_class="building")).layer
+    tall = table.frame["floors"].to_numpy() >= 30
+    assert tall.any() and (table.frame.loc[tall, "name"] == "高层").all()
+    assert not (table.frame.loc[~tall, "name"] == "高层").any()
+    assert f"{int(tall.sum())} feature(s) changed" in out

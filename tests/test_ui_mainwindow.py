@@ -211,8 +211,8 @@ def test_bookmark_rename_and_delete(window, qtbot):
     assert [b.name for b in window.project.bookmarks] == ["栈桥"]
 
 
+@pytest.mark.someone_answers
 def test_close_with_unsaved_changes_asks(qtbot, sample_copy, monkeypatch):
-    monkeypatch.delenv("QDT_UNATTENDED", raising=False)  # someone answers the question here
     window = open_window(qtbot)
     load(window, qtbot, sample_copy / "qingdao_shinan.qdt")
     layer_named(window, "建筑").opacity = 0.5

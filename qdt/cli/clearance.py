@@ -29,9 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _pipes_name(source: SourceLayers) -> str:
-    for name, layer_name, src, kind in source.entries:
-        if kind == "vector" and (src.feature_class == "pipe" or layer_name == "pipes" or name == "pipes"):
-            return name
+    for e in source.entries:
+        if e.kind == "vector" and (e.feature_class == "pipe" or e.layer_name == "pipes" or e.name == "pipes"):
+            return e.name
     raise UserError(f"no pipes layer in '{source.path}'; name it with --layer (layers: {', '.join(source.names())})")
 
 

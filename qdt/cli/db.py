@@ -107,10 +107,11 @@ def run_fix(args: argparse.Namespace) -> int:
 
 
 def run_tables(args: argparse.Namespace) -> int:
-    from qdt.io.postgis import URI_PREFIX, PostGISDataSource
+    from qdt.io import open_datasource
+    from qdt.io.postgis import URI_PREFIX
 
     conninfo = _conninfo(args)
-    infos = PostGISDataSource(URI_PREFIX + conninfo, schema=_schema(args)).layers()
+    infos = open_datasource(URI_PREFIX + conninfo, schema=_schema(args)).layers()
     if args.json:
         print(json.dumps([i.as_dict() for i in infos], ensure_ascii=False))
         return 0

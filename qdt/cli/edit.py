@@ -41,10 +41,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _source(args: argparse.Namespace) -> tuple[Any, str]:
-    """The LayerSource to edit and a label for messages."""
+def _entry(args: argparse.Namespace) -> tuple[Any, str, str]:
+    """The layer entry to edit, a label for messages and the CRS to read it in."""
     from qdt.cim import catalogue
-    from qdt.io import LayerSource
+    from qdt.crs import PROJECT_CRS
+    from qdt.project import LayerEntry
 
     path = Path(args.path)
     if not path.exists():
@@ -59,14 +60,41 @@ def _source(args: argparse.Namespace) -> tuple[Any, str]:
         if entry is None:
             names = ", ".join(f"{e.name} ({e.layer_name})" if e.layer_name else e.name for e in vectors)
             raise UserError(f"project '{path.name}' has no vector layer '{args.layer}' (layers: {names})")
-        feature_class = args.feature_class or entry.feature_class
-        return LayerSource(entry.source, layer=entry.layer_name, kind="vector", name=entry.name,
-                           crs=entry.crs, feature_class=feature_class), entry.name
+        if args.feature_class:
+            entry.feature_class = args.feature_class
+        return entry, entry.name, project.crs
     feature_class = args.feature_class
     if feature_class is None:
         guessed = catalogue().class_for_layer(args.layer)
         feature_class = guessed.name if guessed is not None else None
-    return LayerSource(path, layer=args.layer, kind="vector", feature_class=feature_class), args.layer
+    entry = LayerEntry(name=args.layer, kind="vector", source=str(path.resolve()), layer_name=args.layer,
+                       feature_class=feature_class)
+    return entry, args.layer, PROJECT_CRS
+
+
+def _open(args: argparse.Namespace, entry: Any, crs: str) -> tuple[Any, np.ndarray, dict[str, str]]:
+    """The layer to edit, the fids chosen and the values to set. A source that runs queries
+    itself (a database table) is asked for the chosen features only, never the whole table."""
+    from qdt.io import Capability, FeatureRequest, open_datasource
+    from qdt.project.loading import layer_source, open_entry
+
+    if not open_datasource(layer_source(entry)).has(Capability.QUERY_PUSHDOWN):
+        layer = open_entry(entry, crs, request=FeatureRequest()).layer
+        return layer, _select(args, layer), _parse_assignments(args.assignments, layer)
+    structure = open_entry(entry, crs, request=FeatureRequest(limit=0)).layer
+    values = _parse_assignments(args.assignments, structure)
+    if args.fid:
+        wanted = _parse_fids(args.fid)
+    else:
+        from qdt.query import ExpressionError
+        from qdt.query.sql import query_layer
+
+        try:
+            wanted = query_layer(structure, args.where).index.to_numpy(dtype=np.int64)
+        except ExpressionError as exc:
+            raise UserError(f"layer '{structure.name}', --where: {exc}") from exc
+    layer = open_entry(entry, crs, request=FeatureRequest(fids=tuple(int(f) for f in wanted))).layer
+    return layer, _select(args, layer) if args.fid else wanted, values
 
 
 def _parse_fids(values: list[str]) -> np.ndarray:
@@ -124,12 +152,9 @@ def _select(args: argparse.Namespace, layer: Any) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> int:
     from qdt.edit import EditError, EditSession
-    from qdt.io import load_layer
 
-    source, label = _source(args)
-    layer = load_layer(source).layer
-    values = _parse_assignments(args.assignments, layer)
-    fids = _select(args, layer)
+    entry, label, crs = _entry(args)
+    layer, fids, values = _open(args, entry, crs)
     if len(fids) == 0:
         print(f"{label}: no feature matches; nothing changed")
         return 0

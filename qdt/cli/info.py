@@ -32,8 +32,9 @@ def _to_project_bbox(bbox: list[float] | None, crs: str | None, project_crs: str
 
 def project_info(path: Path) -> dict[str, Any]:
     """Info for a project: each layer's source info, with CRS and bbox as the project sees them."""
-    from qdt.io import ReadError, dataset_info
+    from qdt.io import ReadError, open_datasource
     from qdt.project import load_project
+    from qdt.project.loading import layer_source
 
     project = load_project(path)
     project_crs = crs_label(parse_crs(project.crs))
@@ -44,13 +45,14 @@ def project_info(path: Path) -> dict[str, Any]:
             row["layer"] = entry.layer_name
         if entry.feature_class:
             row["feature_class"] = entry.feature_class
+        source = layer_source(entry)
         try:
-            infos = dataset_info(entry.source)
+            infos = [i.as_dict() for i in open_datasource(source).layers()]
         except (ReadError, OSError) as exc:
             row.update({"available": False, "error": str(exc)})
             layers.append(row)
             continue
-        info = next((i for i in infos if i["name"] == entry.layer_name), None) if entry.layer_name else infos[0]
+        info = next((i for i in infos if i["name"] == source.layer), None) if source.layer else infos[0]
         if info is None:
             row.update({"available": False, "error": f"layer '{entry.layer_name}' not found in '{entry.source}'"})
             layers.append(row)

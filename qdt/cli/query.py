@@ -25,7 +25,8 @@ from qdt.cli.main import UserError
 
 
 class SourceLayers:
-    """The layers of a project file or a GeoPackage, opened on first use.
+    """The layers of a project file or a GeoPackage, opened on first use through the one
+    loading path (:mod:`qdt.project.loading`).
 
     Parameters
     ----------
@@ -34,60 +35,64 @@ class SourceLayers:
     """
 
     def __init__(self, path: str | Path) -> None:
-        from qdt.io import LayerSource, list_layers
+        from qdt.io import list_layers
+        from qdt.project import LayerEntry
 
         self.path = Path(path)
         if not self.path.exists():
             raise UserError(f"'{self.path}' does not exist")
-        self._opened: dict[int, Any] = {}
+        self._opened: dict[tuple[int, bool], Any] = {}
         self.warnings: list[str] = []
-        # (display name, source layer name, LayerSource, kind)
-        self.entries: list[tuple[str, str | None, Any, str]] = []
         if self.path.suffix.lower() == ".qdt":
             from qdt.project import load_project
 
             project = load_project(self.path)
             self.crs = project.crs
-            for e in project.entries:
-                src = LayerSource(path=e.source, layer=e.layer_name, kind=e.kind, name=e.name, crs=e.crs,
-                                  feature_class=e.feature_class, role=e.role)
-                self.entries.append((e.name, e.layer_name, src, e.kind))
+            self.entries: list[Any] = list(project.entries)
         else:
             from qdt.crs import PROJECT_CRS
 
             self.crs = PROJECT_CRS
-            for name in list_layers(self.path):
-                self.entries.append((name, name, LayerSource(path=self.path, layer=name, kind="vector"), "vector"))
+            source = str(self.path.resolve())
+            self.entries = [LayerEntry(name=name, kind="vector", source=source, layer_name=name)
+                            for name in list_layers(self.path)]
 
     def names(self) -> list[str]:
-        return [name if not layer or layer == name else f"{name} ({layer})" for name, layer, _, _ in self.entries]
+        return [e.name if not e.layer_name or e.layer_name == e.name else f"{e.name} ({e.layer_name})"
+                for e in self.entries]
 
     def index_of(self, name: str) -> int:
-        for key in (0, 1):
+        for key in ("name", "layer_name"):
             for n, entry in enumerate(self.entries):
-                if entry[key] == name:
+                if getattr(entry, key) == name:
                     return n
         raise UserError(f"unknown layer '{name}' in '{self.path}' (layers: {', '.join(self.names())})")
 
-    def open(self, index: int) -> Any:
-        from qdt.io import load_layer
+    def open(self, index: int, *, pushdown: bool = False) -> Any:
+        """The layer of entry ``index``. ``pushdown``: the caller runs queries through
+        :func:`qdt.query.run_query`, so a layer whose source runs them itself (a database table)
+        is opened without features (never the whole table); other layers are read whole."""
+        from qdt.io import Capability, FeatureRequest, open_datasource
+        from qdt.project.loading import layer_source, open_entry
 
-        if index not in self._opened:
-            name, _, source, _ = self.entries[index]
-            result = load_layer(source, project_crs=self.crs)
-            result.layer.name = name
+        entry = self.entries[index]
+        structure_only = pushdown and open_datasource(layer_source(entry)).has(Capability.QUERY_PUSHDOWN)
+        key = (index, structure_only)
+        if key not in self._opened:
+            request = FeatureRequest(limit=0) if structure_only else FeatureRequest()
+            result = open_entry(entry, self.crs, request=request)
             self.warnings.extend(result.warnings)
-            self._opened[index] = result.layer
-        return self._opened[index]
+            self._opened[key] = result.layer
+        return self._opened[key]
 
-    def layer(self, name: str) -> Any:
+    def layer(self, name: str, *, pushdown: bool = False) -> Any:
         """The layer called ``name`` (display or source layer name), opened now if needed."""
-        return self.open(self.index_of(name))
+        return self.open(self.index_of(name), pushdown=pushdown)
 
     def dem(self) -> Any:
         """The project's DEM layer, or None (a GeoPackage has none)."""
-        for n, (_, _, source, kind) in enumerate(self.entries):
-            if kind == "raster" and source.role == "dem":
+        for n, entry in enumerate(self.entries):
+            if entry.kind == "raster" and entry.role == "dem":
                 return self.open(n)
         return None
 
@@ -128,9 +133,9 @@ def run(args: argparse.Namespace) -> int:
     if args.out and Path(args.out).suffix.lower() not in (".csv", ".geojson", ".gpkg"):
         raise UserError(f"cannot write '{args.out}': use a file ending in .csv, .geojson or .gpkg")
     source = SourceLayers(args.source)
-    layers = {args.layer: source.layer(args.layer)}
+    layers = {args.layer: source.layer(args.layer, pushdown=True)}
     if args.other:
-        layers[args.other] = source.layer(args.other)
+        layers[args.other] = source.layer(args.other, pushdown=True)
     print_warnings("query", source.warnings)
     result = run_query(query, layers)
     out = export_result(result, args.out) if args.out else None
@@ -143,7 +148,10 @@ def run(args: argparse.Namespace) -> int:
     layer = result.layer
     label = layer.name if not layer.source_layer or layer.source_layer == layer.name \
         else f"{layer.name} ({layer.source_layer})"
-    print(f"{label}: {result.count} of {layer.feature_count} features selected")
+    if result.features is not None:  # pushed down to the source: the layer holds no features
+        print(f"{label}: {result.count} features selected")
+    else:
+        print(f"{label}: {result.count} of {layer.feature_count} features selected")
     if result.nearest is not None:
         print("fid\tnearest_fid\tdistance_m\trank")
         for fid, other, dist, rank in zip(result.nearest["fid"].tolist(), result.nearest["nearest_fid"].tolist(),

@@ -1,4 +1,8 @@
-"""Edit sessions: start editing a GeoPackage layer, change attributes, undo, commit or roll back.
+"""Edit sessions: start editing a layer, change attributes, undo, commit or roll back.
+
+A layer can be edited when its source declares transactional commits
+(:attr:`qdt.io.Capability.TRANSACTIONAL_COMMIT`: a GeoPackage, a PostGIS table); the session
+writes through the source's edit store (:meth:`qdt.io.DataSource.edit_store`).
 
 ::
 
@@ -54,18 +58,7 @@ from qdt.edit.errors import EditError
 from qdt.edit.undo import UndoStack
 from qdt.edit.validation import FieldValidator, same_values, to_python
 from qdt.events import EventGroup
-from qdt.io.gpkg_write import (
-    DEFAULT_BUSY_TIMEOUT_S,
-    ColumnInfo,
-    ColumnUpdate,
-    WriteError,
-    connect,
-    datetime_uses_z,
-    encode_values,
-    geometry_column,
-    table_columns,
-    update_attributes,
-)
+from qdt.io.gpkg_write import DEFAULT_BUSY_TIMEOUT_S, ColumnInfo, ColumnUpdate, WriteError, encode_values
 from qdt.layers.vector import VectorLayer
 
 _ACTIVE: weakref.WeakKeyDictionary[VectorLayer, EditSession] = weakref.WeakKeyDictionary()
@@ -155,16 +148,23 @@ class CommitResult:
         return text
 
 
-def _database_store(layer: VectorLayer, lock_timeout_s: float) -> Any:
-    """The database edit store of a layer read from PostGIS (None for file layers)."""
-    from qdt.io.postgis.commit import PostGISStore, is_postgis_layer
-    from qdt.io.postgis.connection import DatabaseError
+def _edit_store(layer: VectorLayer, timeout_s: float) -> Any:
+    """Where the commits of ``layer`` go: the edit store its source offers, when the source
+    declares transactional commits (a GeoPackage file, a database table)."""
+    from qdt.io import Capability, ReadError, datasource_of
 
-    if not isinstance(layer, VectorLayer) or not is_postgis_layer(layer):
-        return None
+    source = layer.source
+    if not source:
+        raise EditError(f"{layer.name}: the layer has no data file to save edits to", rule="session")
+    datasource = datasource_of(layer)
+    if datasource is None:
+        raise EditError(f"{layer.name}: the layer has no data file to save edits to", rule="session")
+    if not datasource.has(Capability.TRANSACTIONAL_COMMIT):
+        raise EditError(f"{layer.name}: '{os.path.basename(source)}' is not a GeoPackage; only GeoPackage "
+                        "layers can be edited (convert it first)", rule="session")
     try:
-        return PostGISStore(layer, lock_timeout_s=lock_timeout_s)
-    except DatabaseError as exc:
+        return datasource.edit_store(layer, lock_timeout_s=timeout_s)
+    except (WriteError, ReadError) as exc:
         raise EditError(f"{layer.name}: {exc}", rule="session") from exc
 
 
@@ -179,13 +179,13 @@ def start_editing(layer: VectorLayer, *, user: str | None = None, **kwargs: Any)
 
 
 class EditSession:
-    """Edit mode of one vector layer loaded from a GeoPackage.
+    """Edit mode of one vector layer read from a source with transactional commits.
 
     Parameters
     ----------
     layer
-        A :class:`~qdt.layers.VectorLayer` whose ``source`` is a GeoPackage file and
-        ``source_layer`` its table (as :func:`qdt.io.load_layer` sets them).
+        A :class:`~qdt.layers.VectorLayer` whose ``source`` is a GeoPackage file (``source_layer``
+        its table) or a database table, as :func:`qdt.io.load_layer` sets them.
     user
         Author recorded in the change log (default: :func:`default_user`).
     busy_timeout_s
@@ -198,8 +198,8 @@ class EditSession:
     Raises
     ------
     EditError
-        The layer is already being edited, does not come from a GeoPackage, or the file
-        cannot be opened for writing (read-only, missing, table gone).
+        The layer is already being edited, its source cannot commit edits (not a GeoPackage
+        or a database), or the store cannot be opened for writing (read-only, missing, table gone).
     """
 
     def __init__(self, layer: VectorLayer, *, user: str | None = None,
@@ -212,9 +212,9 @@ class EditSession:
         self.layer = layer
         self.user = user or default_user()
         self.busy_timeout_s = busy_timeout_s
-        # where commits go: a GeoPackage file, or a database table (qdt.io.postgis)
-        self._store = _database_store(layer, busy_timeout_s)
-        self.path, self.table = self._locate(layer) if self._store is None else (self._store.uri, self._store.table)
+        # where commits go: a GeoPackage file, a database table ... (the source's edit store)
+        self._store = _edit_store(layer, busy_timeout_s)
+        self.path, self.table = self._store.uri, self._store.table
         self._columns, self._datetime_z = self._read_schema()
         self._column_of = self._map_columns()
         self._field_of = {c: f for f, c in self._column_of.items()}
@@ -228,51 +228,13 @@ class EditSession:
         _ACTIVE[layer] = self
 
     # --- setup --------------------------------------------------------------------------
-    @staticmethod
-    def _locate(layer: VectorLayer) -> tuple[str, str]:
-        source = layer.source
-        if not source or not os.path.isfile(source):
-            raise EditError(f"{layer.name}: the layer has no data file to save edits to", rule="session")
-        with open(source, "rb") as fh:
-            is_sqlite = fh.read(16) == b"SQLite format 3\x00"
-        if not is_sqlite:
-            raise EditError(f"{layer.name}: '{os.path.basename(source)}' is not a GeoPackage; only GeoPackage "
-                            "layers can be edited (convert it first)", rule="session")
-        return source, layer.source_layer or layer.name
-
     def _read_schema(self) -> tuple[dict[str, ColumnInfo], dict[str, bool]]:
-        if self._store is not None:
-            from qdt.io.postgis.connection import DatabaseError
+        from qdt.io import ReadError
 
-            try:
-                return self._store.columns()
-            except DatabaseError as exc:
-                raise EditError(f"{self.layer.name}: {exc}", rule="session") from exc
         try:
-            con = connect(self.path, self.busy_timeout_s)
-        except WriteError as exc:
+            return self._store.columns()
+        except (WriteError, ReadError) as exc:
             raise EditError(f"{self.layer.name}: {exc}", rule="session") from exc
-        try:
-            exists = con.execute("SELECT 1 FROM gpkg_contents WHERE lower(table_name) = lower(?)",
-                                 (self.table,)).fetchone()
-            if not exists:
-                raise EditError(f"{self.layer.name}: '{os.path.basename(self.path)}' has no table '{self.table}'",
-                                rule="session")
-            columns = table_columns(con, self.table)
-            geom = geometry_column(con, self.table)
-            columns = {n: c for n, c in columns.items()
-                       if n != geom and not c.primary_key and c.base_type != "BLOB"}
-            z = {n: datetime_uses_z(con, self.table, n) for n, c in columns.items() if c.base_type == "DATETIME"}
-        except EditError:
-            raise
-        except WriteError as exc:
-            raise EditError(f"{self.layer.name}: {exc}", rule="session") from exc
-        except Exception as exc:  # sqlite3.Error: a damaged or locked file
-            raise EditError(f"{self.layer.name}: cannot read '{os.path.basename(self.path)}': {exc}",
-                            rule="session") from exc
-        finally:
-            con.close()
-        return columns, z
 
     def _map_columns(self) -> dict[str, str]:
         """Layer field → table column (the reader may have renamed columns to catalogue names)."""
@@ -408,11 +370,7 @@ class EditSession:
             return conflict
 
         try:
-            if self._store is not None:
-                outcome = self._store.update(updates, user=user, conflict_check=check)
-            else:
-                outcome = update_attributes(self.path, self.table, updates, user=user, conflict_check=check,
-                                            busy_timeout_s=self.busy_timeout_s)
+            outcome = self._store.update(updates, user=user, conflict_check=check)
         except WriteError as exc:
             raise EditError(f"{self.layer.name}: commit failed, nothing written, edits kept: {exc}",
                             rule="commit") from exc

@@ -16,7 +16,15 @@ from qdt.io import cityjson as _cityjson  # noqa: F401  (registers the CityJSON 
 from qdt.io import raster as _raster  # noqa: F401  (registers the GeoTIFF reader)
 from qdt.io import vector as _vector  # noqa: F401  (registers the OGR readers)
 from qdt.io.base import FeatureRequest, LayerInfo, LayerSource, LoadResult, ReadContext, Reader, SourceData
-from qdt.io.datasource import DataSource, FileDataSource
+from qdt.io.datasource import (
+    Capability,
+    DataSource,
+    EditStore,
+    FileDataSource,
+    capabilities_of,
+    datasource_of,
+    open_datasource,
+)
 from qdt.io.errors import ReadError
 from qdt.io.gpkg_write import (
     CHANGE_LOG_TABLE,
@@ -26,11 +34,15 @@ from qdt.io.gpkg_write import (
     read_change_log,
     update_attributes,
 )
-from qdt.io.loader import dataset_info, list_layers, load_layer, open_datasource
+from qdt.io.loader import dataset_info, list_layers, load_layer
 from qdt.io.registry import READERS, ReaderRegistry, RegistryError, reader_for, register_reader
 
 __all__ = [
     "CHANGE_LOG_TABLE",
+    "Capability",
+    "EditStore",
+    "capabilities_of",
+    "datasource_of",
     "READERS",
     "ColumnUpdate",
     "DataSource",

@@ -75,6 +75,9 @@ class FeatureRequest:
         Attributes only (vector and city model objects).
     max_raster_size
         Rasters: the longest side read; bigger rasters are read at an overview or decimated.
+    limit
+        Vectors: at most this many features, lowest fids first (a view window's budget; 0 reads
+        the layer's structure only). Sources with ``WINDOWED_READS`` apply it in the store.
     """
 
     bbox: tuple[float, float, float, float] | None = None
@@ -83,6 +86,7 @@ class FeatureRequest:
     columns: tuple[str, ...] | None = None
     no_geometry: bool = False
     max_raster_size: int = DEFAULT_MAX_RASTER_SIZE
+    limit: int | None = None
 
     def __post_init__(self) -> None:
         if self.fids is not None:

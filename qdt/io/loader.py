@@ -11,7 +11,7 @@ from pyproj import CRS
 from qdt.crs import PROJECT_CRS, CRSProblem, parse_crs
 from qdt.io.base import CancelFn, FeatureRequest, LayerSource, LoadResult, ProgressFn, ReadContext, SourceData
 from qdt.io.cityjson import prepare_citymodel
-from qdt.io.datasource import DataSource, FileDataSource
+from qdt.io.datasource import open_datasource
 from qdt.io.errors import ReadError
 from qdt.io.raster import prepare_raster
 from qdt.io.vector import prepare_vector
@@ -20,17 +20,6 @@ Preparer = Callable[[SourceData, LayerSource, CRS, ReadContext], LoadResult]
 
 # What turns a source layer (own CRS) into a project layer, per layer kind.
 PREPARERS: dict[str, Preparer] = {"vector": prepare_vector, "raster": prepare_raster, "citymodel": prepare_citymodel}
-
-
-def open_datasource(source: LayerSource) -> DataSource:
-    """The data source behind a layer source: a ``postgis:`` database or a file."""
-    from qdt.io.postgis.connection import is_database_source
-
-    if is_database_source(source.path):
-        from qdt.io.postgis.source import PostGISDataSource
-
-        return PostGISDataSource(str(source.path))
-    return FileDataSource(source.path, source.kind)
 
 
 def load_layer(source: LayerSource | str | os.PathLike[str], project_crs: Any = PROJECT_CRS,
@@ -86,9 +75,9 @@ def dataset_info(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     CRS), ``geometry_type`` and ``fields`` (list of {"name", "type"}), plus format extras
     (CityJSON: ``version``, ``types`` counts, ``lods``, ``zrange``; raster: ``nodata``, ``role``).
     """
-    return [info.as_dict() for info in open_datasource(LayerSource(path)).layers()]
+    return [info.as_dict() for info in open_datasource(path).layers()]
 
 
 def list_layers(path: str | os.PathLike[str]) -> list[str]:
     """Layer names in a file (one for single-layer formats) or a ``postgis:`` database."""
-    return open_datasource(LayerSource(path)).layer_names()
+    return open_datasource(path).layer_names()

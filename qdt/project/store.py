@@ -15,9 +15,8 @@ from typing import Any
 
 from qdt.crs import CRSProblem, parse_crs
 from qdt.io.postgis.connection import URI_PREFIX, DatabaseError, check_conninfo, is_database_source
-from qdt.layers.style import label_style_from_dict
 from qdt.project.model import Bookmark, Camera, LayerEntry, Project, ProjectError
-from qdt.tasks import CancelFn, ProgressFn, check_cancel
+from qdt.tasks import CancelFn, ProgressFn
 
 FORMAT = "qdt-project"
 FORMAT_VERSION = 1
@@ -200,87 +199,20 @@ def save_project(project: Project, path: str | os.PathLike[str] | None = None) -
     return target
 
 
-def _open_database_window(src: Any, project: Project, budget: int | None, is_cancelled: CancelFn) -> Any:
-    """A database layer opened as a view window (never the whole table): around the ground the
-    saved camera looks at, else around the table's extent centre, capped to MAX_VIEW_SIDE_M,
-    and at most ``budget`` features (``metadata["truncated"]`` says when the budget cut it)."""
-    from qdt.io.postgis.view import DEFAULT_BUDGET, ViewWindowLoader, camera_ground_bbox, extent_window
-
-    loader = ViewWindowLoader(src.path, src.layer, budget=budget or DEFAULT_BUDGET, project_crs=project.crs)
-    loader.source = src  # the entry's name, class, role and CRS
-    cam = project.camera
-    if cam is not None:
-        view = camera_ground_bbox(cam.position, cam.focal_point, cam.view_angle)
-        window = loader.load(view, is_cancelled=is_cancelled)
-    else:
-        view = extent_window(src.path, src.layer, project.crs)  # None: no geometry or no rows
-        window = loader.load(view, is_cancelled=is_cancelled, exact=True)
-    return window
-
-
 def open_layers(project: Project, progress: ProgressFn | None = None, is_cancelled: CancelFn | None = None,
                 *, window_budget: int | None = None) -> Project:
     """Open every layer of the project; a layer that fails is kept as an unavailable entry.
 
     Runs without Qt so it can be a background task: the layers are created here but only
     added to ``project.layers`` by :func:`attach_layers` (on the GUI thread in the app).
-    Database layers load only a view window of at most ``window_budget`` features
-    (:data:`qdt.io.postgis.DEFAULT_BUDGET` by default); the app then follows the camera.
+    Layers of sources with windowed reads (a database) load only a view window of at most
+    ``window_budget`` features (:data:`qdt.io.postgis.DEFAULT_BUDGET` by default) around the
+    saved camera; the app then follows the camera. See :mod:`qdt.project.loading`.
     """
-    from qdt.io import LayerSource, ReadError, load_layer
+    from qdt.project.loading import open_entries
 
-    progress = progress or (lambda f, m: None)
-    is_cancelled = is_cancelled or (lambda: False)
-    n = max(len(project.entries), 1)
-    unreachable: dict[str, str] = {}
-    for i, entry in enumerate(project.entries):
-        check_cancel(is_cancelled)
-        progress(i / n, entry.name)
-        entry.layer, entry.error, entry.warnings, entry.needs_fix = None, None, [], None
-        database = is_database_source(entry.source)
-        if not database and not Path(entry.source).exists():
-            entry.error = f"layer '{entry.name}': data file '{entry.source}' is missing"
-            continue
-        if database and entry.source in unreachable:  # one connect timeout per server, not per layer
-            entry.error = f"layer '{entry.name}': {unreachable[entry.source]}"
-            continue
-        table = entry.layer_name
-        if database and table and "." not in table and entry.extra.get("schema"):
-            table = f"{entry.extra['schema']}.{table}"
-        src = LayerSource(path=entry.source, layer=table, kind=entry.kind, name=entry.name,
-                          crs=entry.crs, feature_class=entry.feature_class, role=entry.role)
-        try:
-            if database:
-                result = _open_database_window(src, project, window_budget, is_cancelled)
-                warnings = list(result.warnings)
-                if result.truncated:
-                    warnings.append(f"layer '{entry.name}': more than {result.count} features in the first view "
-                                    f"window; only the first {result.count} are loaded (zoom in to see all)")
-            else:
-                result = load_layer(src, project_crs=project.crs, is_cancelled=is_cancelled)
-                warnings = list(result.warnings)
-        except ReadError as exc:
-            entry.error = f"layer '{entry.name}': {exc}"
-            entry.needs_fix = getattr(exc, "missing", None)  # qdt.io.postgis.TableNeedsFix
-            if database and str(exc).startswith("cannot connect"):
-                unreachable[entry.source] = str(exc)
-            continue
-        layer = result.layer
-        if database and not layer.metadata.get("postgis", {}).get("spatial_index", True):
-            entry.needs_fix = "spatial index"
-        layer.name = entry.name
-        layer.visible = entry.visible
-        layer.opacity = entry.opacity
-        style = entry.style_object()
-        if style is not None:
-            layer.style = style
-        try:  # labels (qdt.layers.style.LabelStyle) live in the entry's "labels" object
-            layer.labels = label_style_from_dict(entry.extra.get("labels"))
-        except ValueError as exc:
-            warnings.append(f"layer '{entry.name}': labels ignored: {exc}")
-        entry.layer = layer
-        entry.warnings = warnings
-    progress(1.0, "")
+    open_entries(project.entries, project.crs, progress, is_cancelled, camera=project.camera,
+                 window_budget=window_budget)
     return project
 
 

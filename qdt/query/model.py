@@ -197,8 +197,8 @@ class QueryResult:
     nearest: pd.DataFrame | None = None
     other: VectorLayer | None = None
     seconds: float = 0.0
-    #: For a layer read from PostGIS: the matching rows of the whole table (the layer itself
-    #: holds only the loaded view window); None for other layers.
+    #: For a layer whose source runs queries (``QUERY_PUSHDOWN``, e.g. PostGIS): the matching rows
+    #: of the whole table (the layer itself holds only the loaded view window); None for others.
     features: gpd.GeoDataFrame | None = None
 
     @property
@@ -292,15 +292,17 @@ def _filter(layer: VectorLayer, text: str | None, setting: str) -> np.ndarray:
         raise exc.in_context(f"layer '{layer.name}', {setting}: ") from None
 
 
-def _is_database(layer: VectorLayer) -> bool:
-    from qdt.io.postgis import is_postgis_layer
+def _pushed_down(layer: VectorLayer) -> bool:
+    """True when the layer's source runs filters itself (``QUERY_PUSHDOWN``): the layer may hold
+    only a view window, so the query asks the source for the whole layer."""
+    from qdt.io import Capability, capabilities_of
 
-    return is_postgis_layer(layer)
+    return Capability.QUERY_PUSHDOWN in capabilities_of(layer)
 
 
 def _table_rows(layer: VectorLayer, text: str | None, setting: str,
                 bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
-    """A database layer's matching rows from the whole table (filters pushed down to SQL),
+    """A push-down layer's matching rows from its whole source (filters pushed down to SQL),
     not only from the view window the layer has loaded (see :func:`qdt.query.sql.query_layer`)."""
     from qdt.io import ReadError
     from qdt.query.sql import query_layer
@@ -359,8 +361,8 @@ def run_query(query: Query, layers: Any) -> QueryResult:
     """
     start = time.perf_counter()
     layer = _vector(layers, query.layer, "query")
-    # a PostGIS layer holds only its view window: ask the whole table (filters in SQL)
-    database = _is_database(layer)
+    # a layer whose source runs queries (a database) may hold only its view window: ask the source
+    database = _pushed_down(layer)
     features: gpd.GeoDataFrame | None = None
     if database and query.kind == "attribute":
         features = _table_rows(layer, query.where, "where")
@@ -379,7 +381,7 @@ def run_query(query: Query, layers: Any) -> QueryResult:
         other_fids = np.array([0], dtype=np.int64)
     else:
         other_layer = _vector(layers, query.other, "other")
-        if _is_database(other_layer):
+        if _pushed_down(other_layer):
             _geometry_of(other_layer, query.other)
             rows = _table_rows(other_layer, query.other_where, "other_where")
             other_geoms = rows.geometry.to_numpy()

@@ -228,8 +228,8 @@ def query_table(uri: str, table: str, expression: Expression | str | None, *,
     """
     import numpy as np
 
-    from qdt.io import LayerSource, load_layer
-    from qdt.io.postgis.source import PgFeatureRequest, PostGISDataSource
+    from qdt.io import LayerSource, load_layer, open_datasource
+    from qdt.io.postgis.source import PgFeatureRequest
 
     expr = parse_expression(expression) if isinstance(expression, str) else expression
     if isinstance(feature_class, str):
@@ -239,7 +239,7 @@ def query_table(uri: str, table: str, expression: Expression | str | None, *,
             feature_class = catalogue().feature_class(feature_class)
         except KeyError:
             feature_class = None
-    info = PostGISDataSource(uri).table(table)
+    info = open_datasource(uri).table(table)
     columns = {c: info.columns[c] for c in info.attribute_columns()}
     translation = to_sql(expr, columns, feature_class) if expr is not None else Translation(None, True)
     request = PgFeatureRequest(bbox=tuple(bbox) if bbox is not None else None,

@@ -1,6 +1,10 @@
 """QDT main window: 3D view in the centre, layer tree, inspector, bookmarks and message log docks,
 measure tools, status bar.
 
+The window composes; the state lives in its :class:`~qdt.ui.workbench.Workbench` (``workbench``:
+project, layers, edits and undo group, task runner, settings, scene), which every dock and dialog
+gets instead of the window. Data panels come from the registry in :mod:`qdt.ui.panels`.
+
 Project state the user can change (layers, visibility, opacity, styles, camera, bookmarks) marks
 the project modified (``*`` in the title); closing or opening another project with unsaved
 changes asks first. Long work (opening a project, reading added layers) runs on the task runner
@@ -49,8 +53,9 @@ from qdt.ui.measure import MeasureDock, MeasureTool
 from qdt.ui.panels import install_panels
 from qdt.ui.resources import app_icon, icon
 from qdt.ui.style_dialog import StyleDialog
-from qdt.ui.tasks import TaskHandle, TaskRunner
+from qdt.ui.tasks import TaskHandle
 from qdt.ui.view3d import View3D
+from qdt.ui.workbench import Workbench
 
 RECENT_KEY = "recentProjects"
 RECENT_MAX = 10
@@ -80,24 +85,22 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.resize(1400, 900)
         self.setAcceptDrops(True)
-        self.project: Project | None = None
-        self.scene = None
-        self.tasks = TaskRunner(self)
         self._load_handle: TaskHandle | None = None
-        self._progress_tasks: list[TaskHandle] = []  # tasks shown in the status bar; the last one is shown
+        self._shown_task: TaskHandle | None = None  # the task the status bar shows
         self._clean_camera: dict[str, Any] | None = None
         self._closed = False
 
         self.view = View3D(self)
         self.setCentralWidget(self.view)
+        self.workbench = bench = Workbench(self.view, self)
         self.layer_tree = LayerTreeDock(self)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.layer_tree)
         self.inspector = InspectorDock(self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector)
-        self.bookmarks = BookmarksDock(self)
+        self.bookmarks = BookmarksDock(bench)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.bookmarks)
         self.bookmarks.hide()
-        self.measure = MeasureTool(self)
+        self.measure = MeasureTool(bench)
         self.measure_dock = MeasureDock(self.measure, self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.measure_dock)
         self.measure_dock.hide()
@@ -112,17 +115,74 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status_bar()
         self.view.cursor_moved.connect(self._show_cursor)
-        self.view.camera_changed.connect(self.camera_moved)
+        bench.camera_changed.connect(self.camera_moved)
         self.view.picked.connect(self._on_picked)
+        self.view.picked.connect(bench.picked)  # after the window's selection and inspector update
+        bench.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        bench.logged.connect(self._log)
+        bench.error.connect(self._report_error)
+        bench.progress.connect(self._on_progress)
+        bench.busy.connect(self._on_busy)
         self.layer_tree.zoom_to_layer.connect(self.zoom_to_layer)
         self.layer_tree.style_requested.connect(self.edit_style)
         self.layer_tree.remove_requested.connect(self.remove_entry)
         self.bookmarks.changed.connect(self.mark_modified)
         self.measure.result.connect(self._show_measure)
         self.measure_dock.query_button.clicked.connect(lambda: self.query_drawn_shape())
-        install_panels(self)
-        # database layers load only what the camera sees, refreshed off the GUI thread as it moves
-        attach_view_window_loading(self).listen()  # and learn of other workstations' commits
+        data_toolbar = self.addToolBar(tr("数据工具栏"))
+        data_toolbar.setObjectName("DataToolBar")
+        install_panels(self, bench, self.panels_menu)
+        self.inspector.set_edit_manager(bench.edits)
+        if "charts" in bench.panels:  # the inspector keeps most of the right column; the charts need less
+            self.resizeDocks([self.inspector, bench.panels["charts"]], [560, 320], Qt.Orientation.Vertical)
+        # windowed layers (a database) load only what the camera sees, refreshed off the GUI thread as
+        # it moves, and learn of other workstations' commits
+        self.db_refresher = attach_view_window_loading(bench)
+        self.db_refresher.listen()
+
+    # --- the workbench's state, for scripts and tests (docks use the workbench itself) ---------
+    @property
+    def project(self) -> Project | None:
+        return self.workbench.project
+
+    @project.setter
+    def project(self, project: Project | None) -> None:
+        self.workbench.project = project
+
+    @property
+    def scene(self) -> Any:
+        return self.workbench.scene
+
+    @scene.setter
+    def scene(self, scene: Any) -> None:
+        self.workbench.scene = scene
+
+    @property
+    def tasks(self) -> Any:
+        return self.workbench.tasks
+
+    @property
+    def edits(self) -> Any:
+        return self.workbench.edits
+
+    @property
+    def panels(self) -> dict[str, Any]:
+        return self.workbench.panels
+
+    @property
+    def panels_actions(self) -> dict[str, QAction]:
+        """The data panels' main actions by name (``"query"``, ``"undo"``, ``"redo"``, ``"table"``)."""
+        out: dict[str, QAction] = {}
+        for panel in self.workbench.panels.values():
+            out.update(getattr(panel, "panel_actions", {}))
+        return out
+
+    def has_uncommitted_edits(self) -> bool:
+        return self.workbench.edits.has_uncommitted_edits()
+
+    def confirm_uncommitted_edits(self) -> bool:
+        """Ask what to do with uncommitted edits; True when the caller may go on."""
+        return self.workbench.edits.confirm_close()
 
     # --- actions, menus, toolbar ---------------------------------------------------------
     def _action(self, text: str, slot, icon_name: str | None = None, shortcut=None, tip: str = "") -> QAction:  # noqa: ANN001
@@ -180,7 +240,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.act_save)
         file_menu.addAction(self.act_save_as)
         file_menu.addSeparator()
-        add_export_actions(self, file_menu)
+        self.export_actions = add_export_actions(self.workbench, file_menu)
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         layer_menu = menu.addMenu(tr("图层(&L)"))
@@ -304,17 +364,10 @@ class MainWindow(QMainWindow):
         return QMessageBox.StandardButton(box.exec())
 
     def maybe_save(self) -> bool:
-        """True when the current project may be closed (saved, discarded, or unmodified).
-
-        With ``QDT_UNATTENDED=1`` in the environment (test runs, scripts) nobody is there to
-        answer: changes are discarded without asking.
-        """
-        confirm_edits = getattr(self, "confirm_uncommitted_edits", None)  # installed by the edit panels
-        if confirm_edits is not None and not confirm_edits():
+        """True when the current project may be closed (saved, discarded, or unmodified)."""
+        if not self.confirm_uncommitted_edits():
             return False
         if self.project is None or not self.project.dirty:
-            return True
-        if os.environ.get("QDT_UNATTENDED") == "1":
             return True
         answer = self.ask_unsaved_changes()
         if answer == QMessageBox.StandardButton.Save:
@@ -378,57 +431,39 @@ class MainWindow(QMainWindow):
         return self.run_with_progress(task, connect)
 
     def run_with_progress(self, task: Task, connect: Any) -> TaskHandle:
-        """Run a task with the status bar's progress bar and cancel button; ``connect(handle)``
-        connects the caller's slots before the worker starts. With several tasks running, the
-        bar and the cancel button belong to the newest; the older ones show again when it ends."""
-
-        def setup(handle: TaskHandle) -> None:
-            self._progress_tasks.append(handle)
-            handle.progress.connect(lambda f, m, h=handle: self._on_progress(f, m, h))
-            for sig in (handle.finished, handle.failed, handle.cancelled):
-                sig.connect(lambda *_a, h=handle: self._end_progress(h))
-            connect(handle)
-
-        self.progress.setValue(0)
-        self.progress.show()
-        self.cancel_button.setVisible(task.cancellable)
-        self.statusBar().showMessage(task.title)
-        return self.tasks.start(task, setup)
+        """Run a task with the status bar's progress bar and cancel button (see
+        :meth:`qdt.ui.workbench.Workbench.run_with_progress`)."""
+        return self.workbench.run_with_progress(task, connect)
 
     @property
     def _busy(self) -> TaskHandle | None:
         """The task the status bar's progress bar and cancel button show (None: none running)."""
-        return self._progress_tasks[-1] if self._progress_tasks else None
+        return self.workbench.busy_handle
 
     def cancel_loading(self) -> None:
-        """Cancel the task the status bar shows (opening a project, reading layers, a query ...).
-
-        Also when its worker has just ended: its result is still queued, and a cancel the user
-        clicked before seeing it wins (receivers check ``is_cancelled()``)."""
-        if self._busy is not None:
-            self._busy.cancel()
+        """Cancel the task the status bar shows (opening a project, reading layers, a query ...)."""
+        self.workbench.cancel_current()
 
     def cancel_all_tasks(self) -> None:
         """Cancel every running task (a new project replaces the old one; the window closes)."""
-        for handle in {*self._progress_tasks, *([self._load_handle] if self._load_handle else [])}:
-            handle.cancel()
+        self.workbench.cancel_all()
+        if self._load_handle is not None:
+            self._load_handle.cancel()
 
-    def _end_progress(self, handle: TaskHandle) -> None:
-        if handle is self._load_handle:
-            self._load_handle = None
-        if handle in self._progress_tasks:
-            self._progress_tasks.remove(handle)
-        top = self._busy
-        if top is None:
+    def _on_busy(self, handle: TaskHandle | None, started: bool) -> None:
+        """The status bar follows the newest running task (none: bar and cancel button hidden)."""
+        self._shown_task = handle
+        if handle is None:
             self.progress.hide()
             self.cancel_button.hide()
-        else:
-            self.cancel_button.setVisible(top.task.cancellable)
-            self.statusBar().showMessage(top.task.title)
+            return
+        if started:
+            self.progress.setValue(0)
+            self.progress.show()
+        self.cancel_button.setVisible(handle.task.cancellable)
+        self.statusBar().showMessage(handle.task.title)
 
-    def _on_progress(self, fraction: float, message: str, handle: TaskHandle | None = None) -> None:
-        if handle is not None and handle is not self._busy:
-            return  # an older task under the newest one: the bar shows the newest
+    def _on_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))
         if message:
             self.statusBar().showMessage(tr("正在读取 {name}…").format(name=message))
@@ -498,13 +533,14 @@ class MainWindow(QMainWindow):
         self._update_title()
         if project.path is not None:
             self._remember(project.path)
+        self.workbench.project_loaded.emit(project)  # the panels first, then the window's listeners
         self.project_loaded.emit(project)
 
     def offer_table_fixes(self) -> None:
         """Database tables that lack a primary key (unavailable) or a spatial index (slow): offer to
-        create them, as ``qdt db fix`` does (unattended runs are never asked)."""
+        create them, as ``qdt db fix`` does (a non-modal question: the window stays usable)."""
         entries = [e for e in self.project.entries if e.needs_fix] if self.project is not None else []
-        if not entries or os.environ.get("QDT_UNATTENDED") == "1":
+        if not entries:
             return
         missing = {"primary key": tr("主键"), "spatial index": tr("空间索引")}
         lines = "\n".join(f"{e.name} ({e.layer_name})：" + tr("缺少") + missing.get(e.needs_fix, e.needs_fix)
@@ -521,12 +557,11 @@ class MainWindow(QMainWindow):
         """Add the missing primary keys / spatial indexes of ``entries``' tables on a worker, then
         reopen the project so the repaired layers load."""
         from qdt.io.postgis import conninfo_of, fix_table, split_layer
+        from qdt.project.loading import layer_source
 
         jobs = []
         for entry in entries:
-            schema_default = entry.extra.get("schema")
-            schema, table = (split_layer(entry.layer_name, schema_default) if schema_default
-                             else split_layer(entry.layer_name))
+            schema, table = split_layer(layer_source(entry).layer)
             jobs.append((conninfo_of(entry.source), schema, table))
 
         def work(progress: Any, cancelled: Any) -> list[str]:
@@ -643,44 +678,9 @@ class MainWindow(QMainWindow):
     def add_database_layers(self, uri: str, tables: list[str]) -> TaskHandle:
         """Open ``tables`` (``schema.table``) of the ``postgis:`` source ``uri`` as view windows
         around the current camera (never the whole table) on a worker, and add them to the project."""
-        project = self._ensure_project()
-        staging = Project(name=project.name, crs=project.crs)
-        if self.scene is not None and self.scene.origin is not None:
-            staging.camera = Camera.from_dict(self.scene.camera_state())
-        for table in tables:
-            name = table.rsplit(".", 1)[-1]
-            staging.entries.append(LayerEntry(name=name, kind="vector", source=uri, layer_name=table,
-                                              feature_class=_guess_feature_class(name)))
+        from qdt.project.loading import entries_for_tables
 
-        def read(progress: Any, cancelled: Any) -> Project:
-            return open_layers(staging, progress, cancelled)
-
-        def opened(staged: Project) -> None:
-            errors = []
-            for entry in staged.entries:
-                if entry.layer is None:
-                    errors.append(entry.error or entry.name)
-                    continue
-                project.entries.append(entry)
-                project.layers.append(entry.layer)
-                self._watch_layer(entry.layer)
-                for w in entry.warnings:
-                    self._log(f"[{entry.name}] {w}")
-            self.layer_tree.rebuild()
-            added = [e.layer for e in staged.entries if e.layer is not None]
-            if added:
-                self.mark_modified()
-                self.statusBar().showMessage(tr("已添加 {n} 个图层").format(n=len(added)), 8000)
-            if errors:
-                self._report_error(tr("无法添加图层"), "\n".join(errors))
-            self.view.request_render()
-            self.layers_added.emit(added, errors)
-
-        def connect(handle: TaskHandle) -> None:
-            handle.finished.connect(opened)
-            handle.failed.connect(self._on_add_failed)
-
-        return self.run_with_progress(Task(tr("正在添加图层…"), read), connect)
+        return self.add_entries(entries_for_tables(uri, tables))
 
     def _choose_sublayers(self, path: str, names: list[str]) -> list[str]:
         """Which layers of a multi-layer file to add (all checked at first), as QGIS's sub-layer dialog."""
@@ -710,49 +710,43 @@ class MainWindow(QMainWindow):
         added. Files that cannot be read are reported in one message naming each file and the
         reason; the others are added. Emits ``layers_added(layers, errors)``.
         """
-        from qdt.io import LayerSource, ReadError, list_layers, reader_for
+        from qdt.io import ReadError
+        from qdt.project.loading import entries_for_path
 
-        sources: list[Any] = []
+        entries: list[LayerEntry] = []
         errors: list[str] = []
         for raw in paths:
-            path = os.fspath(raw)
             try:
-                spec = reader_for(path)
-                names = list_layers(path) if spec.kind == "vector" else []
+                entries += entries_for_path(raw, choose=self._choose_sublayers if ask else None)
             except (ReadError, OSError, ValueError) as exc:
                 errors.append(str(exc))
-                continue
-            if len(names) > 1 and ask:
-                names = self._choose_sublayers(path, names)
-                if not names:
-                    continue
-            for name in names if len(names) > 1 else [None]:
-                display = name or Path(path).name.split(".")[0]
-                sources.append(LayerSource(path=path, layer=name, kind=spec.kind, name=display,
-                                           feature_class=_guess_feature_class(display)))
-        if not sources:
+        return self.add_entries(entries, errors)
+
+    def add_entries(self, entries: list[LayerEntry], errors: list[str] | None = None) -> TaskHandle | None:
+        """Open new layer entries (files or tables the user adds) on a worker, through the same
+        path as a project's layers (:mod:`qdt.project.loading`), and add those that open to the
+        project; ``errors`` (met while listing them) are reported with the entries that fail.
+        Emits ``layers_added(layers, errors)``."""
+        from qdt.project.loading import open_entries
+
+        errors = list(errors or [])
+        if not entries:
             if errors:
                 self._report_error(tr("无法添加图层"), "\n".join(errors))
             self.layers_added.emit([], errors)
             return None
-        project_crs = self.project.crs if self.project is not None else "EPSG:4549"
+        project = self._ensure_project()
+        camera = None
+        if self.scene is not None and self.scene.origin is not None:
+            camera = Camera.from_dict(self.scene.camera_state())
+        crs = project.crs
 
-        def read(progress: Any, cancelled: Any) -> tuple[list[Any], list[str]]:
-            from qdt.io import load_layer
-
-            loaded, failed = [], list(errors)
-            for i, src in enumerate(sources):
-                check_cancel(cancelled)
-                progress(i / len(sources), src.name)
-                try:
-                    loaded.append((src, load_layer(src, project_crs=project_crs, is_cancelled=cancelled)))
-                except ReadError as exc:
-                    failed.append(str(exc))
-            progress(1.0, "")
-            return loaded, failed
+        def read(progress: Any, cancelled: Any) -> list[LayerEntry]:
+            open_entries(entries, crs, progress, cancelled, camera=camera)
+            return entries
 
         def connect(handle: TaskHandle) -> None:
-            handle.finished.connect(self._on_layers_read)
+            handle.finished.connect(lambda opened: self._on_entries_opened(opened, errors))
             handle.failed.connect(self._on_add_failed)
             handle.cancelled.connect(lambda: self.statusBar().showMessage(tr("已取消添加图层"), 5000))
 
@@ -763,23 +757,24 @@ class MainWindow(QMainWindow):
         self._report_error(tr("无法添加图层"), message)
         self.layers_added.emit([], [message])
 
-    def _on_layers_read(self, outcome: tuple[list[Any], list[str]]) -> None:
-        loaded, errors = outcome
+    def _on_entries_opened(self, opened: list[LayerEntry], errors: list[str]) -> None:
         project = self._ensure_project()
         first = len(project.layers) == 0
         added = []
-        for src, result in loaded:
-            layer = result.layer
-            entry = LayerEntry(name=layer.name, kind=str(getattr(layer.kind, "value", layer.kind)),
-                               source=os.path.normpath(os.path.abspath(src.path)), layer_name=src.layer,
-                               feature_class=src.feature_class or getattr(layer, "feature_class", None),
-                               role=getattr(layer, "role", None) if src.kind == "raster" else None,
-                               layer=layer, warnings=list(result.warnings))
+        for entry in opened:
+            layer = entry.layer
+            if layer is None:
+                errors.append(entry.error or entry.name)
+                continue
+            # what the reader found (a raster's role, a class from the columns) is saved with the entry
+            entry.feature_class = entry.feature_class or getattr(layer, "feature_class", None)
+            if entry.kind == "raster":
+                entry.role = entry.role or getattr(layer, "role", None)
             project.entries.append(entry)
             project.layers.append(layer)
             self._watch_layer(layer)
-            for w in result.warnings:
-                self._log(f"[{layer.name}] {w}")
+            for w in entry.warnings:
+                self._log(f"[{entry.name}] {w}")
             added.append(layer)
         self.layer_tree.rebuild()
         if added:
@@ -791,6 +786,8 @@ class MainWindow(QMainWindow):
         if errors:
             self._report_error(tr("无法添加图层"), "\n".join(errors))
         self.view.request_render()
+        if added:
+            self.workbench.layers_changed.emit()
         self.layers_added.emit(added, errors)
 
     def remove_entry(self, entry: LayerEntry) -> None:
@@ -808,6 +805,7 @@ class MainWindow(QMainWindow):
         self.layer_tree.rebuild()
         self.mark_modified()
         self.view.request_render()
+        self.workbench.layers_changed.emit()
 
     def remove_current_layer(self) -> None:
         entry = self.layer_tree.current_entry()
@@ -859,7 +857,7 @@ class MainWindow(QMainWindow):
                     lambda _progress, _cancelled: run_query(query, layers))
 
         def shown(result: Any) -> None:
-            results = getattr(self, "panels", {}).get("results")
+            results = self.workbench.panels.get("results")
             if results is not None:
                 results.show_result(result)
                 results.select_result()
@@ -916,13 +914,13 @@ class MainWindow(QMainWindow):
         if self.scene is not None:
             self.scene.frame_all()
             self.view.request_render()
-            self.camera_moved()
+            self.workbench.notify_camera_moved()
 
     def north_up(self) -> None:
         if self.scene is not None:
             self.scene.reset_north_up()
             self.view.request_render()
-            self.camera_moved()
+            self.workbench.notify_camera_moved()
 
     def set_underground(self, on: bool) -> None:
         """Ground and buildings translucent so pipes and manholes show (a display mode, not a layer setting)."""
@@ -935,24 +933,14 @@ class MainWindow(QMainWindow):
                 self.mark_modified()
 
     def fly_to_feature(self, layer: Any, fid: int) -> bool:
-        """Frame feature ``fid`` of ``layer`` in the 3D view (for the attribute table, query results,
-        inspector). False, with a status-bar message, when the scene does not draw that feature."""
-        if self.scene is None:
-            return False
-        try:
-            self.scene.fly_to_feature(layer, int(fid))
-        except KeyError as exc:
-            self.statusBar().showMessage(str(exc).strip("'\""), 8000)
-            return False
-        self.view.request_render()
-        self.camera_moved()
-        return True
+        """Frame feature ``fid`` of ``layer`` in the 3D view (see :meth:`Workbench.fly_to_feature`)."""
+        return self.workbench.fly_to_feature(layer, fid)
 
     def zoom_to_layer(self, layer: Any) -> None:
         if self.scene is not None:
             self.scene.fly_to_extent(layer.bounds)
             self.view.request_render()
-            self.camera_moved()
+            self.workbench.notify_camera_moved()
 
     def set_measure_mode(self, mode: str | None) -> None:
         """Start measuring (``"distance"``, ``"area"``, ``"height"``) or stop (None)."""
@@ -1061,10 +1049,9 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._closed = True
+        self.workbench.edits.close_all()  # what was left was saved or discarded by maybe_save()
         self.cancel_all_tasks()
-        refresher = getattr(self, "db_refresher", None)
-        if refresher is not None:
-            refresher.close()  # stop polling the database and close its listeners
+        self.db_refresher.close()  # stop polling the database and close its listeners
         self.tasks.wait(5000)
         settings = QSettings()
         settings.setValue("mainWindow/geometry", self.saveGeometry())
@@ -1084,14 +1071,3 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state)
-
-
-def _guess_feature_class(name: str) -> str | None:
-    """The CIM class a layer named ``name`` ('streetlights', '路灯') follows, if the catalogue knows it."""
-    try:
-        from qdt.cim import catalogue
-
-        cls = catalogue().class_for_layer(name)
-    except (ImportError, KeyError, ValueError):
-        return None
-    return cls.name if cls is not None else None

@@ -334,10 +334,10 @@ def fetch_features(meta: dict[str, Any], fids: Sequence[int], crs: Any = None) -
     """Read features ``fids`` of the table in ``meta`` (a layer's ``metadata["postgis"]``),
     reprojected to ``crs``. Touches no layer: safe on a worker thread (see :func:`apply_fetched`)."""
     from qdt.io.base import FeatureRequest
-    from qdt.io.postgis.source import PostGISDataSource
+    from qdt.io.datasource import open_datasource
 
     wanted = np.unique(np.asarray(fids, dtype=np.int64))
-    src = PostGISDataSource(meta["uri"])
+    src = open_datasource(meta["uri"])
     data = src.read(f"{meta['schema']}.{meta['table']}", FeatureRequest(fids=tuple(wanted.tolist())))
     fresh = data.layer.frame
     if fresh.crs is not None and crs is not None and fresh.crs != crs:

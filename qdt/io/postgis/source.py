@@ -30,7 +30,7 @@ import shapely
 from pyproj import CRS
 
 from qdt.io.base import FeatureRequest, LayerInfo, ReadContext, SourceData
-from qdt.io.datasource import DataSource
+from qdt.io.datasource import Capability, DataSource, EditStore
 from qdt.io.postgis.catalogue import VERSION_COLUMN, TableInfo, kind_of, list_tables, split_layer, table_info
 from qdt.io.postgis.connection import DatabaseError, TableNeedsFix, connect, conninfo_of, db_error, describe
 from qdt.layers.vector import VectorLayer
@@ -50,12 +50,11 @@ class SqlFilter:
 class PgFeatureRequest(FeatureRequest):
     """A :class:`FeatureRequest` with what only a database can do server-side.
 
-    ``where``: a :class:`SqlFilter` evaluated by the server; ``limit``: at most this many rows
-    (lowest keys first, so the same window gives the same features).
+    ``where``: a :class:`SqlFilter` evaluated by the server. (``limit``, at most this many rows,
+    lowest keys first so the same window gives the same features, is the base request's.)
     """
 
     where: SqlFilter | None = None
-    limit: int | None = None
 
 
 @dataclass
@@ -121,7 +120,7 @@ def select_sql(info: TableInfo, request: FeatureRequest) -> tuple[Any, list[Any]
     if conds:
         query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conds)
     query += sql.SQL(" ORDER BY {}").format(sql.Identifier(info.pk))
-    limit = getattr(request, "limit", None)
+    limit = request.limit
     if limit is not None:
         query += sql.SQL(" LIMIT %s")
         params.append(int(limit))
@@ -217,6 +216,10 @@ class PostGISDataSource(DataSource):
         name given without one.
     """
 
+    #: view windows by GiST index, filters in SQL, commits with row versions, LISTEN/NOTIFY
+    capabilities = (Capability.WINDOWED_READS | Capability.QUERY_PUSHDOWN | Capability.TRANSACTIONAL_COMMIT
+                    | Capability.CHANGE_NOTIFICATION)
+
     def __init__(self, uri: str, schema: str | None = None) -> None:
         self._uri = uri
         self.conninfo = conninfo_of(uri)
@@ -308,11 +311,27 @@ class PostGISDataSource(DataSource):
                         "columns": {c: info.columns[c] for c in info.attribute_columns()}},
             "row_versions": result.versions,
         }
-        limit = getattr(request, "limit", None)
-        if limit is not None:
-            metadata["window_limit"] = int(limit)
+        if request.limit is not None:
+            metadata["window_limit"] = int(request.limit)
+        if not metadata["postgis"]["spatial_index"]:
+            metadata["needs_fix"] = "spatial index"  # the project offers to create it (qdt db fix)
         vector = VectorLayer(table, result.frame, source=self._uri, source_layer=name, metadata=metadata)
         return SourceData(vector, notes, has_geometry=info.geometry is not None and not request.no_geometry)
+
+    def first_window(self, layer: str, project_crs: Any) -> tuple[float, float, float, float] | None:
+        from qdt.io.postgis.view import extent_window
+
+        return extent_window(self._uri, layer, project_crs, schema=self.schema)
+
+    def edit_store(self, layer: Any, *, lock_timeout_s: float) -> EditStore:
+        from qdt.io.postgis.commit import PostGISStore
+
+        return PostGISStore(layer, lock_timeout_s=lock_timeout_s)
+
+    def listener(self) -> Any:
+        from qdt.io.postgis.commit import EditListener
+
+        return EditListener(self._uri)
 
     def __repr__(self) -> str:
         return f"<PostGISDataSource {describe(self.conninfo)}>"
