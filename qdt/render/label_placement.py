@@ -242,8 +242,8 @@ def label_candidates(layer: Layer, layers: Sequence[Layer] = ()) -> LabelCandida
     for a text that cannot be evaluated.
     """
     style = layer.labels
-    if style is None or not style.text.strip():
-        return None
+    if style is None or not style.text.strip() or getattr(layer, "has_geometry", True) is False:
+        return None  # unlabelled, or an attribute-only table: nothing to anchor a label to
     texts = label_texts(layer, style)
     dem = _dem(layers)
     frame = _table(layer)
