@@ -256,18 +256,13 @@ def _label_frames(scene: Any, window: Any, layers: Any, state: dict[str, Any], o
     results: dict[bool, list[float]] = {}
     placed: list[int] = []
     place_times: list[float] = []
-    original = labels._before_frame
 
-    def timed(*args: Any) -> None:
-        before = labels.place_count
-        start = time.perf_counter()
-        original(*args)
-        if labels.place_count != before:
-            place_times.append(time.perf_counter() - start)
-            placed.append(len(labels.placement.labels) if labels.placement else 0)
+    def frame_with_labels(i: int) -> None:
+        orbit(i)
+        if labels.enabled and labels.placement is not None and i > 0:  # the previous frame's placement
+            place_times.append(labels.place_seconds)
+            placed.append(len(labels.placement.labels))
 
-    scene.renderer.RemoveObserver(labels._observer)
-    labels._observer = scene.renderer.AddObserver("StartEvent", timed)
     for on in (False, True):
         labels.enabled = on
         scene.set_camera_state(state)
@@ -278,7 +273,7 @@ def _label_frames(scene: Any, window: Any, layers: Any, state: dict[str, Any], o
             place_times.clear()
             placed.clear()
         scene.set_interactive(True)
-        results[on] = _frames(window, steps, orbit)
+        results[on] = _frames(window, steps, frame_with_labels)
         scene.set_interactive(False)
     labels.enabled = False
     figures["labels_frame_ms"] = float(np.median(results[True]) * 1000)
