@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 from vtkmodules.vtkCommonCore import vtkFloatArray
 from vtkmodules.vtkCommonDataModel import vtkImageData
-from vtkmodules.vtkRenderingCore import vtkActor2D, vtkImageMapper
+from vtkmodules.vtkRenderingCore import vtkPolyDataMapper2D, vtkTexture, vtkTexturedActor2D
 
 from qdt.crs import SceneOrigin
 from qdt.layers import Layer
-from qdt.render.arrays import from_vtk, keep_alive, to_vtk
+from qdt.render.arrays import from_vtk, keep_alive, make_polydata, to_vtk
 from qdt.render.label_placement import (
     DepthMap,
     LabelCandidates,
@@ -102,11 +102,17 @@ class SceneLabels:
         self._failed: set[str] = set()
         self._key: Any = None
         self._version = 0
-        self.mapper = vtkImageMapper()
-        self.mapper.SetColorWindow(255.0)
-        self.mapper.SetColorLevel(127.5)
-        self.actor = vtkActor2D()
+        # one textured quad in display coordinates: the texture is uploaded when the labels change and
+        # drawn by the GPU (a vtkImageMapper re-processed every pixel on the CPU each frame: +100 ms)
+        self.quad = make_polydata(np.zeros((4, 3), dtype=np.float32), polys=np.array([[0, 1, 2, 3]]),
+                                  tcoords=np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=np.float32))
+        self.mapper = vtkPolyDataMapper2D()
+        self.mapper.SetInputData(self.quad)
+        self.texture = vtkTexture()
+        self.texture.InterpolateOff()  # one texel per pixel
+        self.actor = vtkTexturedActor2D()
         self.actor.SetMapper(self.mapper)
+        self.actor.SetTexture(self.texture)
         self.actor.SetVisibility(False)
         self.actor.PickableOff()
         self.renderer.AddViewProp(self.actor)
@@ -265,7 +271,11 @@ class SceneLabels:
         canvas = Image.new("RGBA", (max(1, x1 - x0), max(1, y1 - y0)), (0, 0, 0, 0))
         shifted = Placement(placement.width, placement.height, [label.moved(-x0, -y0) for label in placement.labels])
         draw_labels(canvas, shifted, 1.0)
-        self.mapper.SetInputData(_vtk_image(canvas))
+        self.texture.SetInputData(_vtk_image(canvas))
+        w, h = canvas.size
+        points = from_vtk(self.quad.GetPoints().GetData())
+        points[:] = [[0, 0, 0], [w, 0, 0], [w, h, 0], [0, h, 0]]
+        self.quad.GetPoints().Modified()
         self.actor.SetPosition(x0, height - y1)  # display coordinates from the bottom-left
         self.actor.SetVisibility(True)
 
