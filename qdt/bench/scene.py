@@ -22,7 +22,8 @@ into a temporary folder outside the repository (``--keep DIR``: into DIR, kept;
 - ``underground_frame_ms``: median of the orbit in the underground view;
 - ``labels_frame_ms`` / ``no_labels_frame_ms``: median frame of the same street-level orbit (while
   dragging) with the labels of the sample's label styles and every building named
-  (``labelled_features`` features in all), and with labels off; ``labels_overhead_pct`` the
+  (``labelled_features`` features in all), and with labels off, each step drawn both ways in turn
+  (so a shared machine's changing load falls on both alike); ``labels_overhead_pct`` the
   difference in per cent; ``labels_place_ms`` the median time placing and drawing them took per
   frame (part of ``labels_frame_ms``), ``labels_placed`` the median count drawn,
   ``labels_prepare_s`` the one-off texts and anchors;
@@ -253,28 +254,28 @@ def _label_frames(scene: Any, window: Any, layers: Any, state: dict[str, Any], o
     labelled = [lyr for lyr in layers if lyr.labels is not None and lyr.labels.enabled]
     figures["labelled_features"] = int(sum(lyr.feature_count for lyr in labelled))
     labels = scene.labels
-    results: dict[bool, list[float]] = {}
+    results: dict[bool, list[float]] = {True: [], False: []}
     placed: list[int] = []
     place_times: list[float] = []
-
-    def frame_with_labels(i: int) -> None:
+    scene.set_camera_state(state)
+    labels.enabled = True
+    start = time.perf_counter()
+    window.Render()  # texts and anchors are worked out here, once
+    figures["labels_prepare_s"] = time.perf_counter() - start
+    scene.set_interactive(True)
+    # each step of the orbit is drawn without and with labels, interleaved, so that the load of a
+    # shared machine drifting during the run does not count as the labels' cost
+    for i in range(steps):
         orbit(i)
-        if labels.enabled and labels.placement is not None and i > 0:  # the previous frame's placement
+        for on in (False, True):
+            labels.enabled = on
+            start = time.perf_counter()
+            window.Render()
+            results[on].append(time.perf_counter() - start)
+        if labels.placement is not None:
             place_times.append(labels.place_seconds)
             placed.append(len(labels.placement.labels))
-
-    for on in (False, True):
-        labels.enabled = on
-        scene.set_camera_state(state)
-        start = time.perf_counter()
-        window.Render()  # with labels: texts and anchors are worked out here, once
-        if on:
-            figures["labels_prepare_s"] = time.perf_counter() - start
-            place_times.clear()
-            placed.clear()
-        scene.set_interactive(True)
-        results[on] = _frames(window, steps, frame_with_labels)
-        scene.set_interactive(False)
+    scene.set_interactive(False)
     labels.enabled = False
     figures["labels_frame_ms"] = float(np.median(results[True]) * 1000)
     figures["no_labels_frame_ms"] = float(np.median(results[False]) * 1000)
