@@ -9,7 +9,9 @@ import argparse
 import sys
 
 BENCHES = {"scene": "qdt.bench.scene", "query": "qdt.bench.query", "edit": "qdt.bench.edit", "db": "qdt.bench.db",
-           "table": "qdt.bench.table"}
+           "table": "qdt.bench.table", "tiles": "qdt.bench.tiles",
+           "network": "qdt.bench.network"}
+BENCHES.update({"poles": "qdt.bench.poles", "live": "qdt.bench.live"})
 
 
 def main(argv: list[str] | None = None) -> int:

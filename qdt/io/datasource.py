@@ -21,9 +21,12 @@ which kind of store it is:
   whole layer there, not the window loaded;
 - ``TRANSACTIONAL_COMMIT``: :meth:`DataSource.edit_store` writes attribute edits in one
   transaction with a change log and optimistic conflict checks (:class:`EditStore`);
-- ``CHANGE_NOTIFICATION``: :meth:`DataSource.listener` tells of other writers' commits.
+- ``CHANGE_NOTIFICATION``: :meth:`DataSource.listener` tells of other writers' commits;
+- ``STREAMED_TILES``: a hierarchy of tiles (3D Tiles) whose layer loads in the background by
+  screen-space error under a memory budget and follows the camera (``layer.streamer``).
 
-A GeoPackage says ``TRANSACTIONAL_COMMIT``; a PostGIS table all four; other files none.
+A GeoPackage says ``TRANSACTIONAL_COMMIT``; a PostGIS table the first four; a 3D Tiles
+tileset ``STREAMED_TILES``; other files none. A file reader declares its own in ``capabilities``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class Capability(enum.Flag):
     QUERY_PUSHDOWN = enum.auto()
     TRANSACTIONAL_COMMIT = enum.auto()
     CHANGE_NOTIFICATION = enum.auto()
+    STREAMED_TILES = enum.auto()
 
 
 class EditStore(Protocol):
@@ -170,7 +174,8 @@ class FileDataSource(DataSource):
     @property
     def capabilities(self) -> Capability:  # type: ignore[override]
         # a GeoPackage is SQLite: one transaction per commit, change log inside the file
-        return Capability.TRANSACTIONAL_COMMIT if _is_sqlite(self.path) else Capability.NONE
+        declared = getattr(self._spec.reader, "capabilities", Capability.NONE)  # e.g. 3D Tiles: STREAMED_TILES
+        return declared | (Capability.TRANSACTIONAL_COMMIT if _is_sqlite(self.path) else Capability.NONE)
 
     def layers(self) -> list[LayerInfo]:
         return self._spec.reader.info(self.path)

@@ -122,7 +122,7 @@ class SceneLabels:
         self._depth: DepthMap | None = None
         self._depth_camera: Any = None  # the camera (MTime, size) the depth map was read for
         self._placed_with: Any = None  # the depth camera of the placement drawn
-        self._layers: list[Layer] = []
+        self._bindings: dict[str, _LabelBinding] = {}
         scene.layer_list.events.inserted.connect(self._on_inserted)
         scene.layer_list.events.removed.connect(self._on_removed)
         for layer in scene.layer_list:
@@ -159,40 +159,35 @@ class SceneLabels:
         self.renderer.RemoveViewProp(self.actor)
         self.scene.layer_list.events.inserted.disconnect(self._on_inserted)
         self.scene.layer_list.events.removed.disconnect(self._on_removed)
-        for layer in list(self._layers):
-            self._disconnect(layer)
+        for binding in list(self._bindings.values()):
+            binding.disconnect()
+        self._bindings.clear()
         self._cache.clear()
 
     # --- events --------------------------------------------------------------------------------
     def _connect(self, layer: Layer) -> None:
-        layer.events.labels.connect(self._on_layer_labels)
-        layer.events.data.connect(self._on_layer_data)
-        layer.events.visible.connect(self._on_layer_visible)
-        self._layers.append(layer)
+        self._bindings[layer.id] = _LabelBinding(self, layer)
 
     def _disconnect(self, layer: Layer) -> None:
-        layer.events.labels.disconnect(self._on_layer_labels)
-        layer.events.data.disconnect(self._on_layer_data)
-        layer.events.visible.disconnect(self._on_layer_visible)
-        if layer in self._layers:
-            self._layers.remove(layer)
+        binding = self._bindings.pop(layer.id, None)
+        if binding is not None:
+            binding.disconnect()
 
     def _on_inserted(self, _index: int, layer: Layer) -> None:
-        self._connect(layer)
-        self.invalidate()  # a new DEM moves every anchor
+        self.scene.deliver(self._inserted, (layer,))
 
     def _on_removed(self, _index: int, layer: Layer) -> None:
-        self._disconnect(layer)
-        self.invalidate()
+        self.scene.deliver(self._removed, (layer,))
 
-    def _on_layer_labels(self, _style: object) -> None:
-        self.invalidate()  # the emitter is not passed: forget all (cheap: a few layers are labelled)
+    def _inserted(self, layer: Layer) -> None:
+        if not self._closed:
+            self._connect(layer)
+            self.invalidate()  # a new DEM moves every anchor
 
-    def _on_layer_data(self) -> None:
-        self.invalidate()
-
-    def _on_layer_visible(self, _visible: bool) -> None:
-        self._changed()
+    def _removed(self, layer: Layer) -> None:
+        if not self._closed:
+            self._disconnect(layer)
+            self.invalidate()
 
     def _changed(self) -> None:
         self._version += 1
@@ -278,6 +273,39 @@ class SceneLabels:
         self.quad.GetPoints().Modified()
         self.actor.SetPosition(x0, height - y1)  # display coordinates from the bottom-left
         self.actor.SetVisibility(True)
+
+
+class _LabelBinding:
+    """The labels' connections to one layer (through ``scene.deliver``: on the GUI thread in the app)."""
+
+    def __init__(self, labels: SceneLabels, layer: Layer) -> None:
+        self.labels = labels
+        self.layer = layer
+        layer.events.labels.connect(self.on_labels)
+        layer.events.data.connect(self.on_data)
+        layer.events.visible.connect(self.on_visible)
+
+    def disconnect(self) -> None:
+        self.layer.events.labels.disconnect(self.on_labels)
+        self.layer.events.data.disconnect(self.on_data)
+        self.layer.events.visible.disconnect(self.on_visible)
+
+    def on_labels(self, _style: object) -> None:
+        self.labels.scene.deliver(self._forget, ())
+
+    def on_data(self, _change: object = None) -> None:
+        self.labels.scene.deliver(self._forget, ())  # texts or anchors may have changed
+
+    def on_visible(self, _visible: bool) -> None:
+        self.labels.scene.deliver(self._redraw, ())
+
+    def _forget(self) -> None:
+        if not self.labels._closed:
+            self.labels.invalidate(self.layer)
+
+    def _redraw(self) -> None:
+        if not self.labels._closed:
+            self.labels._changed()
 
 
 def _vtk_image(canvas: Any) -> Any:
