@@ -26,5 +26,7 @@ def test_scene_benchmark_prints_one_json_object_last(tmp_path, capsys):
     layers = figures["build_layer_s"]
     assert "建筑" in layers and all(v >= 0 for v in layers.values())
     assert figures["naive_build_s"] > 0 and figures["features"]["建筑"] > 0
+    assert figures["labelled_features"] >= figures["features"]["建筑"]  # every building named, with and without labels
+    assert figures["labels_frame_ms"] > 0 and figures["no_labels_frame_ms"] > 0 and figures["labels_placed"] > 0
     assert (city / "qingdao_shinan.qdt").is_file()  # --keep keeps the generated city where asked
     assert any(line.startswith("command: python -m qdt.bench scene") for line in lines)

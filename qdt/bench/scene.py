@@ -20,6 +20,13 @@ into a temporary folder outside the repository (``--keep DIR``: into DIR, kept;
   user drags (``scene.interactive``: no FXAA); ``orbit_still_frame_ms`` the same orbit at full
   quality (FXAA on); ``orbit_p90_frame_ms`` the 90th percentile of the interactive orbit;
 - ``underground_frame_ms``: median of the orbit in the underground view;
+- ``labels_frame_ms`` / ``no_labels_frame_ms``: median frame of the same street-level orbit (while
+  dragging) with the labels of the sample's label styles and every building named
+  (``labelled_features`` features in all), and with labels off, each step drawn both ways in turn
+  (so a shared machine's changing load falls on both alike); ``labels_overhead_pct`` the
+  difference in per cent; ``labels_place_ms`` the median time placing and drawing them took per
+  frame (part of ``labels_frame_ms``), ``labels_placed`` the median count drawn,
+  ``labels_prepare_s`` the one-off texts and anchors;
 - ``pick_ms_median``: median of 100 picks at the screen positions of random features seen in
   the street-level view (``pick_hits``: how many returned a feature of the layer aimed at);
   ``overview_pick_ms_median`` the same over the whole-city view;
@@ -139,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
         # --- build ----------------------------------------------------------------------------
         window = offscreen_window(args.width, args.height)
         start = time.perf_counter()
-        scene = Scene(layers)
+        scene = Scene(layers, labels=True)
+        scene.labels.enabled = False  # the figures below are without labels; the labels' own come last
         figures["build_s"] = time.perf_counter() - start
         per_layer = {layer.name: scene.build_times.get(layer.id, 0.0) for layer in layers}
         figures["build_layer_s"] = {k: round(v, 4) for k, v in per_layer.items()}
@@ -205,6 +213,7 @@ def run(args: argparse.Namespace) -> int:
         scene.set_underground(False)
         figures["underground_frame_ms"] = float(np.median(under) * 1000)
         say(f"underground view, same orbit while dragging: median {figures['underground_frame_ms']:.0f} ms")
+        _label_frames(scene, window, layers, orbit_state, orbit, steps, figures, say)
 
         figures["peak_rss_mb"] = _peak_rss_mb()
         figures["rss_mb"] = psutil.Process().memory_info().rss / 2**20
@@ -230,6 +239,55 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         say(json.dumps(_rounded(figures), ensure_ascii=False))
     return 0
+
+
+def _label_frames(scene: Any, window: Any, layers: Any, state: dict[str, Any], orbit: Any, steps: int,
+                  figures: dict[str, Any], say: Any) -> None:
+    """The street-level orbit with and without labels (the sample's label styles, every building named)."""
+    from dataclasses import replace
+
+    from qdt.layers.style import LabelStyle
+
+    buildings = next((lyr for lyr in layers if getattr(lyr, "feature_class", None) == "building"), None)
+    if buildings is not None:
+        buildings.labels = replace(buildings.labels or LabelStyle(text="name"), where="", max_distance=1500.0)
+    labelled = [lyr for lyr in layers if lyr.labels is not None and lyr.labels.enabled]
+    figures["labelled_features"] = int(sum(lyr.feature_count for lyr in labelled))
+    labels = scene.labels
+    results: dict[bool, list[float]] = {True: [], False: []}
+    placed: list[int] = []
+    place_times: list[float] = []
+    scene.set_camera_state(state)
+    labels.enabled = True
+    start = time.perf_counter()
+    window.Render()  # texts and anchors are worked out here, once
+    figures["labels_prepare_s"] = time.perf_counter() - start
+    scene.set_interactive(True)
+    # each step of the orbit is drawn without and with labels, interleaved, so that the load of a
+    # shared machine drifting during the run does not count as the labels' cost
+    for i in range(steps):
+        orbit(i)
+        for on in (False, True):
+            labels.enabled = on
+            start = time.perf_counter()
+            window.Render()
+            results[on].append(time.perf_counter() - start)
+        if labels.placement is not None:
+            place_times.append(labels.place_seconds)
+            placed.append(len(labels.placement.labels))
+    scene.set_interactive(False)
+    labels.enabled = False
+    figures["labels_frame_ms"] = float(np.median(results[True]) * 1000)
+    figures["no_labels_frame_ms"] = float(np.median(results[False]) * 1000)
+    figures["labels_overhead_pct"] = 100.0 * (figures["labels_frame_ms"] / figures["no_labels_frame_ms"] - 1.0)
+    figures["labels_place_ms"] = float(np.median(place_times) * 1000) if place_times else float("nan")
+    figures["labels_placed"] = int(np.median(placed)) if placed else 0
+    say(f"labels ({figures['labelled_features']} labelled features: "
+        + ", ".join(f"{lyr.name} {lyr.feature_count}" for lyr in labelled)
+        + f"; prepared in {figures['labels_prepare_s']:.2f} s): street-level orbit median "
+        f"{figures['labels_frame_ms']:.0f} ms with labels ({figures['labels_placed']} drawn, placing and drawing "
+        f"{figures['labels_place_ms']:.1f} ms), {figures['no_labels_frame_ms']:.0f} ms without "
+        f"({figures['labels_overhead_pct']:+.1f} %)")
 
 
 def _command(args: argparse.Namespace) -> str:

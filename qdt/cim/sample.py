@@ -1250,6 +1250,19 @@ PROJECT_LAYERS = [
 ]
 
 
+# Labels of the sample (qdt.layers.style.LabelStyle): road names on the ground along the road,
+# landmark and tall-building names, smart-pole codes only at street level (camera within 450 m).
+LABELS: dict[str, dict] = {
+    "roads": {"text": "name", "placement": "line", "size": 14, "priority": 8, "max_distance": 6000,
+              "spacing": 60, "colour": [40, 40, 40]},
+    "landmarks.city.json": {"text": "name", "size": 16, "priority": 10, "colour": [150, 24, 24], "halo": 2,
+                            "max_distance": 9000},
+    "buildings": {"text": "name", "where": "height >= 60", "size": 12, "priority": 6, "max_distance": 1500,
+                  "colour": [60, 40, 20]},
+    "smart_poles": {"text": "code", "size": 11, "priority": 3, "max_distance": 450, "colour": [10, 70, 120]},
+}
+
+
 def _styles(buildings: gpd.GeoDataFrame) -> dict[str, dict]:
     from qdt.cim.schema import catalogue
 
@@ -1349,6 +1362,9 @@ def generate(out_dir: str | Path, scale: int | None = None, seed: int = SEED,
                  "feature_class": e["feature_class"]}
             if entry["layer"] in styles:
                 e["style"] = styles[entry["layer"]]
+        label_key = entry.get("layer") or entry["source"]
+        if label_key in LABELS:
+            e["labels"] = LABELS[label_key]
         project_layers.append(e)
     project = {"format": "qdt-project", "version": 1,
                "name": "青岛市南区·五四广场片区" + ("" if scale is None else f"（{len(d)} 个片区）"),

@@ -6,6 +6,7 @@ PNG or JPEG with the DPI recorded. Examples::
     qdt snapshot sample_data/qingdao_shinan.qdt --out view.png
     qdt snapshot city.qdt --out poster.jpg --width 7680 --height 4320 --dpi 300 --title "五四广场片区"
     qdt snapshot city.qdt --out pipes.png --bookmark 五四广场 --underground --no-overlays
+    qdt snapshot city.qdt --out street.png --camera 534160,3991880,200,534600,3992300,0 --no-labels
 """
 
 from __future__ import annotations
@@ -28,11 +29,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--height", type=int, default=1000, help="image height in pixels (default 1000)")
     p.add_argument("--dpi", type=int, default=150, help="dots per inch recorded in the file (default 150)")
     p.add_argument("--bookmark", metavar="NAME", help="render this project bookmark's view")
+    p.add_argument("--camera", metavar="X,Y,Z,FX,FY,FZ", type=_camera,
+                   help="camera position and the point it looks at, in the project CRS (EPSG:4549 metres, "
+                        "1985 heights)")
     p.add_argument("--underground", action="store_true", help="the underground view (pipes through faded ground)")
     p.add_argument("--title", help="title overlay (default: the project name)")
     p.add_argument("--no-overlays", action="store_true", help="the bare 3D view, without title, legend, etc.")
+    p.add_argument("--no-labels", action="store_true", help="without the layers' labels (road names, buildings, …)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
+
+
+def _camera(text: str) -> dict:
+    """``X,Y,Z,FX,FY,FZ`` → a camera state (north-up, 30° view angle)."""
+    import math
+
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 6 or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"--camera needs six numbers X,Y,Z,FX,FY,FZ, not {text!r}")
+    if values[:3] == values[3:]:
+        raise argparse.ArgumentTypeError("--camera: the position and the point looked at are the same")
+    straight_down = math.hypot(values[0] - values[3], values[1] - values[4]) < 1e-6
+    return {"position": values[:3], "focal_point": values[3:],
+            "view_up": [0.0, 1.0, 0.0] if straight_down else [0.0, 0.0, 1.0], "view_angle": 30.0}
 
 
 def progress_printer(command: str, quiet: bool):  # noqa: ANN201 - ProgressFn
@@ -70,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     options = SnapshotOptions(width=args.width, height=args.height, dpi=args.dpi, title=args.title,
                               overlays=() if args.no_overlays else SnapshotOptions().overlays,
-                              underground=args.underground, bookmark=args.bookmark)
+                              underground=args.underground, bookmark=args.bookmark, camera=args.camera,
+                              labels=not args.no_labels)
     try:
         options.check()
         from qdt.export.snapshot import check_image_path

@@ -5,8 +5,10 @@ A snapshot of any size (up to :data:`MAX_SIDE` pixels a side) is rendered in til
 so that it shows exactly its part of the full frustum, so a 7680×4320 image has the framing
 of an 800×450 one (same camera, same aspect). The sky gradient is split the same way, and
 line widths and point sizes (which VTK gives in pixels) grow with the image, so a big image
-looks like a sharper small one. Overlays (:mod:`qdt.export.overlays`) are drawn afterwards at
-full resolution.
+looks like a sharper small one. Labels (:mod:`qdt.render.label_placement`) and overlays
+(:mod:`qdt.export.overlays`) are drawn afterwards at full resolution, so no tile seam cuts them;
+labels are placed in a layout that depends only on the camera and the image's aspect, so a
+6400×4000 snapshot shows exactly the labels of a 1600×1000 one, scaled.
 
 Headless API::
 
@@ -40,6 +42,7 @@ __all__ = ["IMAGE_SUFFIXES", "MAX_SIDE", "OVERLAYS", "Snapshot", "SnapshotOption
 
 MAX_SIDE = 16384  # pixels a side (a 16K print; tiles keep each GL framebuffer small)
 DEFAULT_TILE = 2048  # pixels: within every GL implementation's limits, and ~50 MB of framebuffers
+DEPTH_PROBE_ROWS = 300  # rows of the depth render that hides labels behind buildings (any image size)
 GUARD = 8  # pixels rendered around each tile and cut off, so FXAA sees the neighbours at tile seams
 REFERENCE_SIDE = 600.0  # at this many pixels (the shorter side) lines are as on screen; overlays' unit
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -77,6 +80,8 @@ class SnapshotOptions:
     highlight
         Features to show in the selection colour besides the layers' own selections, as
         layer id → fids (a report highlights its query results; the layers are not touched).
+    labels
+        Draw the layers' labels (``qdt snapshot --no-labels`` turns them off).
     """
 
     width: int = 1600
@@ -91,6 +96,7 @@ class SnapshotOptions:
     jpeg_quality: int = 92
     tile_size: int = DEFAULT_TILE
     highlight: dict[str, Any] | None = None
+    labels: bool = True
 
     def check(self) -> None:
         """ExportError (one line naming the setting) for a value out of range."""
@@ -122,10 +128,14 @@ class ViewInfo:
     metres_per_pixel
         Ground metres per image pixel at the view centre, measured horizontally across the
         view (exact for a top-down view, the centre's scale for an oblique one). NaN if unknown.
+    labels
+        Where the labels go (a :class:`qdt.render.label_placement.Placement` in layout units;
+        image pixels = layout units × :func:`~qdt.render.label_placement.label_unit`), or None.
     """
 
     north_angle: float = math.nan
     metres_per_pixel: float = math.nan
+    labels: Any = None
 
 
 @dataclass
@@ -195,6 +205,58 @@ def _view_info(renderer: Any, width: int, height: int) -> ViewInfo:
     return info
 
 
+def _place_labels(layers: Any, scene: Any, window: Any, width: int, height: int) -> Any:
+    """The labels' placement for a ``width`` × ``height`` image of the scene's camera, hiding those
+    behind buildings or terrain (a depth render :data:`DEPTH_PROBE_ROWS` rows high: the same for
+    every image size of one aspect, so the placement is too); ExportError naming the layer for a
+    label text that cannot be evaluated."""
+    from qdt.render.label_placement import LabelError, label_candidates, label_unit, labelled_layers, place_labels
+    from qdt.render.labels import read_depth, view_camera
+
+    try:
+        found = (label_candidates(layer, list(layers)) for layer in labelled_layers(layers))
+        sets = [c for c in found if c is not None]
+    except LabelError as exc:
+        raise ExportError(str(exc)) from None
+    if not sets:
+        return None
+    view = view_camera(scene.renderer, scene.origin, width, height, label_unit(width, height))
+    rows = DEPTH_PROBE_ROWS
+    window.SetSize(max(2, round(rows * width / height)), rows)
+    window.Render()
+    depth = read_depth(scene.renderer)
+    window.SetSize(width, height)
+    return place_labels(sets, view, depth)
+
+
+def _clear_of(placement: Any, boxes: Iterable[tuple[int, int, int, int]], width: int, height: int) -> Any:
+    """``placement`` without the labels that would touch an overlay box (title, legend, …: pixels)."""
+    import shapely
+
+    from qdt.render.label_placement import Placement, label_unit
+
+    unit = label_unit(width, height)
+    panels = shapely.union_all([shapely.box(x0 / unit, y0 / unit, x1 / unit, y1 / unit) for x0, y0, x1, y1 in boxes])
+    polygons = placement.polygons()
+    kept = [label for label, polygon in zip(placement.labels, polygons, strict=True)
+            if not polygon.intersects(panels)]
+    return Placement(placement.width, placement.height, kept, placement.candidates)
+
+
+def draw_snapshot_labels(image: np.ndarray, view: ViewInfo) -> np.ndarray:
+    """``image`` with ``view.labels`` drawn at its full resolution (the same image when none)."""
+    from PIL import Image
+
+    from qdt.render.label_placement import draw_labels, label_unit
+
+    if view.labels is None or not view.labels.labels:
+        return image
+    height, width = image.shape[:2]
+    canvas = Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB").convert("RGBA")
+    draw_labels(canvas, view.labels, label_unit(width, height))
+    return np.asarray(canvas.convert("RGB"))
+
+
 def _scale_pixel_sizes(renderer: Any, factor: float) -> None:
     """Line widths and point sizes are in pixels: grow them with the image."""
     if factor == 1.0:
@@ -231,7 +293,7 @@ def pixel_scale(width: int, height: int) -> float:
 
 def render_view(layers: Any, width: int, height: int, *, camera: Any = None, underground: bool = False,
                 tile_size: int = DEFAULT_TILE, highlight: dict[str, Any] | None = None,
-                progress: ProgressFn | None = None,
+                labels: bool = False, progress: ProgressFn | None = None,
                 is_cancelled: CancelFn | None = None) -> tuple[np.ndarray, ViewInfo]:
     """Render ``layers`` (a LayerList) offscreen at ``width`` × ``height`` in tiles.
 
@@ -247,6 +309,9 @@ def render_view(layers: Any, width: int, height: int, *, camera: Any = None, und
     highlight
         Layer id → fids drawn in the selection colour together with the layer's own selection
         (in this render only).
+    labels
+        Place the labelled layers' labels for this image (``view.labels``; drawing them is
+        the caller's, at full resolution).
     progress, is_cancelled
         Task callbacks: one progress step per tile; cancelling stops between tiles
         (:class:`qdt.tasks.Cancelled`).
@@ -288,6 +353,9 @@ def render_view(layers: Any, width: int, height: int, *, camera: Any = None, und
         cam = renderer.GetActiveCamera()
         angle, scale = cam.GetViewAngle(), cam.GetParallelScale()
         near_far = cam.GetClippingRange()
+        if labels:
+            info.labels = _place_labels(layers, scene, window, width, height)
+            cam.SetClippingRange(*near_far)
         bottom = np.array(renderer.GetBackground(), dtype=float)
         top = np.array(renderer.GetBackground2(), dtype=float)
         gradient = bool(renderer.GetGradientBackground())
@@ -337,10 +405,14 @@ def snapshot_layers(layers: Any, options: SnapshotOptions, *, crs_text: str = ""
                       title=options.title if options.title is not None else project_name)
     image, view = render_view(layers, int(options.width), int(options.height), camera=options.camera,
                               underground=options.underground, tile_size=int(options.tile_size),
-                              highlight=options.highlight, progress=progress, is_cancelled=is_cancelled)
+                              highlight=options.highlight, labels=options.labels, progress=progress,
+                              is_cancelled=is_cancelled)
     boxes: dict[str, tuple[int, int, int, int]] = {}
     if options.overlays:
         image, boxes = draw_overlays(image, view, layers, options, crs_text=crs_text)
+    if view.labels is not None and boxes:
+        view.labels = _clear_of(view.labels, boxes.values(), int(options.width), int(options.height))
+    image = draw_snapshot_labels(image, view)
     if progress is not None:
         progress(1.0, "快照完成")
     return Snapshot(image=image, view=view, boxes=boxes, options=options)

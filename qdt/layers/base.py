@@ -7,6 +7,7 @@ Events (``layer.events``):
 - ``data(change)``: the layer's features or pixels changed; ``change`` is a :class:`DataChange`
   saying which features and fields (an edit, a live status update) or everything (a reload)
 - ``selection(frozenset[int])``: the selected feature ids changed
+- ``labels(LabelStyle | None)``: the label style changed (or labels were switched on or off)
 
 Every event is emitted synchronously on the thread that changed the layer. Listeners that touch
 Qt or VTK must be reached on the GUI thread: the 3D view connects through Qt queued connections
@@ -35,7 +36,7 @@ import numpy as np
 from pyproj import CRS
 
 from qdt.events import EventGroup
-from qdt.layers.style import SingleStyle, Style
+from qdt.layers.style import LabelStyle, SingleStyle, Style
 
 _ids = itertools.count(1)
 
@@ -123,7 +124,8 @@ class Layer:
         self._opacity = 1.0
         self._style: Style = style or SingleStyle()
         self._selection: frozenset[int] = frozenset()
-        self.events = EventGroup("name", "visible", "opacity", "style", "data", "selection")
+        self._labels: LabelStyle | None = None
+        self.events = EventGroup("name", "visible", "opacity", "style", "data", "selection", "labels")
 
     # --- simple evented properties -------------------------------------------------
     @property
@@ -166,6 +168,16 @@ class Layer:
     def style(self, value: Style) -> None:
         self._style = value
         self.events.style.emit(value)
+
+    @property
+    def labels(self) -> LabelStyle | None:
+        """The label style (None: the layer is not labelled); see :class:`qdt.layers.style.LabelStyle`."""
+        return self._labels
+
+    @labels.setter
+    def labels(self, value: LabelStyle | None) -> None:
+        self._labels = value
+        self.events.labels.emit(value)
 
     @property
     def selection(self) -> frozenset[int]:

@@ -170,3 +170,120 @@ def style_from_dict(d: dict[str, Any] | None) -> Style:
                               ramp=str(d.get("ramp", "Viridis")),
                               default=tuple(d.get("default", (160, 160, 160))))  # type: ignore[arg-type]
     return SingleStyle(colour=tuple(int(x) for x in d.get("colour", (200, 200, 200))))  # type: ignore[arg-type]
+
+
+# --- labels ------------------------------------------------------------------------------------------
+
+LABEL_PLACEMENTS = ("point", "line")
+
+
+@dataclass
+class LabelStyle:
+    """How a layer's features are labelled in the 3D view, snapshots and reports (saved in the project).
+
+    Attributes
+    ----------
+    text
+        A field — its column name, or the catalogue's Chinese name, English name or alias
+        (``名称``, ``Name``) — or a template whose ``{…}`` parts are expressions of the query
+        language (``{名称}（{高度} m）``, ``{height / floors}``), parsed and evaluated column-wise,
+        never ``eval``-ed. A field with a code list shows its Chinese label (``状态`` → ``故障``).
+    where
+        A condition in the query language (``高度 >= 60``): only features meeting it are
+        labelled (empty: all), as QGIS's rule-based labels.
+    enabled
+        Whether the labels are drawn (the layer tree's toggle).
+    size
+        Font size in pixels of a 1000-pixel-high view (snapshots scale it with their height).
+    colour, halo_colour
+        Text colour and the colour of the outline that keeps it readable on any background.
+    halo
+        Outline width in pixels (0: none).
+    priority
+        0–10; where labels would overlap, the higher priority wins (then the nearer feature).
+    min_distance, max_distance
+        Camera distances (m) between which the labels show; they fade out over the last
+        :data:`LABEL_FADE` of the range. ``max_distance`` 0 means no limit.
+    placement
+        ``"point"``: centred on the feature (on top of buildings and poles); ``"line"``: on the
+        ground along the line, following its direction on screen and kept upright.
+    spacing
+        Line placement: candidate positions every this many metres along a line (a long road is
+        labelled again where it shows far enough apart).
+    """
+
+    text: str = ""
+    where: str = ""
+    enabled: bool = True
+    size: float = 13.0
+    colour: RGB = (33, 37, 41)
+    halo_colour: RGB = (255, 255, 255)
+    halo: float = 1.5
+    priority: int = 5
+    min_distance: float = 0.0
+    max_distance: float = 0.0
+    placement: str = "point"
+    spacing: float = 200.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "where": self.where, "enabled": self.enabled, "size": self.size,
+                "colour": list(self.colour),
+                "halo_colour": list(self.halo_colour), "halo": self.halo, "priority": self.priority,
+                "min_distance": self.min_distance, "max_distance": self.max_distance,
+                "placement": self.placement, "spacing": self.spacing}
+
+    def shown_at(self, distance: np.ndarray) -> np.ndarray:
+        """Opacity 0…1 of labels at camera ``distance`` (m): 1 inside the range, fading at its ends."""
+        d = np.asarray(distance, dtype=float)
+        alpha = np.ones_like(d)
+        if self.max_distance > 0:
+            fade = self.max_distance * LABEL_FADE
+            alpha = np.minimum(alpha, np.clip((self.max_distance - d) / fade, 0.0, 1.0))
+        if self.min_distance > 0:
+            fade = self.min_distance * LABEL_FADE
+            alpha = np.minimum(alpha, np.clip((d - self.min_distance + fade) / fade, 0.0, 1.0))
+        return np.where(np.isfinite(d), alpha, 0.0)
+
+
+LABEL_FADE = 0.15  # labels fade over the last 15 % of their distance range instead of popping
+
+
+def _rgb(value: Any, key: str) -> RGB:
+    if not isinstance(value, (list, tuple)) or len(value) != 3:
+        raise ValueError(f"label '{key}' must be three numbers 0–255, not {value!r}")
+    try:
+        return tuple(int(min(255, max(0, int(v)))) for v in value)  # type: ignore[return-value]
+    except (TypeError, ValueError):
+        raise ValueError(f"label '{key}' must be three numbers 0–255, not {value!r}") from None
+
+
+def label_style_from_dict(d: Any) -> LabelStyle | None:
+    """Rebuild a :class:`LabelStyle` saved with ``to_dict`` (None for None). Raises ValueError (one
+    line naming the key) for a value of the wrong type; numbers out of range are clamped."""
+    if d is None:
+        return None
+    if not isinstance(d, dict):
+        raise ValueError(f"labels must be an object, not {type(d).__name__}")
+    base = LabelStyle()
+
+    def number(key: str, lo: float, hi: float) -> float:
+        value = d.get(key, getattr(base, key))
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+            raise ValueError(f"label '{key}' must be a number, not {value!r}")
+        return float(min(hi, max(lo, value)))
+
+    text = d.get("text", "")
+    if not isinstance(text, str):
+        raise ValueError(f"label 'text' must be text, not {text!r}")
+    where = d.get("where", "")
+    if not isinstance(where, str):
+        raise ValueError(f"label 'where' must be text, not {where!r}")
+    placement = d.get("placement", "point")
+    if placement not in LABEL_PLACEMENTS:
+        raise ValueError(f"label 'placement' must be one of {', '.join(LABEL_PLACEMENTS)}, not {placement!r}")
+    return LabelStyle(text=text, where=where, enabled=bool(d.get("enabled", True)), size=number("size", 4, 200),
+                      colour=_rgb(d.get("colour", base.colour), "colour"),
+                      halo_colour=_rgb(d.get("halo_colour", base.halo_colour), "halo_colour"),
+                      halo=number("halo", 0, 20), priority=int(number("priority", 0, 10)),
+                      min_distance=number("min_distance", 0, 1e7), max_distance=number("max_distance", 0, 1e7),
+                      placement=placement, spacing=number("spacing", 10, 1e6))

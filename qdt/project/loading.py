@@ -22,6 +22,7 @@ from typing import Any
 
 from qdt.io import Capability, FeatureRequest, LayerSource, LoadResult, ReadError, load_layer, open_datasource
 from qdt.io.postgis.connection import is_database_source  # a URI, not a file path
+from qdt.layers.style import label_style_from_dict
 from qdt.project.model import Camera, LayerEntry
 from qdt.tasks import CancelFn, ProgressFn, check_cancel
 
@@ -159,6 +160,10 @@ def open_entry(entry: LayerEntry, project_crs: Any, *, camera: Camera | None = N
     style = entry.style_object()
     if style is not None:
         layer.style = style
+    try:  # labels (qdt.layers.style.LabelStyle) live in the entry's "labels" object
+        layer.labels = label_style_from_dict(entry.extra.get("labels"))
+    except ValueError as exc:
+        result.warnings.append(f"layer '{entry.name}': labels ignored: {exc}")
     return result
 
 

@@ -155,4 +155,8 @@ class Project:
                 entry.visible = entry.layer.visible
                 entry.opacity = entry.layer.opacity
                 entry.style = entry.layer.style.to_dict()
+                if entry.layer.labels is not None:
+                    entry.extra["labels"] = entry.layer.labels.to_dict()
+                else:
+                    entry.extra.pop("labels", None)
                 entry.name = entry.layer.name

@@ -999,3 +999,39 @@ def evaluate(expression: Expression | str, frame: pd.DataFrame, feature_class: A
     evaluator.check_fields(expr.root)
     result = evaluator.cond(expr.root)
     return np.array(np.broadcast_to(result.true, (len(frame),)), dtype=bool)
+
+
+def evaluate_value(expression: Expression | str, frame: pd.DataFrame,
+                   feature_class: Any = None) -> tuple[str, np.ndarray, np.ndarray, str | None, Any]:
+    """The value of a value expression (a field, a literal, arithmetic) for every row of ``frame``.
+
+    Used where an expression gives text or numbers rather than a condition (labels).
+
+    Returns
+    -------
+    (kind, data, null, column, field_def)
+        ``kind`` is "num", "str", "date", "bool" or "null"; ``data`` and ``null`` are arrays
+        of ``len(frame)`` rows; ``column`` the table column when the expression is one
+        field (else None) and ``field_def`` its catalogue :class:`qdt.cim.FieldDef` (or None).
+
+    Raises
+    ------
+    ExpressionError
+        Syntax error, unknown field, a condition where a value was expected, or a type mismatch.
+    """
+    expr = parse_expression(expression) if isinstance(expression, str) else expression
+    if isinstance(feature_class, str):
+        from qdt.cim import catalogue
+
+        feature_class = catalogue().feature_class(feature_class)
+    geometry = getattr(frame, "_geometry_column_name", None)
+    columns: Sequence[str] = [c for c in frame.columns if c != geometry]
+    resolver = FieldResolver(columns, feature_class)
+    evaluator = _Evaluator(expr, frame, resolver)
+    evaluator.check_fields(expr.root)
+    value = evaluator.value(expr.root)
+    n = len(frame)
+    data = np.array(np.broadcast_to(value.data, (n,)))
+    null = np.array(np.broadcast_to(value.null, (n,)), dtype=bool)
+    field_def = resolver.field_def(value.column) if value.column is not None else None
+    return value.kind, data, null, value.column, field_def

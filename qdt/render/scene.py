@@ -29,6 +29,9 @@ Events (``scene.events``):
 - ``build_failed(layer, message)``: building failed; ``message`` is one line. When nothing
   is connected to this event the error propagates to the caller instead.
 - ``underground(on)``: the underground view was switched on or off (bool).
+
+``Scene(..., labels=True)`` (the 3D view) draws the layers' labels over the scene
+(:class:`qdt.render.labels.SceneLabels`, as ``scene.labels``).
 """
 
 from __future__ import annotations
@@ -169,7 +172,8 @@ class Scene:
     disconnect and take the actors out of the renderer.
     """
 
-    def __init__(self, layer_list: LayerList, renderer: vtkRenderer | None = None, *, lod: bool = True) -> None:
+    def __init__(self, layer_list: LayerList, renderer: vtkRenderer | None = None, *, lod: bool = True,
+                 labels: bool = False) -> None:
         self.layer_list = layer_list
         self.renderer = renderer if renderer is not None else vtkRenderer()
         self.origin: SceneOrigin | None = None
@@ -200,6 +204,12 @@ class Scene:
         self._refresh_context()
         for layer in layer_list:
             self._build(layer)
+        # the labels overlay (qdt.render.labels), placed before each frame; snapshots draw their own
+        self.labels: Any = None
+        if labels:
+            from qdt.render.labels import SceneLabels
+
+            self.labels = SceneLabels(self)
 
     # --- public API ------------------------------------------------------------------------------
     @property
@@ -220,6 +230,8 @@ class Scene:
         if self._closed:
             return
         self._closed = True
+        if self.labels is not None:
+            self.labels.close()
         self.layer_list.events.inserted.disconnect(self._inserted_event)
         self.layer_list.events.removed.disconnect(self._removed_event)
         for binding in self._bindings.values():

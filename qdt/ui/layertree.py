@@ -212,6 +212,12 @@ class LayerTreeDock(QDockWidget):
         if layer is not None:
             menu.addAction(tr("缩放到图层"), lambda: self.zoom_to_layer.emit(layer))
             menu.addAction(tr("样式…"), lambda: self.style_requested.emit(layer))
+            from qdt.ui.label_page import labels_shown, toggle_labels
+
+            if hasattr(layer, "columns"):  # features (not rasters) can be labelled
+                labels = menu.addAction(tr("显示标注"), lambda: toggle_labels(layer))
+                labels.setCheckable(True)
+                labels.setChecked(labels_shown(layer))
             opacity = QWidgetAction(menu)
             opacity.setDefaultWidget(OpacityWidget(layer, menu))
             menu.addAction(opacity)

@@ -341,11 +341,13 @@ class MainWindow(QMainWindow):
         self.setWindowModified(bool(self.project and self.project.dirty))
 
     def _watch_layer(self, layer: Any) -> None:
-        for event in (layer.events.visible, layer.events.opacity, layer.events.style, layer.events.name):
+        for event in (layer.events.visible, layer.events.opacity, layer.events.style, layer.events.name,
+                      layer.events.labels):
             event.connect(self.mark_modified)
 
     def _unwatch_layer(self, layer: Any) -> None:
-        for event in (layer.events.visible, layer.events.opacity, layer.events.style, layer.events.name):
+        for event in (layer.events.visible, layer.events.opacity, layer.events.style, layer.events.name,
+                      layer.events.labels):
             event.disconnect(self.mark_modified)
 
     def camera_moved(self) -> None:
@@ -497,7 +499,7 @@ class MainWindow(QMainWindow):
     def _new_scene(self, project: Project) -> None:
         from qdt.render.scene import Scene
 
-        self.scene = Scene(project.layers, renderer=self.view.renderer)
+        self.scene = Scene(project.layers, renderer=self.view.renderer, labels=True)
         self.view.set_scene(self.scene)
 
     def _on_project_opened(self, project: Project) -> None:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QSlider,
     QSpinBox,
     QStackedWidget,
+    QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -163,8 +164,19 @@ class StyleDialog(QDialog):
         self.buttons.button(QDialogButtonBox.StandardButton.Apply).clicked.connect(self.apply)
 
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.pages, 1)
+        # tabs as QGIS's layer properties: 符号 (symbology) and 标注 (labels, qdt.ui.label_page)
+        from qdt.ui.label_page import LabelPage
+
+        symbology = QWidget()
+        symbology_layout = QVBoxLayout(symbology)
+        symbology_layout.addLayout(form)
+        symbology_layout.addWidget(self.pages, 1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(symbology, tr("符号"))
+        self.label_page = LabelPage(layer) if hasattr(layer, "columns") else None  # rasters have no labels
+        if self.label_page is not None:
+            self.tabs.addTab(self.label_page, tr("标注"))
+        layout.addWidget(self.tabs, 1)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
         self._load(layer.style)
@@ -349,8 +361,16 @@ class StyleDialog(QDialog):
         style = self.style()
         if style is None:
             return False
+        try:
+            labels = self.label_page.label_style() if self.label_page is not None else self.layer.labels
+        except ValueError as exc:
+            self.tabs.setCurrentWidget(self.label_page)
+            self.message.setText(str(exc))
+            return False
         self.layer.opacity = self.opacity_spin.value() / 100
         self.layer.style = style
+        if labels != self.layer.labels:
+            self.layer.labels = labels
         return True
 
     def accept(self) -> None:
