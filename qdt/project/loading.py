@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from qdt.io import Capability, FeatureRequest, LayerSource, LoadResult, ReadError, load_layer, open_datasource
+from qdt.io import FeatureRequest, LayerSource, LoadResult, ReadError, load_layer, open_datasource
 from qdt.io.postgis.connection import is_database_source
 from qdt.project.model import Camera, LayerEntry
 from qdt.tasks import CancelFn, ProgressFn, check_cancel
@@ -92,7 +92,8 @@ def _open_window(datasource: Any, src: LayerSource, project_crs: Any, camera: Ca
                  budget: int | None, is_cancelled: CancelFn | None) -> tuple[LoadResult, list[str]]:
     """A windowed source's layer: the ground the camera looks at, else the source's first
     window, at most ``budget`` features (never the whole layer)."""
-    from qdt.io.postgis.view import DEFAULT_BUDGET, ViewWindowLoader, camera_ground_bbox
+    from qdt.io.postgis.view import camera_ground_bbox
+    from qdt.io.window import DEFAULT_BUDGET, ViewWindowLoader
 
     loader = ViewWindowLoader(src.path, src.layer, budget=budget or DEFAULT_BUDGET, project_crs=project_crs)
     loader.source = src  # the entry's name, class, role and CRS
@@ -136,7 +137,7 @@ def open_entry(entry: LayerEntry, project_crs: Any, *, camera: Camera | None = N
     if not is_database_source(entry.source) and not Path(entry.source).exists():
         raise ReadError(f"data file '{entry.source}' is missing")
     datasource = open_datasource(src)
-    if request is None and datasource.has(Capability.WINDOWED_READS):
+    if request is None and datasource.streams(src.layer):
         result, _ = _open_window(datasource, src, project_crs, camera, window_budget, is_cancelled)
     else:
         result = load_layer(src, project_crs=project_crs, is_cancelled=is_cancelled, request=request)
