@@ -63,14 +63,27 @@ def pytest_configure(config: pytest.Config) -> None:
     _start_xvfb()
 
 
-@pytest.fixture(autouse=True)
-def nobody_answers(request, monkeypatch):
-    """GUI tests have nobody to answer "save the changes?": the main window is told "discard"
-    (a test marked ``someone_answers`` clicks the real question box itself)."""
-    if "qtbot" not in request.fixturenames or request.node.get_closest_marker("someone_answers"):
+@pytest.fixture(scope="session", autouse=True)
+def nobody_answers():
+    """Tests have nobody to answer the main window's "save the changes?": it is told "discard"
+    for the whole run (module-scoped windows close after the last test's fixtures are gone). A
+    test marked ``someone_answers`` gets the real question box and clicks it itself."""
+    try:
+        from PySide6.QtWidgets import QMessageBox
+
+        from qdt.ui.mainwindow import MainWindow
+    except ImportError:  # no Qt here: no window either
+        yield
         return
-    from PySide6.QtWidgets import QMessageBox
+    real = MainWindow.ask_unsaved_changes
+    MainWindow.ask_unsaved_changes = lambda self: QMessageBox.StandardButton.Discard
+    yield real
+    MainWindow.ask_unsaved_changes = real
 
-    from qdt.ui.mainwindow import MainWindow
 
-    monkeypatch.setattr(MainWindow, "ask_unsaved_changes", lambda self: QMessageBox.StandardButton.Discard)
+@pytest.fixture(autouse=True)
+def someone_answers(request, nobody_answers, monkeypatch):
+    if nobody_answers is not None and request.node.get_closest_marker("someone_answers"):
+        from qdt.ui.mainwindow import MainWindow
+
+        monkeypatch.setattr(MainWindow, "ask_unsaved_changes", nobody_answers)

@@ -45,16 +45,16 @@ def test_menu_actions_open_dialogs(window, qtbot):
     from PySide6.QtWidgets import QMenu
 
     menu = QMenu()
-    actions = add_export_actions(window, menu)
+    actions = add_export_actions(window.workbench, menu)
     assert [a.objectName() for a in actions] == ["export_snapshot", "export_report", "export_selection", "export_scene"]
     actions[0].trigger()
-    dialog = window._export_dialog
+    dialog = window.workbench.panels["export"]
     assert isinstance(dialog, ExportDialog) and dialog.kind == "snapshot" and dialog.isVisible()
     dialog.close()
 
 
 def test_snapshot_dialog_preview_and_export(window, qtbot, tmp_path):
-    dialog = ExportDialog(window, "snapshot")
+    dialog = ExportDialog(window.workbench, "snapshot")
     qtbot.addWidget(dialog)
     dialog.width_spin.setValue(480)
     dialog.height_spin.setValue(270)
@@ -76,7 +76,7 @@ def test_snapshot_dialog_preview_and_export(window, qtbot, tmp_path):
 def test_selection_report_and_scene_dialogs(window, qtbot, tmp_path):
     lights = window.project.layers["路灯"]
     lights.selection = [5, 6, 7]
-    dialog = ExportDialog(window, "selection")
+    dialog = ExportDialog(window.workbench, "selection")
     qtbot.addWidget(dialog)
     assert dialog.layer_combo.currentData() == "路灯"
     dialog.format_combo.setCurrentIndex(2)  # GeoPackage
@@ -84,7 +84,7 @@ def test_selection_report_and_scene_dialogs(window, qtbot, tmp_path):
     _run(qtbot, dialog)
     assert pyogrio.read_dataframe(tmp_path / "lights.gpkg", fid_as_index=True).index.tolist() == [5, 6, 7]
 
-    report = ExportDialog(window, "report")
+    report = ExportDialog(window.workbench, "report")
     qtbot.addWidget(report)
     report.title_edit.setText("界面报告")
     report.layer_combo.setCurrentIndex(report.layer_combo.findData("路灯"))
@@ -97,7 +97,7 @@ def test_selection_report_and_scene_dialogs(window, qtbot, tmp_path):
     assert "界面报告" in pypdf.PdfReader(tmp_path / "r.pdf").pages[0].extract_text()
 
     window.project.layers["数字高程模型"].visible = False  # a smaller scene for the test
-    scene = ExportDialog(window, "scene")
+    scene = ExportDialog(window.workbench, "scene")
     qtbot.addWidget(scene)
     scene.path_edit.setText(str(tmp_path / "s.glb"))
     _run(qtbot, scene)
@@ -119,7 +119,7 @@ def test_report_uses_the_current_view_and_the_query_result(window, qtbot, tmp_pa
     current = scene.camera_state()
     assert not np.allclose(current["position"], saved["position"])
 
-    report = ExportDialog(window, "report")
+    report = ExportDialog(window.workbench, "report")
     qtbot.addWidget(report)
     assert report.layer_combo.findData("\x00query-result") < 0  # no query yet: nothing to offer
     settings = report.report_settings()
@@ -134,7 +134,7 @@ def test_report_uses_the_current_view_and_the_query_result(window, qtbot, tmp_pa
     # the query panel's last result is a table source; the report lists exactly its rows
     result = run_query(Query("路灯", where="状态 = '维修中'"), window.project.layers)
     window.panels["results"].show_result(result)
-    report = ExportDialog(window, "report")
+    report = ExportDialog(window.workbench, "report")
     qtbot.addWidget(report)
     index = report.layer_combo.findData("\x00query-result")
     assert index > 0 and report.layer_combo.itemText(index) == "当前查询结果"
@@ -151,7 +151,7 @@ def test_report_uses_the_current_view_and_the_query_result(window, qtbot, tmp_pa
 
 def test_report_query_runs_in_the_task_not_on_the_gui_thread(window, qtbot, tmp_path):
     """A filter that parses but names an unknown field fails in the task (one line in the dialog)."""
-    report = ExportDialog(window, "report")
+    report = ExportDialog(window.workbench, "report")
     qtbot.addWidget(report)
     report.layer_combo.setCurrentIndex(report.layer_combo.findData("路灯"))
     assert report.where_edit.isEnabled()

@@ -75,7 +75,7 @@ def test_sample_answers_equal_gdal():
     source = SourceLayers(SAMPLE_PROJECT)
     names = {q.layer for q, _ in CASES} | {q.other for q, _ in CASES}
     layers = {name: source.layer(name) for name in names}  # project layers, found by source layer name
-    gpkg = source.entries[source.index_of("streetlights")][2].path
+    gpkg = source.entries[source.index_of("streetlights")].source
     assert _check(gpkg, layers)
 
 

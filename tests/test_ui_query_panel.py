@@ -172,7 +172,7 @@ def test_thread_runner_delivers_results_on_the_gui_thread_even_for_instant_tasks
     from PySide6.QtCore import QObject
 
     from qdt.tasks import Task
-    from qdt.ui.query_panel import ThreadTaskRunner
+    from qdt.ui.tasks import TaskRunner
 
     class Receiver(QObject):
         def __init__(self):
@@ -185,7 +185,7 @@ def test_thread_runner_delivers_results_on_the_gui_thread_even_for_instant_tasks
         def failed(self, message, _details):
             self.got.append(("failed", message, threading.current_thread() is threading.main_thread()))
 
-    runner = ThreadTaskRunner()
+    runner = TaskRunner()
     receiver = Receiver()
 
     def boom(progress, cancelled):

@@ -1,4 +1,8 @@
-"""Edit sessions: start editing a GeoPackage layer, change attributes, undo, commit or roll back.
+"""Edit sessions: start editing a layer, change attributes, undo, commit or roll back.
+
+A layer can be edited when its source declares transactional commits
+(:attr:`qdt.io.Capability.TRANSACTIONAL_COMMIT`: a GeoPackage, a PostGIS table); the session
+writes through the source's edit store (:meth:`qdt.io.DataSource.edit_store`).
 
 ::
 
@@ -175,13 +179,13 @@ def start_editing(layer: VectorLayer, *, user: str | None = None, **kwargs: Any)
 
 
 class EditSession:
-    """Edit mode of one vector layer loaded from a GeoPackage.
+    """Edit mode of one vector layer read from a source with transactional commits.
 
     Parameters
     ----------
     layer
-        A :class:`~qdt.layers.VectorLayer` whose ``source`` is a GeoPackage file and
-        ``source_layer`` its table (as :func:`qdt.io.load_layer` sets them).
+        A :class:`~qdt.layers.VectorLayer` whose ``source`` is a GeoPackage file (``source_layer``
+        its table) or a database table, as :func:`qdt.io.load_layer` sets them.
     user
         Author recorded in the change log (default: :func:`default_user`).
     busy_timeout_s
@@ -194,8 +198,8 @@ class EditSession:
     Raises
     ------
     EditError
-        The layer is already being edited, does not come from a GeoPackage, or the file
-        cannot be opened for writing (read-only, missing, table gone).
+        The layer is already being edited, its source cannot commit edits (not a GeoPackage
+        or a database), or the store cannot be opened for writing (read-only, missing, table gone).
     """
 
     def __init__(self, layer: VectorLayer, *, user: str | None = None,

@@ -2,10 +2,10 @@
 
 Vertices are integers × ``transform.scale`` + ``transform.translate`` when a transform is
 present. For each city object one geometry is taken: the highest LOD, or the LOD asked for.
-Surfaces (with holes) are triangulated with mapbox-earcut on the surface's best-fit plane
-(Newell normal); triangles and convex quads — most walls and LOD1 faces — are handled in
-bulk with numpy, only the rest go through earcut one surface at a time. Triangles keep the
-winding of their surface (outward for valid solids) and its semantic code.
+Surfaces (with holes) are triangulated on the surface's best-fit plane (Newell normal) by
+:mod:`qdt.triangulation` (shared with the render bridge): convex surfaces — most walls and LOD1
+faces — are fanned in bulk with numpy, only the rest go through earcut one surface at a time.
+Triangles keep the winding of their surface (outward for valid solids) and its semantic code.
 
 Every CityObject becomes a row of ``objects`` (parents without geometry too, so a file's
 Building count is its row count by type); a BuildingPart keeps its own row with ``parent``.
@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mapbox_earcut import triangulate_float64
 from pyproj import CRS
 
 from qdt.crs import CRSProblem, crs_label, parse_crs, same_crs, transformer
@@ -29,6 +28,7 @@ from qdt.io.errors import ReadError, display_name
 from qdt.io.registry import register_reader
 from qdt.io.vector import note_outside_area, resolve_crs
 from qdt.layers.citymodel import SEMANTIC_CODES, CityModelLayer
+from qdt.triangulation import triangulate_rings
 
 VERSIONS = ("1.0", "1.1", "2.0")
 SURFACE_TYPES = ("MultiSurface", "CompositeSurface")
@@ -247,46 +247,22 @@ def triangulate(points: np.ndarray, ring_vertices: np.ndarray, ring_lengths: np.
     v = np.cross(unit, u)
     uv = np.stack([np.einsum("ij,ij->i", p, u[pos_surface]), np.einsum("ij,ij->i", p, v[pos_surface])], axis=1)
 
-    single = surface_rings == 1
-    start = ring_start[surface_first_ring]
-    tris: list[np.ndarray] = []
-    surf: list[np.ndarray] = []
-    # triangles: as they are
-    tri_s = np.flatnonzero(ok & single & (exterior_len == 3))
-    tris.append(start[tri_s, None] + np.arange(3))
-    surf.append(tri_s)
-    # quads: fan from vertex 0 when convex (all corner turns have the same sign)
-    quad_s = np.flatnonzero(ok & single & (exterior_len == 4))
-    corners = uv[start[quad_s, None] + np.arange(4)]
-    edges = np.roll(corners, -1, axis=1) - corners
-    turns = edges[:, :, 0] * np.roll(edges, -1, axis=1)[:, :, 1] - edges[:, :, 1] * np.roll(edges, -1, axis=1)[:, :, 0]
-    convex = np.all(turns > 0, axis=1) | np.all(turns < 0, axis=1)
-    fan = quad_s[convex]
-    if fan.size:
-        base = start[fan, None]
-        tris.append(np.concatenate([base + [0, 1, 2], base + [0, 2, 3]]))
-        surf.append(np.concatenate([fan, fan]))
-    handled = np.zeros(n_surfaces, dtype=bool)
-    handled[tri_s] = True
-    handled[fan] = True
-    rest = np.flatnonzero(ok & ~handled)
-    first_ring = surface_first_ring
-    for count, s in enumerate(rest):
-        if context is not None and count % 2000 == 0:
-            context.check()
-        r0, nr = first_ring[s], surface_rings[s]
-        lo = ring_start[r0]
-        lens = ring_lengths[r0:r0 + nr]
-        hi = lo + int(lens.sum())
-        local = triangulate_float64(uv[lo:hi], np.cumsum(lens).astype(np.uint32))
-        if local.size:
-            tris.append(local.reshape(-1, 3).astype(np.int64) + lo)
-            surf.append(np.full(local.size // 3, s, dtype=np.int64))
-    positions = np.concatenate(tris).astype(np.int64)
-    tri_surface = np.concatenate(surf).astype(np.int64)
-    # keep each triangle's winding consistent with its surface normal
+    # the surfaces with an area, in their planes (u, v): exteriors run counter-clockwise there
+    kept = np.flatnonzero(ok)
+    ring_kept = ok[ring_surface]
+    position_kept = np.flatnonzero(ring_kept[pos_ring])
+    local, local_surface = triangulate_rings(uv[position_kept], ring_lengths[ring_kept], surface_rings[ok],
+                                             check=context.check if context is not None else None)
+    positions = position_kept[local]
+    tri_surface = kept[local_surface]
     a, b, c = p[positions[:, 0]], p[positions[:, 1]], p[positions[:, 2]]
-    flip = np.einsum("ij,ij->i", np.cross(b - a, c - a), normal[tri_surface]) < 0
+    cross = np.cross(b - a, c - a)
+    # a fan over collinear vertices leaves slivers without area: no normal, nothing to draw
+    size = np.maximum(np.einsum("ij,ij->i", b - a, b - a), np.einsum("ij,ij->i", c - a, c - a))
+    solid = np.linalg.norm(cross, axis=1) > 1e-9 * size
+    positions, tri_surface, cross = positions[solid], tri_surface[solid], cross[solid]
+    # keep each triangle's winding consistent with its surface normal
+    flip = np.einsum("ij,ij->i", cross, normal[tri_surface]) < 0
     positions[flip] = positions[flip][:, [0, 2, 1]]
     return ring_vertices[positions], tri_surface, int((~ok).sum())
 

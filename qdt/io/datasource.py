@@ -16,7 +16,7 @@ can do (:class:`Capability`), and the query, edit, project and UI code ask inste
 which kind of store it is:
 
 - ``WINDOWED_READS``: a read with a ``bbox`` and a ``limit`` is served by an index, so a
-  project layer holds only a view window (:mod:`qdt.io.postgis.view`) and follows the camera;
+  project layer holds only a view window (:mod:`qdt.io.window`) and follows the camera;
 - ``QUERY_PUSHDOWN``: filters run in the store (``where`` of a request), so queries ask the
   whole layer there, not the window loaded;
 - ``TRANSACTIONAL_COMMIT``: :meth:`DataSource.edit_store` writes attribute edits in one
@@ -112,6 +112,18 @@ class DataSource(ABC):
         return self.has(Capability.WINDOWED_READS)
 
     # --- optional, by capability --------------------------------------------------------------
+    def window_loader(self, source: Any, **kwargs: Any) -> Any:
+        """``WINDOWED_READS``: a :class:`qdt.io.window.ViewWindowLoader` for ``source`` (a
+        :class:`~qdt.io.base.LayerSource` of this source; its name, class, CRS and role are
+        kept); ``kwargs``: ``budget``, ``margin``, ``project_crs``, ``where``."""
+        if not self.has(Capability.WINDOWED_READS):
+            raise ReadError(f"{display_name(self.uri)!r} cannot be read by view window")
+        from qdt.io.window import ViewWindowLoader
+
+        loader = ViewWindowLoader(self.uri, source.layer, **kwargs)
+        loader.source = source
+        return loader
+
     def first_window(self, layer: str, project_crs: Any) -> tuple[float, float, float, float] | None:
         """``WINDOWED_READS``: the rectangle (project CRS) a layer opened without a camera shows
         first (None: anywhere, e.g. no geometry)."""

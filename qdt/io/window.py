@@ -459,14 +459,31 @@ def apply_window(layer: VectorLayer, window: ViewWindow) -> None:
     layer.replace_frame(fresh.frame)
 
 
-def loader_for(layer: VectorLayer, **kwargs: Any) -> ViewWindowLoader:
-    """A :class:`ViewWindowLoader` for a windowed project layer (same source, layer, class, name)."""
-    meta = layer.metadata.get("postgis")
-    if meta is not None:
-        return ViewWindowLoader(meta["uri"], f"{meta['schema']}.{meta['table']}", feature_class=layer.feature_class,
-                                name=layer.name, **kwargs)
-    return ViewWindowLoader(str(layer.source), layer.source_layer or layer.name, feature_class=layer.feature_class,
-                            name=layer.name, **kwargs)
+def camera_ground_bbox(position: Any, focal_point: Any, view_angle: float = 30.0,
+                       aspect: float = 1.5) -> tuple[float, float, float, float]:
+    """Ground rectangle a saved camera looks at: around the focal point, as wide as the view
+    cone is at the focal distance (``tan(view_angle)`` × distance, ``aspect`` wider than high),
+    capped to :data:`MAX_VIEW_SIDE_M`. Used before a 3D view exists (opening a project)."""
+    fx, fy = float(focal_point[0]), float(focal_point[1])
+    distance = math.dist(tuple(float(v) for v in position), tuple(float(v) for v in focal_point))
+    half = max(distance * math.tan(math.radians(float(view_angle))), 1.0)
+    return capped((fx - half * aspect, fy - half, fx + half * aspect, fy + half))
+
+
+def window_loader_for(layer: VectorLayer, **kwargs: Any) -> ViewWindowLoader:
+    """The view-window loader of a loaded layer whose source reads by window (same source,
+    layer, class and name); ``kwargs`` as for :class:`ViewWindowLoader` (budget, margin, ...)."""
+    from qdt.io.datasource import datasource_of
+
+    source = datasource_of(layer)
+    if source is None:
+        raise ReadError(f"layer '{layer.name}' has no source to load view windows from")
+    return source.window_loader(LayerSource(layer.source, layer=layer.source_layer, kind="vector", name=layer.name,
+                                            feature_class=layer.feature_class), **kwargs)
+
+
+#: The same, under the name the PostGIS module gave it first.
+loader_for = window_loader_for
 
 
 def is_streamed(layer: Any) -> bool:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from qdt.io import FeatureRequest, LayerSource, LoadResult, ReadError, load_layer, open_datasource
-from qdt.io.postgis.connection import is_database_source
+from qdt.io.postgis.connection import is_database_source  # a URI, not a file path
 from qdt.project.model import Camera, LayerEntry
 from qdt.tasks import CancelFn, ProgressFn, check_cancel
 
@@ -92,11 +92,9 @@ def _open_window(datasource: Any, src: LayerSource, project_crs: Any, camera: Ca
                  budget: int | None, is_cancelled: CancelFn | None) -> tuple[LoadResult, list[str]]:
     """A windowed source's layer: the ground the camera looks at, else the source's first
     window, at most ``budget`` features (never the whole layer)."""
-    from qdt.io.postgis.view import camera_ground_bbox
-    from qdt.io.window import DEFAULT_BUDGET, ViewWindowLoader
+    from qdt.io.window import DEFAULT_BUDGET, camera_ground_bbox
 
-    loader = ViewWindowLoader(src.path, src.layer, budget=budget or DEFAULT_BUDGET, project_crs=project_crs)
-    loader.source = src  # the entry's name, class, role and CRS
+    loader = datasource.window_loader(src, budget=budget or DEFAULT_BUDGET, project_crs=project_crs)
     if camera is not None:
         view = camera_ground_bbox(camera.position, camera.focal_point, camera.view_angle)
         window = loader.load(view, is_cancelled=is_cancelled)

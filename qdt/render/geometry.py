@@ -1,8 +1,8 @@
 """Vectorised mesh geometry for the builders: numpy in, numpy out, no VTK.
 
 Everything here works on whole layers at once (flat coordinate arrays with an index array
-saying which ring / line / feature each row belongs to). The one loop is the earcut call per
-non-convex polygon, because earcut triangulates one polygon (with its holes) per call.
+saying which ring / line / feature each row belongs to). Polygons are triangulated by
+:mod:`qdt.triangulation` (shared with the CityJSON reader).
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import mapbox_earcut
 import numpy as np
 import shapely
 
 from qdt.layers import RasterLayer
+from qdt.triangulation import triangulate_rings
 
 MAX_TERRAIN_SIDE = 1000  # vertices along the longer side of the terrain mesh
 
@@ -194,9 +194,8 @@ def triangulate_polygons(rings: PolygonRings) -> tuple[np.ndarray, np.ndarray]:
     """Triangles covering each polygon (holes left open).
 
     Returns ``(triangles, triangle_polygon)``: (t, 3) int64 rows of ``rings.xy`` and the
-    polygon of each triangle, counter-clockwise seen from above. Convex polygons without
-    holes (most building footprints) are fanned in bulk; the rest go through earcut one
-    polygon per call.
+    polygon of each triangle, counter-clockwise seen from above (see
+    :func:`qdt.triangulation.triangulate_rings`, which does the work).
     """
     n_coords = len(rings.xy)
     if n_coords == 0:
@@ -205,97 +204,9 @@ def triangulate_polygons(rings: PolygonRings) -> tuple[np.ndarray, np.ndarray]:
     is_closing[rings.ring_end - 1] = True
     open_idx = np.flatnonzero(~is_closing)  # polygon vertices without the closing repeats
     ring_open = (rings.ring_end - rings.ring_start - 1).astype(np.int64)
-    n_poly = rings.n_polygons
-    poly_open = np.bincount(rings.ring_polygon, weights=ring_open, minlength=n_poly).astype(np.int64)
-    poly_open_end = np.cumsum(poly_open)
-    poly_open_start = poly_open_end - poly_open
-    poly_rings = np.bincount(rings.ring_polygon, minlength=n_poly)
-
-    # turn direction at each open vertex: all left turns (or straight) ⇒ convex ring
-    nxt = rings.xy[open_idx + 1] - rings.xy[open_idx]
-    ring_open_start = np.cumsum(ring_open) - ring_open
-    prev_pos = np.arange(len(open_idx)) - 1
-    first_of_ring = ring_open_start[ring_open > 0]
-    prev_pos[first_of_ring] = (first_of_ring + ring_open[ring_open > 0] - 1)
-    prv = nxt[prev_pos]
-    cross = prv[:, 0] * nxt[:, 1] - prv[:, 1] * nxt[:, 0]
-    scale = np.hypot(prv[:, 0], prv[:, 1]) * np.hypot(nxt[:, 0], nxt[:, 1])
-    left = cross >= -1e-9 * np.maximum(scale, 1e-12)
-    ring_convex = np.ones(len(ring_open), dtype=bool)
-    if len(open_idx):
-        ring_convex = np.logical_and.reduceat(left.astype(np.int8), np.minimum(ring_open_start, len(open_idx) - 1)) > 0
-    ring_convex &= ring_open >= 3
-    fan = (poly_rings == 1) & (poly_open >= 3)
-    fan[rings.ring_polygon[rings.exterior]] &= ring_convex[rings.exterior]
-
-    # convex: fan (s, s+j, s+j+1) for j = 1 .. k-2, all polygons at once
-    fan_polys = np.flatnonzero(fan)
-    fan_counts = poly_open[fan_polys] - 2
-    fan_poly_of_tri = np.repeat(fan_polys, fan_counts)
-    j = np.arange(fan_counts.sum()) - np.repeat(np.cumsum(fan_counts) - fan_counts, fan_counts) + 1
-    s = poly_open_start[fan_poly_of_tri]
-    fan_tris = np.stack([s, s + j, s + j + 1], axis=1)
-
-    # concave without holes (L, T, U shapes): a fan from the first reflex vertex is a triangulation
-    # whenever all its triangles turn left (their signed areas then add up to the polygon's
-    # winding number, so they cannot overlap); true for every polygon with one reflex vertex
-    concave = np.flatnonzero(~fan & (poly_rings == 1) & (poly_open >= 4))
-    if concave.size:
-        k = poly_open[concave]
-        start = poly_open_start[concave]
-        reflex = ~left
-        # first reflex vertex of each polygon, as an offset into its open vertices
-        first_reflex = np.full(n_poly, -1, dtype=np.int64)
-        pos = np.flatnonzero(reflex)
-        poly_of_open = np.repeat(np.arange(n_poly), poly_open)
-        order = pos[::-1]
-        first_reflex[poly_of_open[order]] = order - poly_open_start[poly_of_open[order]]
-        apex = np.maximum(first_reflex[concave], 0)
-        counts = k - 2
-        tri_poly_c = np.repeat(concave, counts)
-        jj = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + 1
-        kk, ss, aa = np.repeat(k, counts), np.repeat(start, counts), np.repeat(apex, counts)
-        cand = np.stack([ss + aa, ss + (aa + jj) % kk, ss + (aa + jj + 1) % kk], axis=1)
-        pa, pb, pc = rings.xy[open_idx[cand[:, 0]]], rings.xy[open_idx[cand[:, 1]]], rings.xy[open_idx[cand[:, 2]]]
-        area = (pb[:, 0] - pa[:, 0]) * (pc[:, 1] - pa[:, 1]) - (pb[:, 1] - pa[:, 1]) * (pc[:, 0] - pa[:, 0])
-        size = np.maximum(np.abs(pb - pa).max(axis=1), np.abs(pc - pa).max(axis=1)) ** 2
-        bad = np.bincount(tri_poly_c, weights=area < -1e-9 * size, minlength=n_poly) > 0
-        good_tri = ~bad[tri_poly_c]
-        fan_tris = np.concatenate([fan_tris, cand[good_tri]])
-        fan_poly_of_tri = np.concatenate([fan_poly_of_tri, tri_poly_c[good_tri]])
-        fan[concave[~bad[concave]]] = True
-
-    # the rest: earcut, one polygon (with its holes) per call
-    others = np.flatnonzero(~fan & (poly_open >= 3))
-    open_xy = np.ascontiguousarray(rings.xy[open_idx])
-    ring_end_in_poly = (np.cumsum(ring_open) - poly_open_start[rings.ring_polygon]).astype(np.uint32)
-    poly_ring_end = np.cumsum(poly_rings)
-    poly_ring_start = poly_ring_end - poly_rings
-    pieces: list[np.ndarray] = []
-    piece_polys: list[int] = []
-    earcut = mapbox_earcut.triangulate_float64
-    for p, os_, oe, rs, re_ in zip(others.tolist(), poly_open_start[others].tolist(), poly_open_end[others].tolist(),
-                                   poly_ring_start[others].tolist(), poly_ring_end[others].tolist(), strict=True):
-        idx = earcut(open_xy[os_:oe], ring_end_in_poly[rs:re_])
-        if idx.size:
-            pieces.append(idx.astype(np.int64) + os_)
-            piece_polys.append(p)
-    if pieces:
-        lens = np.array([len(x) // 3 for x in pieces], dtype=np.int64)
-        ear_tris = np.concatenate(pieces).reshape(-1, 3)
-        ear_poly = np.repeat(np.array(piece_polys, dtype=np.int64), lens)
-    else:
-        ear_tris = np.empty((0, 3), dtype=np.int64)
-        ear_poly = np.empty(0, dtype=np.int64)
-    tris_open = np.concatenate([fan_tris.astype(np.int64), ear_tris])
-    tri_poly = np.concatenate([fan_poly_of_tri.astype(np.int64), ear_poly])
-    tris = open_idx[tris_open]
-    # earcut's winding follows the input; make every triangle counter-clockwise from above
-    a, b, c = rings.xy[tris[:, 0]], rings.xy[tris[:, 1]], rings.xy[tris[:, 2]]
-    area2 = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-    cw = area2 < 0
-    tris[cw] = tris[cw][:, [0, 2, 1]]
-    return tris, tri_poly
+    poly_rings = np.bincount(rings.ring_polygon, minlength=rings.n_polygons)
+    tris, tri_poly = triangulate_rings(rings.xy[open_idx], ring_open, poly_rings)
+    return open_idx[tris], tri_poly
 
 
 # --- lines ---------------------------------------------------------------------------------------

@@ -382,15 +382,14 @@ class BatchEditDialog(QDialog):
 class AttributeTableDock(QDockWidget):
     """The attribute table of one layer at a time, with filter, selection sync and editing.
 
-    ``window`` is the main window (for ``scene``, ``view``, ``tasks``, ``fly_to_feature``);
-    ``edits`` the window's :class:`qdt.ui.editing.EditManager`.
+    ``bench`` is the :class:`qdt.ui.workbench.Workbench` (scene, view, edit manager, messages).
     """
 
-    def __init__(self, window: Any, edits: Any) -> None:
-        super().__init__(tr("属性表"), window)
+    def __init__(self, bench: Any) -> None:
+        super().__init__(tr("属性表"), bench.dialog_parent)
         self.setObjectName("AttributeTableDock")
-        self.window_ = window
-        self.edits = edits
+        self.bench = bench
+        self.edits = bench.edits
         self.layer: Any = None
         self.model: AttributeTableModel | None = None
         self._syncing = False
@@ -465,8 +464,8 @@ class AttributeTableDock(QDockWidget):
         self.act_batch.triggered.connect(self.batch_edit)
         self.act_zoom.triggered.connect(self.zoom_to_selected)
         self.act_clear.triggered.connect(self.clear_selection)
-        edits.changed.connect(self._on_edits_changed)
-        edits.mode_changed.connect(self._on_mode_changed)
+        self.edits.changed.connect(self._on_edits_changed)
+        self.edits.mode_changed.connect(self._on_mode_changed)
         self._update_actions()
 
     # --- layers -------------------------------------------------------------------------------------
@@ -627,30 +626,17 @@ class AttributeTableDock(QDockWidget):
             self._request_render()
 
     def _request_render(self) -> None:
-        view = getattr(self.window_, "view", None)
-        if view is not None and hasattr(view, "request_render"):
-            view.request_render()
+        self.bench.request_render()
 
     def zoom_to_selected(self) -> None:
         """Frame the selected features in the 3D view (one feature: fly to it)."""
         if self.layer is None or not self.layer.selection or not self.layer.has_geometry:
             return
         fids = np.fromiter(self.layer.selection, dtype=np.int64, count=len(self.layer.selection))
-        fly = getattr(self.window_, "fly_to_feature", None)
-        scene = getattr(self.window_, "scene", None)
-        if len(fids) == 1:
-            try:
-                if fly is not None:
-                    done = fly(self.layer, int(fids[0])) is not False
-                else:
-                    done = scene is not None
-                    if scene is not None:
-                        scene.fly_to_feature(self.layer, int(fids[0]))
-            except KeyError:
-                done = False  # not drawn in 3D (hidden layer): frame its extent instead
-            if done:
-                self._request_render()
-                return
+        scene = self.bench.scene
+        # one feature: fly to it; not drawn in 3D (a hidden layer): frame its extent instead
+        if len(fids) == 1 and self.bench.fly_to_feature(self.layer, int(fids[0])):
+            return
         if scene is None:
             return
         pos = self.layer.frame.index.get_indexer(fids)
@@ -659,9 +645,7 @@ class AttributeTableDock(QDockWidget):
             pad = max(20.0, 0.1 * max(bounds[2] - bounds[0], bounds[3] - bounds[1]))
             scene.fly_to_extent((bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad))
             self._request_render()
-            moved = getattr(self.window_, "camera_moved", None)
-            if moved is not None:
-                moved()
+            self.bench.notify_camera_moved()
 
     # --- editing ------------------------------------------------------------------------------------
     def _toggle_edit(self, on: bool) -> None:
@@ -743,9 +727,7 @@ class AttributeTableDock(QDockWidget):
         self._message(message, error=True)
 
     def _message(self, text: str, error: bool = False) -> None:
-        bar = self.window_.statusBar() if hasattr(self.window_, "statusBar") else None
-        if bar is not None:
-            bar.showMessage(text, 10000)
+        self.bench.show_message(text, 10000)
         if error and self.edits.ask:
             box = QMessageBox(QMessageBox.Icon.Warning, tr("输入无效"), text, parent=self)
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -20,17 +20,17 @@ from qdt.ui.i18n import tr
 
 
 class BookmarksDock(QDockWidget):
-    """Lists ``window.project.bookmarks``; add (current view), go to, rename in place, delete.
+    """Lists the workbench project's bookmarks; add (current view), go to, rename in place, delete.
 
     Signals: ``changed()`` after any add, rename or delete (the project is then modified).
     """
 
     changed = Signal()
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(tr("空间书签"), window)
+    def __init__(self, bench: Any) -> None:
+        super().__init__(tr("空间书签"), bench.dialog_parent)
         self.setObjectName("BookmarksDock")
-        self.window_ = window
+        self.bench = bench
         body = QWidget(self)
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -59,7 +59,7 @@ class BookmarksDock(QDockWidget):
 
     @property
     def bookmarks(self) -> list[Bookmark]:
-        project = self.window_.project
+        project = self.bench.project
         return project.bookmarks if project is not None else []
 
     def refresh(self) -> None:
@@ -74,11 +74,11 @@ class BookmarksDock(QDockWidget):
 
     def add(self, name: str) -> Bookmark | None:
         """Bookmark the current view as ``name``; None when there is no scene yet."""
-        scene = self.window_.scene
-        if scene is None or self.window_.project is None:
+        scene = self.bench.scene
+        if scene is None or self.bench.project is None:
             return None
         bookmark = Bookmark(name, Camera.from_dict(scene.camera_state()))
-        self.window_.project.bookmarks.append(bookmark)
+        self.bench.project.bookmarks.append(bookmark)
         self.refresh()
         self.list.setCurrentRow(len(self.bookmarks) - 1)
         self.changed.emit()
@@ -93,12 +93,12 @@ class BookmarksDock(QDockWidget):
             self._edit_current()
 
     def go_to(self, row: int) -> None:
-        scene = self.window_.scene
+        scene = self.bench.scene
         if scene is None or not 0 <= row < len(self.bookmarks):
             return
         scene.go_to_bookmark(self.bookmarks[row])
-        self.window_.view.request_render()
-        self.window_.camera_moved()
+        self.bench.request_render()
+        self.bench.notify_camera_moved()
 
     def rename(self, row: int, name: str) -> None:
         name = name.strip()

@@ -93,10 +93,10 @@ def pipe_lengths(layers: Any, selection_only: bool = False) -> pd.Series:
 class ChartsDock(QDockWidget):
     """Two bar charts; ``scope`` combo: whole project or the current selection."""
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(tr("统计图表"), window)
+    def __init__(self, bench: Any = None) -> None:
+        super().__init__(tr("统计图表"), getattr(bench, "dialog_parent", None))
         self.setObjectName("ChartsDock")
-        self.window_ = window
+        self.bench = bench
         self.layers: Any = None
         body = QWidget(self)
         layout = QVBoxLayout(body)

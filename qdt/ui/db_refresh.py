@@ -1,18 +1,18 @@
 """View-window loading of windowed layers as the camera moves (the Qt side of
-:mod:`qdt.io.postgis.view`).
+:mod:`qdt.io.window`).
 
 Which layers: those whose source declares ``WINDOWED_READS`` (and, for the commit notices,
 ``CHANGE_NOTIFICATION``) — see :class:`qdt.io.Capability`; today the PostGIS tables.
 
-``attach_view_window_loading(window)`` listens to ``window.view.camera_changed``; after the
+``attach_view_window_loading(bench)`` listens to the workbench's ``camera_changed``; after the
 camera has rested for ``delay_ms`` it computes the ground rectangle the camera sees and, for
-every PostGIS layer of ``window.project`` whose loaded window does not cover it, starts a
-load on ``window.tasks`` (a worker thread). A newer camera move cancels the older load of the
+every windowed layer of ``bench.project`` whose loaded window does not cover it, starts a
+load on ``bench.tasks`` (a worker thread). A newer camera move cancels the older load of the
 same layer; a finished load replaces the layer's features on the GUI thread. Layers with
 uncommitted edits are left alone (their edit buffer lives in the frame).
 
 It also listens for other workstations' commits (``listen()``): connecting the listener,
-polling it and re-reading the named features run on ``window.tasks``; the results are applied
+polling it and re-reading the named features run on ``bench.tasks``; the results are applied
 on the GUI thread. A server that fails is retried after a doubling delay (at most
 :data:`LISTEN_BACKOFF_MAX_S`), with one message per outage.
 """
@@ -29,20 +29,22 @@ from PySide6.QtCore import QObject, QTimer
 from qdt.edit import editing_session
 from qdt.io import Capability, capabilities_of, open_datasource
 from qdt.io.postgis import (
-    MAX_VIEW_SIDE_M,
     EditListener,
     EditNotice,
     FetchedFeatures,
-    ViewWindow,
-    ViewWindowLoader,
     apply_fetched,
-    apply_window,
     conninfo_of,
     describe,
     fetch_features,
-    loader_for,
 )
-from qdt.io.postgis.view import _LOAD_LOCK
+from qdt.io.window import (
+    _LOAD_LOCK,
+    MAX_VIEW_SIDE_M,
+    ViewWindow,
+    ViewWindowLoader,
+    apply_window,
+    window_loader_for,
+)
 from qdt.tasks import Task
 from qdt.ui.i18n import tr
 
@@ -68,18 +70,18 @@ def _poll_task(uri: str, listener: EditListener | None) -> Any:
 
 def _fetch_task(meta: dict[str, Any], fids: np.ndarray, crs: Any) -> Any:
     def run(_progress: Any, _is_cancelled: Any) -> FetchedFeatures:
-        with _LOAD_LOCK:  # pyproj CRS objects are created here too (see qdt.io.postgis.view)
+        with _LOAD_LOCK:  # pyproj CRS objects are created here too (see qdt.io.window)
             return fetch_features(meta, fids, crs)
 
     return run
 
 
-def view_bbox(window: Any) -> tuple[float, float, float, float] | None:
+def view_bbox(bench: Any) -> tuple[float, float, float, float] | None:
     """World (xmin, ymin, xmax, ymax) of the ground the 3D view shows, capped to MAX_VIEW_SIDE_M."""
-    scene = getattr(window, "scene", None)
+    scene = bench.scene
     if scene is None or getattr(scene, "origin", None) is None:
         return None
-    view = getattr(window, "view", None)
+    view = bench.view
     aspect = view.width() / view.height() if view is not None and view.height() > 0 else 1.5
     try:
         from qdt.ui.overview import camera_footprint
@@ -98,11 +100,11 @@ def view_bbox(window: Any) -> tuple[float, float, float, float] | None:
 
 
 class ViewWindowRefresher(QObject):
-    """Keeps the database layers of ``window.project`` loaded around the camera (see module doc)."""
+    """Keeps the windowed layers of ``bench.project`` loaded around the camera (see module doc)."""
 
-    def __init__(self, window: Any, *, delay_ms: int = 300, budget: int | None = None) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, bench: Any, *, delay_ms: int = 300, budget: int | None = None) -> None:
+        super().__init__(bench)
+        self.bench = bench
         self.budget = budget
         self.loaders: dict[int, ViewWindowLoader] = {}
         self.handles: dict[int, Any] = {}
@@ -111,7 +113,7 @@ class ViewWindowRefresher(QObject):
         self.timer.setSingleShot(True)
         self.timer.setInterval(delay_ms)  # wait for the camera to rest: one load per gesture
         self.timer.timeout.connect(self.refresh)
-        window.view.camera_changed.connect(self.timer.start)
+        bench.camera_changed.connect(self.timer.start)
         self.listeners: dict[str, EditListener] = {}
         self._polling: dict[str, Any] = {}  # uri → handle of its running poll
         self._poll_uri: dict[int, str] = {}
@@ -126,7 +128,7 @@ class ViewWindowRefresher(QObject):
 
     # --- edits committed by other workstations (LISTEN qdt_edits) --------------------------
     # Connecting a listener, polling it and re-reading features all talk to the server, so they
-    # run on window.tasks (worker threads); only applying the results touches the layers, on the
+    # run on bench.tasks (worker threads); only applying the results touches the layers, on the
     # GUI thread. After a connection failure a server is retried with a doubling delay (up to
     # LISTEN_BACKOFF_MAX_S), and the user hears of the outage once, not once per poll.
 
@@ -149,7 +151,7 @@ class ViewWindowRefresher(QObject):
                 continue
             listener = self.listeners.get(uri)
             task = Task(tr("接收数据库编辑通知"), _poll_task(uri, listener), cancellable=False)
-            handle = self.window.tasks.start(task, finished=self._on_polled, failed=self._on_poll_failed)
+            handle = self.bench.tasks.start(task, finished=self._on_polled, failed=self._on_poll_failed)
             self._polling[uri] = handle
             self._poll_uri[id(handle)] = uri
             started += 1
@@ -216,7 +218,7 @@ class ViewWindowRefresher(QObject):
         if len(fids) == 0:
             return 0
         meta, crs = dict(layer.metadata["postgis"]), layer.frame.crs
-        handle = self.window.tasks.start(
+        handle = self.bench.tasks.start(
             Task(tr("刷新要素：{name}").format(name=layer.name), _fetch_task(meta, fids, crs), cancellable=False),
             finished=self._on_fetched, failed=self._on_fetch_failed)
         self._layer_of[id(handle)] = layer
@@ -238,14 +240,14 @@ class ViewWindowRefresher(QObject):
 
     def database_layers(self, capability: Capability = Capability.WINDOWED_READS) -> list[Any]:
         """The project's layers whose source can do ``capability`` (by default: windowed reads)."""
-        project = getattr(self.window, "project", None)
+        project = self.bench.project
         if project is None:
             return []
         return [layer for layer in project.layers if capability in capabilities_of(layer)]
 
     def refresh(self) -> int:
         """Start loads for the layers whose window does not cover the view; returns how many started."""
-        bbox = view_bbox(self.window)
+        bbox = view_bbox(self.bench)
         if bbox is None:
             return 0
         started = 0
@@ -257,7 +259,7 @@ class ViewWindowRefresher(QObject):
             loader = self.loaders.get(key)
             if loader is None:
                 kwargs = {"budget": self.budget} if self.budget else {}
-                loader = self.loaders[key] = loader_for(layer, **kwargs)
+                loader = self.loaders[key] = window_loader_for(layer, **kwargs)
             if not loader.needs_reload(bbox):
                 continue
             old = self.handles.pop(key, None)
@@ -274,7 +276,7 @@ class ViewWindowRefresher(QObject):
 
             task = Task(tr("加载视窗要素：{name}").format(name=layer.name),
                         lambda progress, cancelled, loader=loader, bbox=bbox: loader.load(bbox, progress, cancelled))
-            handle = self.window.tasks.start(task, connect)
+            handle = self.bench.tasks.start(task, connect)
             self.handles[key] = handle
             started += 1
         return started
@@ -310,13 +312,9 @@ class ViewWindowRefresher(QObject):
         self._message(tr("图层“{name}”：加载视窗要素失败：{message}").format(name=layer.name, message=message))
 
     def _message(self, text: str) -> None:
-        log = getattr(self.window, "_log", None)
-        if callable(log):
-            log(text)
+        self.bench.log(text)
 
 
-def attach_view_window_loading(window: Any, **kwargs: Any) -> ViewWindowRefresher:
-    """Reload the database layers of ``window`` around the camera as it moves (off the GUI thread)."""
-    refresher = ViewWindowRefresher(window, **kwargs)
-    window.db_refresher = refresher
-    return refresher
+def attach_view_window_loading(bench: Any, **kwargs: Any) -> ViewWindowRefresher:
+    """Reload the windowed layers of ``bench`` around the camera as it moves (off the GUI thread)."""
+    return ViewWindowRefresher(bench, **kwargs)

@@ -151,7 +151,7 @@ class LayerEditor(QObject):
         return Task(tr("正在提交编辑…"), lambda progress, cancelled: self.session.commit(), cancellable=False)
 
     def commit(self, runner: Any = None) -> Any:
-        """Commit on ``runner`` (a :class:`qdt.ui.query_panel.ThreadTaskRunner`), or here when None.
+        """Commit on ``runner`` (a :class:`qdt.ui.tasks.TaskRunner`), or here when None.
 
         Returns the task handle (or the CommitResult when run here). Results arrive as
         ``committed`` / ``conflicts`` / ``commit_failed`` on the GUI thread.
@@ -167,7 +167,7 @@ class LayerEditor(QObject):
             return result
         self.committing = True
         self.busy.emit(True)
-        # slots connected before the task starts (see qdt.ui.query_panel.ThreadTaskRunner)
+        # slots connected before the task starts (see qdt.ui.tasks.TaskRunner)
         return runner.start(self.commit_task(), finished=self._finish_commit, failed=self._commit_error)
 
     def _commit_error(self, message: str, _details: str = "") -> None:

@@ -1,13 +1,13 @@
 """File → 导出: snapshot, report, selection and scene dialogs.
 
 Each dialog gathers the settings, then runs the export from :mod:`qdt.export` as a task on the
-window's :class:`~qdt.ui.tasks.TaskRunner` (off the GUI thread) with a progress bar and a
+workbench's :class:`~qdt.ui.tasks.TaskRunner` (off the GUI thread) with a progress bar and a
 cancel button; the result or the one-line error shows in the dialog. The snapshot dialog
 renders a small preview with the chosen overlays and the image's aspect.
 
-The main window calls :func:`add_export_actions(window, menu) <add_export_actions>`.
-The window must provide ``project`` (a Project or None), ``scene`` (the on-screen Scene or
-None: its camera is the view exported) and ``tasks`` (a TaskRunner).
+The main window calls :func:`add_export_actions(workbench, menu) <add_export_actions>`. The
+dialogs use the :class:`~qdt.ui.workbench.Workbench`'s ``project``, ``scene`` (the on-screen
+Scene or None: its camera is the view exported), ``tasks`` and the ``"results"`` panel.
 """
 
 from __future__ import annotations
@@ -57,18 +57,18 @@ def _titles() -> dict[str, str]:
 
 
 class ExportDialog(QDialog):
-    """One export dialog (``kind`` one of :data:`KINDS`) for ``window``'s project and view.
+    """One export dialog (``kind`` one of :data:`KINDS`) for the workbench's project and view.
 
     Attributes for tests and callers: ``path_edit``, ``export_button``, ``progress``, ``status``
     and the kind's own widgets; :attr:`handle` is the running task's handle; :attr:`result`
     the last export's result (a Path or a GltfSummary).
     """
 
-    def __init__(self, window: Any, kind: str, parent: QWidget | None = None) -> None:
+    def __init__(self, bench: Any, kind: str, parent: QWidget | None = None) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown export kind {kind!r}; one of {', '.join(KINDS)}")
-        super().__init__(parent or window)
-        self.window_ = window
+        super().__init__(parent or bench.dialog_parent)
+        self.bench = bench
         self.kind = kind
         self.handle = None
         self.result: Any = None
@@ -105,24 +105,24 @@ class ExportDialog(QDialog):
     # --- building the forms ------------------------------------------------------------------------
     @property
     def project(self) -> Any:
-        return getattr(self.window_, "project", None)
+        return self.bench.project
 
     def _camera(self) -> Any:
-        scene = getattr(self.window_, "scene", None)
+        scene = self.bench.scene
         if scene is not None:
             return scene.camera_state()
         return getattr(self.project, "camera", None)
 
     def _underground(self) -> bool:
         """The view's underground mode (the project's saved setting without a scene)."""
-        scene = getattr(self.window_, "scene", None)
+        scene = self.bench.scene
         if scene is not None:
             return bool(scene.underground)
         return bool(getattr(self.project, "ui", {}).get("underground", False))
 
     def _query_result(self) -> Any:
         """The query panel's last result (a QueryResult or a ClearanceReport), or None."""
-        results = getattr(self.window_, "panels", {}).get("results")
+        results = self.bench.panels.get("results")
         return getattr(results, "result", None)
 
     def _query_table(self) -> Any:
@@ -133,7 +133,7 @@ class ExportDialog(QDialog):
         result = self._query_result()
         if result is None:
             raise ExportError(tr("没有查询结果：请先执行空间查询"))
-        fids = np.asarray(self.window_.panels["results"].result_fids(), dtype=np.int64)
+        fids = np.asarray(self.bench.panels["results"].result_fids(), dtype=np.int64)
         if hasattr(result, "violations"):  # a clearance check: the pipes involved
             from qdt.query import find_layer
 
@@ -183,7 +183,7 @@ class ExportDialog(QDialog):
         for bookmark in getattr(self.project, "bookmarks", []):
             self.view_combo.addItem(bookmark.name, bookmark.name)
         self.underground_box = QCheckBox(tr("地下视图"))
-        scene = getattr(self.window_, "scene", None)
+        scene = self.bench.scene
         self.underground_box.setChecked(bool(scene is not None and scene.underground))
         self.overlay_boxes: dict[str, QCheckBox] = {}
         overlays = QHBoxLayout()
@@ -352,7 +352,7 @@ class ExportDialog(QDialog):
 
     # --- running -----------------------------------------------------------------------------------
     def start_export(self) -> None:
-        """Start the export on the window's task runner (one at a time)."""
+        """Start the export on the workbench's task runner (one at a time)."""
         if self.handle is not None and not self.handle.done:
             return
         try:
@@ -389,9 +389,8 @@ class ExportDialog(QDialog):
         self.cancel_button.setVisible(task.cancellable)
         # slots connected before the worker starts (a fast task may end first), and all of them bound
         # methods of this dialog, so they run queued on the GUI thread (a lambda would run on the worker)
-        self.handle = self.window_.tasks.start(task,
-                                               finished=on_finished, failed=self._task_failed,
-                                               cancelled=self._task_cancelled, progress=self._on_progress)
+        self.handle = self.bench.tasks.start(task, finished=on_finished, failed=self._task_failed,
+                                             cancelled=self._task_cancelled, progress=self._on_progress)
 
     def _task_failed(self, message: str, _details: str = "") -> None:
         self._show_error(message)
@@ -441,28 +440,27 @@ class ExportDialog(QDialog):
         super().reject()
 
 
-def add_export_actions(window: Any, menu: QMenu) -> list[QAction]:
+def add_export_actions(bench: Any, menu: QMenu) -> list[QAction]:
     """Add File → 导出 (snapshot, report, selection, scene) to ``menu``; returns the actions.
 
-    Each action opens an :class:`ExportDialog` for ``window`` (disabled while no project is open
-    is left to the window; a dialog without a project reports it when exporting).
+    Each action opens an :class:`ExportDialog` on the workbench ``bench`` (a dialog without a
+    project reports it when exporting); the dialog shown is ``bench.panels["export"]``.
     """
     submenu = menu.addMenu(tr("导出(&E)"))
     labels = {"snapshot": tr("导出快照(&S)…"), "report": tr("导出报告(&R)…"), "selection": tr("导出所选要素(&F)…"),
               "scene": tr("导出三维场景(&G)…")}
     actions = []
     for kind in KINDS:
-        action = QAction(labels[kind], window)
+        action = QAction(labels[kind], menu)
         action.setObjectName(f"export_{kind}")
 
         def open_dialog(_checked: bool = False, kind: str = kind) -> None:
-            dialog = ExportDialog(window, kind)
+            dialog = ExportDialog(bench, kind)
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            window._export_dialog = dialog  # keep it alive while shown
+            bench.panels["export"] = dialog  # keep it alive while shown
             dialog.show()
 
         action.triggered.connect(open_dialog)
         submenu.addAction(action)
         actions.append(action)
-    window.export_actions = actions
     return actions

@@ -1,6 +1,10 @@
 """QDT main window: 3D view in the centre, layer tree, inspector, bookmarks and message log docks,
 measure tools, status bar.
 
+The window composes; the state lives in its :class:`~qdt.ui.workbench.Workbench` (``workbench``:
+project, layers, edits and undo group, task runner, settings, scene), which every dock and dialog
+gets instead of the window. Data panels come from the registry in :mod:`qdt.ui.panels`.
+
 Project state the user can change (layers, visibility, opacity, styles, camera, bookmarks) marks
 the project modified (``*`` in the title); closing or opening another project with unsaved
 changes asks first. Long work (opening a project, reading added layers) runs on the task runner
@@ -49,8 +53,9 @@ from qdt.ui.measure import MeasureDock, MeasureTool
 from qdt.ui.panels import install_panels
 from qdt.ui.resources import app_icon, icon
 from qdt.ui.style_dialog import StyleDialog
-from qdt.ui.tasks import TaskHandle, TaskRunner
+from qdt.ui.tasks import TaskHandle
 from qdt.ui.view3d import View3D
+from qdt.ui.workbench import Workbench
 
 RECENT_KEY = "recentProjects"
 RECENT_MAX = 10
@@ -80,24 +85,22 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.resize(1400, 900)
         self.setAcceptDrops(True)
-        self.project: Project | None = None
-        self.scene = None
-        self.tasks = TaskRunner(self)
         self._load_handle: TaskHandle | None = None
-        self._progress_tasks: list[TaskHandle] = []  # tasks shown in the status bar; the last one is shown
+        self._shown_task: TaskHandle | None = None  # the task the status bar shows
         self._clean_camera: dict[str, Any] | None = None
         self._closed = False
 
         self.view = View3D(self)
         self.setCentralWidget(self.view)
+        self.workbench = bench = Workbench(self.view, self)
         self.layer_tree = LayerTreeDock(self)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.layer_tree)
         self.inspector = InspectorDock(self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector)
-        self.bookmarks = BookmarksDock(self)
+        self.bookmarks = BookmarksDock(bench)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.bookmarks)
         self.bookmarks.hide()
-        self.measure = MeasureTool(self)
+        self.measure = MeasureTool(bench)
         self.measure_dock = MeasureDock(self.measure, self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.measure_dock)
         self.measure_dock.hide()
@@ -112,17 +115,74 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status_bar()
         self.view.cursor_moved.connect(self._show_cursor)
-        self.view.camera_changed.connect(self.camera_moved)
+        bench.camera_changed.connect(self.camera_moved)
         self.view.picked.connect(self._on_picked)
+        self.view.picked.connect(bench.picked)  # after the window's selection and inspector update
+        bench.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        bench.logged.connect(self._log)
+        bench.error.connect(self._report_error)
+        bench.progress.connect(self._on_progress)
+        bench.busy.connect(self._on_busy)
         self.layer_tree.zoom_to_layer.connect(self.zoom_to_layer)
         self.layer_tree.style_requested.connect(self.edit_style)
         self.layer_tree.remove_requested.connect(self.remove_entry)
         self.bookmarks.changed.connect(self.mark_modified)
         self.measure.result.connect(self._show_measure)
         self.measure_dock.query_button.clicked.connect(lambda: self.query_drawn_shape())
-        install_panels(self)
-        # database layers load only what the camera sees, refreshed off the GUI thread as it moves
-        attach_view_window_loading(self).listen()  # and learn of other workstations' commits
+        data_toolbar = self.addToolBar(tr("数据工具栏"))
+        data_toolbar.setObjectName("DataToolBar")
+        install_panels(self, bench, self.panels_menu)
+        self.inspector.set_edit_manager(bench.edits)
+        if "charts" in bench.panels:  # the inspector keeps most of the right column; the charts need less
+            self.resizeDocks([self.inspector, bench.panels["charts"]], [560, 320], Qt.Orientation.Vertical)
+        # windowed layers (a database) load only what the camera sees, refreshed off the GUI thread as
+        # it moves, and learn of other workstations' commits
+        self.db_refresher = attach_view_window_loading(bench)
+        self.db_refresher.listen()
+
+    # --- the workbench's state, for scripts and tests (docks use the workbench itself) ---------
+    @property
+    def project(self) -> Project | None:
+        return self.workbench.project
+
+    @project.setter
+    def project(self, project: Project | None) -> None:
+        self.workbench.project = project
+
+    @property
+    def scene(self) -> Any:
+        return self.workbench.scene
+
+    @scene.setter
+    def scene(self, scene: Any) -> None:
+        self.workbench.scene = scene
+
+    @property
+    def tasks(self) -> Any:
+        return self.workbench.tasks
+
+    @property
+    def edits(self) -> Any:
+        return self.workbench.edits
+
+    @property
+    def panels(self) -> dict[str, Any]:
+        return self.workbench.panels
+
+    @property
+    def panels_actions(self) -> dict[str, QAction]:
+        """The data panels' main actions by name (``"query"``, ``"undo"``, ``"redo"``, ``"table"``)."""
+        out: dict[str, QAction] = {}
+        for panel in self.workbench.panels.values():
+            out.update(getattr(panel, "panel_actions", {}))
+        return out
+
+    def has_uncommitted_edits(self) -> bool:
+        return self.workbench.edits.has_uncommitted_edits()
+
+    def confirm_uncommitted_edits(self) -> bool:
+        """Ask what to do with uncommitted edits; True when the caller may go on."""
+        return self.workbench.edits.confirm_close()
 
     # --- actions, menus, toolbar ---------------------------------------------------------
     def _action(self, text: str, slot, icon_name: str | None = None, shortcut=None, tip: str = "") -> QAction:  # noqa: ANN001
@@ -180,7 +240,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.act_save)
         file_menu.addAction(self.act_save_as)
         file_menu.addSeparator()
-        add_export_actions(self, file_menu)
+        self.export_actions = add_export_actions(self.workbench, file_menu)
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         layer_menu = menu.addMenu(tr("图层(&L)"))
@@ -303,8 +363,7 @@ class MainWindow(QMainWindow):
 
     def maybe_save(self) -> bool:
         """True when the current project may be closed (saved, discarded, or unmodified)."""
-        confirm_edits = getattr(self, "confirm_uncommitted_edits", None)  # installed by the edit panels
-        if confirm_edits is not None and not confirm_edits():
+        if not self.confirm_uncommitted_edits():
             return False
         if self.project is None or not self.project.dirty:
             return True
@@ -370,57 +429,39 @@ class MainWindow(QMainWindow):
         return self.run_with_progress(task, connect)
 
     def run_with_progress(self, task: Task, connect: Any) -> TaskHandle:
-        """Run a task with the status bar's progress bar and cancel button; ``connect(handle)``
-        connects the caller's slots before the worker starts. With several tasks running, the
-        bar and the cancel button belong to the newest; the older ones show again when it ends."""
-
-        def setup(handle: TaskHandle) -> None:
-            self._progress_tasks.append(handle)
-            handle.progress.connect(lambda f, m, h=handle: self._on_progress(f, m, h))
-            for sig in (handle.finished, handle.failed, handle.cancelled):
-                sig.connect(lambda *_a, h=handle: self._end_progress(h))
-            connect(handle)
-
-        self.progress.setValue(0)
-        self.progress.show()
-        self.cancel_button.setVisible(task.cancellable)
-        self.statusBar().showMessage(task.title)
-        return self.tasks.start(task, setup)
+        """Run a task with the status bar's progress bar and cancel button (see
+        :meth:`qdt.ui.workbench.Workbench.run_with_progress`)."""
+        return self.workbench.run_with_progress(task, connect)
 
     @property
     def _busy(self) -> TaskHandle | None:
         """The task the status bar's progress bar and cancel button show (None: none running)."""
-        return self._progress_tasks[-1] if self._progress_tasks else None
+        return self.workbench.busy_handle
 
     def cancel_loading(self) -> None:
-        """Cancel the task the status bar shows (opening a project, reading layers, a query ...).
-
-        Also when its worker has just ended: its result is still queued, and a cancel the user
-        clicked before seeing it wins (receivers check ``is_cancelled()``)."""
-        if self._busy is not None:
-            self._busy.cancel()
+        """Cancel the task the status bar shows (opening a project, reading layers, a query ...)."""
+        self.workbench.cancel_current()
 
     def cancel_all_tasks(self) -> None:
         """Cancel every running task (a new project replaces the old one; the window closes)."""
-        for handle in {*self._progress_tasks, *([self._load_handle] if self._load_handle else [])}:
-            handle.cancel()
+        self.workbench.cancel_all()
+        if self._load_handle is not None:
+            self._load_handle.cancel()
 
-    def _end_progress(self, handle: TaskHandle) -> None:
-        if handle is self._load_handle:
-            self._load_handle = None
-        if handle in self._progress_tasks:
-            self._progress_tasks.remove(handle)
-        top = self._busy
-        if top is None:
+    def _on_busy(self, handle: TaskHandle | None, started: bool) -> None:
+        """The status bar follows the newest running task (none: bar and cancel button hidden)."""
+        self._shown_task = handle
+        if handle is None:
             self.progress.hide()
             self.cancel_button.hide()
-        else:
-            self.cancel_button.setVisible(top.task.cancellable)
-            self.statusBar().showMessage(top.task.title)
+            return
+        if started:
+            self.progress.setValue(0)
+            self.progress.show()
+        self.cancel_button.setVisible(handle.task.cancellable)
+        self.statusBar().showMessage(handle.task.title)
 
-    def _on_progress(self, fraction: float, message: str, handle: TaskHandle | None = None) -> None:
-        if handle is not None and handle is not self._busy:
-            return  # an older task under the newest one: the bar shows the newest
+    def _on_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))
         if message:
             self.statusBar().showMessage(tr("正在读取 {name}…").format(name=message))
@@ -490,6 +531,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         if project.path is not None:
             self._remember(project.path)
+        self.workbench.project_loaded.emit(project)  # the panels first, then the window's listeners
         self.project_loaded.emit(project)
 
     def offer_table_fixes(self) -> None:
@@ -742,6 +784,8 @@ class MainWindow(QMainWindow):
         if errors:
             self._report_error(tr("无法添加图层"), "\n".join(errors))
         self.view.request_render()
+        if added:
+            self.workbench.layers_changed.emit()
         self.layers_added.emit(added, errors)
 
     def remove_entry(self, entry: LayerEntry) -> None:
@@ -759,6 +803,7 @@ class MainWindow(QMainWindow):
         self.layer_tree.rebuild()
         self.mark_modified()
         self.view.request_render()
+        self.workbench.layers_changed.emit()
 
     def remove_current_layer(self) -> None:
         entry = self.layer_tree.current_entry()
@@ -810,7 +855,7 @@ class MainWindow(QMainWindow):
                     lambda _progress, _cancelled: run_query(query, layers))
 
         def shown(result: Any) -> None:
-            results = getattr(self, "panels", {}).get("results")
+            results = self.workbench.panels.get("results")
             if results is not None:
                 results.show_result(result)
                 results.select_result()
@@ -867,13 +912,13 @@ class MainWindow(QMainWindow):
         if self.scene is not None:
             self.scene.frame_all()
             self.view.request_render()
-            self.camera_moved()
+            self.workbench.notify_camera_moved()
 
     def north_up(self) -> None:
         if self.scene is not None:
             self.scene.reset_north_up()
             self.view.request_render()
-            self.camera_moved()
+            self.workbench.notify_camera_moved()
 
     def set_underground(self, on: bool) -> None:
         """Ground and buildings translucent so pipes and manholes show (a display mode, not a layer setting)."""
@@ -886,24 +931,14 @@ class MainWindow(QMainWindow):
                 self.mark_modified()
 
     def fly_to_feature(self, layer: Any, fid: int) -> bool:
-        """Frame feature ``fid`` of ``layer`` in the 3D view (for the attribute table, query results,
-        inspector). False, with a status-bar message, when the scene does not draw that feature."""
-        if self.scene is None:
-            return False
-        try:
-            self.scene.fly_to_feature(layer, int(fid))
-        except KeyError as exc:
-            self.statusBar().showMessage(str(exc).strip("'\""), 8000)
-            return False
-        self.view.request_render()
-        self.camera_moved()
-        return True
+        """Frame feature ``fid`` of ``layer`` in the 3D view (see :meth:`Workbench.fly_to_feature`)."""
+        return self.workbench.fly_to_feature(layer, fid)
 
     def zoom_to_layer(self, layer: Any) -> None:
         if self.scene is not None:
             self.scene.fly_to_extent(layer.bounds)
             self.view.request_render()
-            self.camera_moved()
+            self.workbench.notify_camera_moved()
 
     def set_measure_mode(self, mode: str | None) -> None:
         """Start measuring (``"distance"``, ``"area"``, ``"height"``) or stop (None)."""
@@ -1012,10 +1047,9 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._closed = True
+        self.workbench.edits.close_all()  # what was left was saved or discarded by maybe_save()
         self.cancel_all_tasks()
-        refresher = getattr(self, "db_refresher", None)
-        if refresher is not None:
-            refresher.close()  # stop polling the database and close its listeners
+        self.db_refresher.close()  # stop polling the database and close its listeners
         self.tasks.wait(5000)
         settings = QSettings()
         settings.setValue("mainWindow/geometry", self.saveGeometry())

@@ -30,7 +30,7 @@ def format_area(m2: float) -> str:
 
 
 class MeasureTool(QObject):
-    """The measuring state of a main window. ``mode`` is None or one of :data:`MODES`.
+    """The measuring state of a workbench's 3D view. ``mode`` is None or one of :data:`MODES`.
 
     Signals: ``result(str)`` with the formatted result after every click or reset.
     Attributes after a measurement: ``points`` (n, 3) world, ``values`` (dict of numbers:
@@ -40,9 +40,9 @@ class MeasureTool(QObject):
 
     result = Signal(str)
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, bench: Any) -> None:
+        super().__init__(bench)
+        self.bench = bench
         self.mode: str | None = None
         self.points = np.empty((0, 3))
         self.values: dict[str, float] = {}
@@ -76,7 +76,7 @@ class MeasureTool(QObject):
         self.values = {}
         if self.overlay is not None:
             self.overlay.clear()
-            self.window.view.request_render()
+            self.bench.request_render()
         self.result.emit(self._prompt() if self.mode else "")
 
     def _prompt(self) -> str:
@@ -85,7 +85,7 @@ class MeasureTool(QObject):
                 "height": tr("单击建筑测量其高出地面的高度")}[self.mode]
 
     def _ensure_overlay(self) -> MeasureOverlay | None:
-        scene = self.window.scene
+        scene = self.bench.scene
         if scene is None:
             return None
         overlay = self.overlay
@@ -98,7 +98,7 @@ class MeasureTool(QObject):
         if self.overlay is not None:
             self.overlay.close()
             self.overlay = None
-            self.window.view.request_render()
+            self.bench.request_render()
 
     def add_pick(self, pick: Any) -> None:
         """Add a PickResult (None: a click on the sky, ignored)."""
@@ -128,11 +128,11 @@ class MeasureTool(QObject):
         overlay = self._ensure_overlay()
         if overlay is not None:
             overlay.set_points(pts, closed=self.mode == "area")
-            self.window.view.request_render()
+            self.bench.request_render()
         self.result.emit(text)
 
     def _measure_height(self, pick: Any) -> None:
-        scene = self.window.scene
+        scene = self.bench.scene
         x, y, z = (float(v) for v in pick.world_xyz)
         context = scene.context if scene is not None else None
         ground = float(context.ground(np.array([x]), np.array([y]), default=np.nan)[0]) if context else float("nan")
@@ -153,7 +153,7 @@ class MeasureTool(QObject):
         overlay = self._ensure_overlay()
         if overlay is not None:
             overlay.set_points(self.points)
-            self.window.view.request_render()
+            self.bench.request_render()
         self.result.emit(f"{name}" + tr("高出地面") + f" {top - ground:.2f} m  ("
                          + tr("顶部") + f" {top:.2f} m，" + tr("地面") + f" {ground:.2f} m)")
 

@@ -155,12 +155,12 @@ class OverviewWidget(pg.PlotWidget):
 
 
 class OverviewDock(QDockWidget):
-    """The overview map following ``window.view``'s camera; a click moves the camera there."""
+    """The overview map following the workbench's camera; a click moves the camera there."""
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(tr("鹰眼图"), window)
+    def __init__(self, bench: Any) -> None:
+        super().__init__(tr("鹰眼图"), bench.dialog_parent)
         self.setObjectName("OverviewDock")
-        self.window_ = window
+        self.bench = bench
         body = QWidget(self)
         layout = QVBoxLayout(body)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -178,9 +178,7 @@ class OverviewDock(QDockWidget):
         self.map.move_requested.connect(self.move_camera_to)
         self._camera: Any = None
         self._observer = 0
-        view = getattr(window, "view", None)
-        if view is not None and hasattr(view, "camera_changed"):
-            view.camera_changed.connect(self._timer.start)
+        bench.camera_changed.connect(self._timer.start)
 
     def set_project(self, project: Any) -> None:
         self.map.set_district(project.layers)
@@ -192,17 +190,17 @@ class OverviewDock(QDockWidget):
         if self._camera is not None:
             self._camera.RemoveObserver(self._observer)
             self._camera = None
-        scene = getattr(self.window_, "scene", None)
+        scene = self.bench.scene
         if scene is None:
             return
         self._camera = scene.renderer.GetActiveCamera()
         self._observer = self._camera.AddObserver("ModifiedEvent", lambda *_: self._timer.start())
 
     def update_footprint(self) -> None:
-        scene = getattr(self.window_, "scene", None)
+        scene = self.bench.scene
         if scene is None or scene.origin is None:
             return
-        view = getattr(self.window_, "view", None)
+        view = self.bench.view
         aspect = view.width() / view.height() if view is not None and view.height() > 0 else None
         corners = camera_footprint(scene, aspect)
         cam = scene.renderer.GetActiveCamera()
@@ -211,7 +209,7 @@ class OverviewDock(QDockWidget):
 
     def move_camera_to(self, x: float, y: float) -> None:
         """Shift the camera so its focal point is above world (x, y); direction and height kept."""
-        scene = getattr(self.window_, "scene", None)
+        scene = self.bench.scene
         if scene is None or scene.origin is None:
             return
         state = scene.camera_state()
@@ -220,9 +218,6 @@ class OverviewDock(QDockWidget):
         state["position"] = [state["position"][0] + dx, state["position"][1] + dy, state["position"][2]]
         state["focal_point"] = [fx + dx, fy + dy, state["focal_point"][2]]
         scene.set_camera_state(state)
-        view = getattr(self.window_, "view", None)
-        if view is not None:
-            view.request_render()
-            if hasattr(view, "camera_changed"):
-                view.camera_changed.emit()
+        self.bench.request_render()
+        self.bench.notify_camera_moved()
         self.update_footprint()

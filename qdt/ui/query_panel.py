@@ -51,10 +51,6 @@ from qdt.ui.i18n import tr
 from qdt.ui.inspector import catalogue_name, display_value
 from qdt.ui.tasks import TaskHandle, TaskRunner
 
-# the window's runner already runs tasks on Python threads (see qdt.ui.tasks.TaskRunner)
-ThreadTaskRunner = TaskRunner
-
-
 PREDICATE_LABELS = {
     "intersects": "相交", "within": "位于内部", "contains": "包含", "touches": "接触", "crosses": "穿越",
     "overlaps": "重叠", "disjoint": "分离", "dwithin": "距离以内",
@@ -111,13 +107,8 @@ class FrameModel(QAbstractTableModel):
         return str(section + 1)
 
 
-def _vector_layers(window: Any) -> list[Any]:
-    from qdt.layers import VectorLayer
-
-    project = getattr(window, "project", None)
-    if project is None:
-        return []
-    return [lyr for lyr in project.layers if isinstance(lyr, VectorLayer)]
+def _vector_layers(bench: Any) -> list[Any]:
+    return bench.vector_layers() if bench is not None else []
 
 
 class QueryDialog(QDialog):
@@ -130,14 +121,13 @@ class QueryDialog(QDialog):
     finished_query = Signal(object)
     failed_query = Signal(str)
 
-    def __init__(self, window: Any, results: ResultsDock) -> None:
-        super().__init__(window)
+    def __init__(self, bench: Any, results: ResultsDock) -> None:
+        super().__init__(bench.dialog_parent)
         self.setWindowTitle(tr("空间查询"))
         self.setObjectName("QueryDialog")
-        self.window_ = window
+        self.bench = bench
         self.results = results
         self.handle: Any = None
-        self.runner = ThreadTaskRunner(self)
         form = QFormLayout(self)
         self.mode_box = QComboBox(self)
         for mode in MODES:
@@ -190,7 +180,7 @@ class QueryDialog(QDialog):
         self._mode_changed()
 
     def refresh_layers(self) -> None:
-        layers = _vector_layers(self.window_)
+        layers = _vector_layers(self.bench)
         for box in (self.layer_box, self.other_box):
             current = box.currentData()
             box.clear()
@@ -215,7 +205,7 @@ class QueryDialog(QDialog):
                 self.layer_box.setCurrentIndex(index)
 
     def _pipescatalogue_name(self) -> str | None:
-        for lyr in _vector_layers(self.window_):
+        for lyr in _vector_layers(self.bench):
             if getattr(lyr, "feature_class", None) == "pipe":
                 return lyr.name
         return None
@@ -242,9 +232,9 @@ class QueryDialog(QDialog):
         return query
 
     def run(self) -> Any:
-        """Start the query (or clearance check) on the window's task runner, with the status bar's
+        """Start the query (or clearance check) on the workbench's task runner, with the status bar's
         progress bar and cancel button; returns the task handle."""
-        project = getattr(self.window_, "project", None)
+        project = self.bench.project
         if project is None:
             self._fail(tr("请先打开项目"))
             return None
@@ -276,11 +266,7 @@ class QueryDialog(QDialog):
             handle.failed.connect(self._task_failed)
             handle.cancelled.connect(self._task_cancelled)
 
-        start = getattr(self.window_, "run_with_progress", None)  # the window's progress bar and cancel button
-        if start is not None:
-            return start(task, connect)
-        runner = getattr(self.window_, "tasks", None) or self.runner
-        return runner.start(task, connect)
+        return self.bench.run_with_progress(task, connect)
 
     def cancel(self) -> None:
         if self.handle is not None and not self.handle.done:
@@ -292,9 +278,7 @@ class QueryDialog(QDialog):
         return not isinstance(sender, TaskHandle) or sender is self.handle
 
     def _status_message(self, text: str) -> None:
-        bar = self.window_.statusBar() if hasattr(self.window_, "statusBar") else None
-        if bar is not None:
-            bar.showMessage(text, 8000)
+        self.bench.show_message(text, 8000)
 
     def _task_failed(self, message: str, _details: str = "") -> None:
         if self._from_current():
@@ -354,10 +338,10 @@ class ResultsDock(QDockWidget):
     exported = Signal(object)
     export_failed = Signal(str)
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(tr("查询结果"), window)
+    def __init__(self, bench: Any = None) -> None:
+        super().__init__(tr("查询结果"), getattr(bench, "dialog_parent", None))
         self.setObjectName("QueryResultsDock")
-        self.window_ = window
+        self.bench = bench
         self.result: Any = None
         self.rows: pd.DataFrame = pd.DataFrame()
         body = QWidget(self)
@@ -436,7 +420,7 @@ class ResultsDock(QDockWidget):
         if self.result is None:
             return None
         if hasattr(self.result, "violations"):
-            project = getattr(self.window_, "project", None)
+            project = getattr(self.bench, "project", None)
             return find_layer(project.layers, self.result.layer) if project is not None else None
         return self.result.layer
 
@@ -454,9 +438,11 @@ class ResultsDock(QDockWidget):
         if layer is None:
             return
         apply_selection(layer, self.result_fids())
-        view = getattr(self.window_, "view", None)
-        if view is not None:
-            view.request_render()
+        self._request_render()
+
+    def _request_render(self) -> None:
+        if self.bench is not None:
+            self.bench.request_render()
 
     def _zoom_current(self) -> None:
         index = self.view.currentIndex()
@@ -467,7 +453,7 @@ class ResultsDock(QDockWidget):
         if self.result is None or row < 0 or row >= len(self.rows):
             return
         layer = self._result_layer()
-        scene = getattr(self.window_, "scene", None)
+        scene = getattr(self.bench, "scene", None)
         if hasattr(self.result, "violations"):
             x, y = float(self.rows["x"].iloc[row]), float(self.rows["y"].iloc[row])
             if scene is not None and np.isfinite(x) and np.isfinite(y):
@@ -476,19 +462,9 @@ class ResultsDock(QDockWidget):
                     layer.selection = [int(self.rows["fid_a"].iloc[row]), int(self.rows["fid_b"].iloc[row])]
         else:
             fid = int(self.rows["fid"].iloc[row])
-            fly = getattr(self.window_, "fly_to_feature", None)
-            try:
-                if fly is not None:
-                    fly(layer, fid)
-                elif scene is not None:
-                    scene.fly_to_feature(layer, fid)
-            except KeyError as exc:
-                bar = self.window_.statusBar() if hasattr(self.window_, "statusBar") else None
-                if bar is not None:
-                    bar.showMessage(str(exc.args[0]), 8000)
-        view = getattr(self.window_, "view", None)
-        if view is not None:
-            view.request_render()
+            if self.bench is not None:
+                self.bench.fly_to_feature(layer, fid)  # a feature not drawn: a status-bar message
+        self._request_render()
 
     # --- export ------------------------------------------------------------------------------------
     def export(self, path: str | Path | None = None, suffix: str = ".csv") -> Any:
@@ -515,7 +491,7 @@ class ResultsDock(QDockWidget):
         task = Task(tr("正在导出查询结果…"), lambda _p, _c: export_frame(frame, target, layer_name=name),
                     cancellable=False)  # one write through a temporary file: nothing to stop halfway
         self.last_error = ""
-        runner = getattr(self.window_, "tasks", None) or self._runner()
+        runner = self.bench.tasks if self.bench is not None else self._runner()
         self.export_handle = runner.start(task, finished=self._exported, failed=self._export_failed)
         return self.export_handle
 
@@ -535,9 +511,8 @@ class ResultsDock(QDockWidget):
         self.export_failed.emit(message)
 
     def _status(self, text: str) -> None:
-        bar = self.window_.statusBar() if hasattr(self.window_, "statusBar") else None
-        if bar is not None:
-            bar.showMessage(text, 10000)
+        if self.bench is not None:
+            self.bench.show_message(text, 10000)
 
 
 _CLEARANCE_HEADERS = {

@@ -1,17 +1,13 @@
-"""View-window loading of database tables: the PostGIS side of :mod:`qdt.io.window`.
-
-The loader, its tiles, cache, prefetch and budget are :mod:`qdt.io.window` (one mechanism for
-GeoPackage layers and database tables, re-exported here); this module adds what only a
-database needs: the first window from the planner's extent estimate (:func:`extent_window`).
+"""PostGIS view windows: the generic loading of :mod:`qdt.io.window` (re-exported here), and a
+table's first window from its extent statistics.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from qdt.io.postgis.connection import DatabaseError
-from qdt.io.window import (  # noqa: F401 - re-exported: the PostGIS API kept its names
+from qdt.io.window import (
     _LOAD_LOCK,
     DEFAULT_BUDGET,
     DEFAULT_MARGIN,
@@ -19,20 +15,14 @@ from qdt.io.window import (  # noqa: F401 - re-exported: the PostGIS API kept it
     ViewWindow,
     ViewWindowLoader,
     apply_window,
+    camera_ground_bbox,
     capped,
-    loader_for,
+    window_loader_for,
 )
+from qdt.layers.vector import VectorLayer
 
-
-def camera_ground_bbox(position: Any, focal_point: Any, view_angle: float = 30.0,
-                       aspect: float = 1.5) -> tuple[float, float, float, float]:
-    """Ground rectangle a saved camera looks at: around the focal point, as wide as the view
-    cone is at the focal distance (``tan(view_angle)`` × distance, ``aspect`` wider than high),
-    capped to :data:`MAX_VIEW_SIDE_M`. Used before a 3D view exists (opening a project)."""
-    fx, fy = float(focal_point[0]), float(focal_point[1])
-    distance = math.dist(tuple(float(v) for v in position), tuple(float(v) for v in focal_point))
-    half = max(distance * math.tan(math.radians(float(view_angle))), 1.0)
-    return capped((fx - half * aspect, fy - half, fx + half * aspect, fy + half))
+__all__ = ["_LOAD_LOCK", "DEFAULT_BUDGET", "DEFAULT_MARGIN", "MAX_VIEW_SIDE_M", "ViewWindow", "ViewWindowLoader",
+           "apply_window", "camera_ground_bbox", "capped", "extent_window", "loader_for"]
 
 
 def extent_window(uri: str, layer: str, project_crs: Any = "EPSG:4549", *,
@@ -96,3 +86,6 @@ def describe_uri(uri: str) -> str:
     return describe(conninfo_of(uri))
 
 
+def loader_for(layer: VectorLayer, **kwargs: Any) -> ViewWindowLoader:
+    """A :class:`ViewWindowLoader` for a project layer read from PostGIS (same table, class, name)."""
+    return window_loader_for(layer, **kwargs)
