@@ -184,7 +184,14 @@ def test_a_city_bigger_than_the_memory_budget_answers_whole_layer_queries_exactl
     small_threshold.chunk_rows = 700
     lights_bytes = streaming.frame_bytes(pyogrio.read_dataframe(gpkg, layer="streetlights"))
     assert lights_bytes > streaming.tile_cache.budget
-    layers = _by_source(open_project(tmp_path / "qingdao_shinan.qdt"))
+    from qdt.project.model import Camera
+    from qdt.project.store import attach_layers, load_project, open_layers
+
+    project = load_project(tmp_path / "qingdao_shinan.qdt")  # opened at street level in the first district
+    project.camera = Camera((534600.0, 3991900.0, 300.0), (534600.0, 3992200.0, 0.0))
+    open_layers(project)
+    attach_layers(project)
+    layers = _by_source(project)
     assert is_streamed(layers["streetlights"]) and is_streamed(layers["pipes"])
     result = run_query(Query("streetlights", predicate="dwithin", distance=25, other="smart_poles"), layers)
     sql = ("SELECT a.fid AS qfid, 0 AS pad FROM streetlights a WHERE EXISTS (SELECT 1 FROM rtree_smart_poles_geom r "
@@ -205,13 +212,15 @@ def test_a_tile_that_fails_is_reported_not_fatal(both, small_threshold, monkeypa
     _, streamed, _ = both
     small_threshold.tile_size_m = 250.0
     loader = loader_for(streamed["manholes"])
-    real = ViewWindowLoader._read_tile
+    view = (534200.0, 3992200.0, 534600.0, 3992500.0)
+    first = loader.load(view)
 
-    def flaky(self, tile, is_cancelled):
-        if tile == (2137, 15969):
-            raise ReadError("disk I/O error")
-        return real(self, tile, is_cancelled)
+    def broken(self, tiles, is_cancelled):
+        raise ReadError("disk I/O error")
 
-    monkeypatch.setattr(ViewWindowLoader, "_read_tile", flaky)
-    window = loader.load((534200.0, 3992200.0, 534600.0, 3992500.0))
-    assert window.failed_tiles and "disk I/O error" in window.failed_tiles[0] and window.count > 0
+    monkeypatch.setattr(ViewWindowLoader, "_read_tiles", broken)
+    window = loader.load((view[0] + 300, view[1], view[2] + 300, view[3]))  # some tiles cached, the new ones fail
+    assert window.failed_tiles and "disk I/O error" in window.failed_tiles[0]
+    assert 0 < window.count < first.count + 10**6 and not window.overview
+    with pytest.raises(ReadError, match="no tile could be read"):
+        loader.load((view[0] + 5000, view[1], view[2] + 5000, view[3]))

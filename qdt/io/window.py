@@ -250,7 +250,11 @@ class ViewWindowLoader:
             return True
         if self.last.overview:
             return not self.is_far(view)
-        if self.last.truncated or self.last.bbox is None or self.is_far(view):
+        if self.is_far(view):
+            if not self.database:
+                return True
+            view = capped(view)  # a database has no overview: its window around the centre
+        if self.last.truncated or self.last.bbox is None:
             return True
         x0, y0, x1, y1 = view
         w = self.last.bbox
@@ -285,22 +289,40 @@ class ViewWindowLoader:
         with _LOAD_LOCK:
             return load_layer(self.source, self.project_crs, progress, is_cancelled, request=request)
 
-    def _read_tile(self, tile: tuple[int, int], is_cancelled: CancelFn | None) -> tuple[gpd.GeoDataFrame, bool, Any]:
+    def _read_tiles(self, tiles: list[tuple[int, int]], is_cancelled: CancelFn | None
+                    ) -> tuple[dict[tuple[int, int], gpd.GeoDataFrame], bool, Any]:
+        """Read ``tiles`` in ONE request (the rectangle around them, served by the index) and
+        split the features by the tile their bounding-box centre lies in. Returns (tile → frame
+        with a ``__row_version`` column when the source keeps versions, whether the budget cut
+        the read, the load result)."""
         size = settings.tile_size_m
-        x0, y0 = tile[0] * size, tile[1] * size
-        result = self._read(self._request((x0, y0, x0 + size, y0 + size), self.budget + 1), None, is_cancelled)
+        ii = np.array([t[0] for t in tiles])
+        jj = np.array([t[1] for t in tiles])
+        box = (float(ii.min() * size), float(jj.min() * size),
+               float((ii.max() + 1) * size), float((jj.max() + 1) * size))
+        limit = self.budget * max(1, len(tiles)) + 1
+        result = self._read(self._request(box, limit), None, is_cancelled)
         frame = result.layer.frame
-        truncated = len(frame) > self.budget
+        truncated = len(frame) >= limit
+        ver = result.layer.metadata.get("row_versions")
+        if ver is not None:
+            values = ver.to_numpy() if len(ver) == len(frame) else ver.reindex(frame.index).to_numpy()
+            frame = frame.assign(__row_version=values)
+        out: dict[tuple[int, int], gpd.GeoDataFrame] = {}
         if len(frame) and frame.geometry.name in frame.columns:
             b = shapely.bounds(frame.geometry.to_numpy())
             cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
-            mine = (cx >= x0) & (cx < x0 + size) & (cy >= y0) & (cy < y0 + size)
-            mine |= ~np.isfinite(cx)  # empty geometry: keep it in the tile that read it
-            frame = frame[mine]
-        versions = result.layer.metadata.get("row_versions")
-        if versions is not None:
-            result.layer.metadata["row_versions"] = versions.reindex(frame.index)
-        return frame, truncated, result
+            ti = np.floor(np.nan_to_num(cx, nan=box[0]) / size).astype(np.int64)
+            tj = np.floor(np.nan_to_num(cy, nan=box[1]) / size).astype(np.int64)
+            keys = pd.Series(list(zip(ti.tolist(), tj.tolist(), strict=True)), index=frame.index)
+            wanted = set(tiles)
+            for key, rows in frame.groupby(keys.to_numpy(), sort=False).indices.items():
+                if key in wanted:
+                    out[key] = frame.iloc[rows]
+        empty = frame.iloc[:0]
+        for tile in tiles:
+            out.setdefault(tile, empty)
+        return out, truncated, result
 
     def load(self, view: tuple[float, float, float, float] | None, progress: ProgressFn | None = None,
              is_cancelled: CancelFn | None = None, *, exact: bool = False) -> ViewWindow:
@@ -330,35 +352,30 @@ class ViewWindowLoader:
         key = self._key()
         keep = {(*key, t) for t in tiles}
         frames: list[gpd.GeoDataFrame] = []
-        versions: list[Any] = []
         truncated = False
         warnings: list[str] = []
         failed: list[str] = []
         template: Any = None
-        read = 0
-        for n, tile in enumerate(tiles):
-            if is_cancelled is not None:
-                check_cancel(is_cancelled)
-            if progress is not None:
-                progress(n / max(len(tiles), 1), f"{self.source.name or self.source.layer}: tile {n + 1}/{len(tiles)}")
+        missing = []
+        for tile in tiles:
             cached = tile_cache.get((*key, tile))
             if cached is None:
-                try:
-                    frame, cut, result = self._read_tile(tile, is_cancelled)
-                except ReadError as exc:
-                    failed.append(f"tile {tile}: {exc}")
-                    continue
-                template = template or result
-                warnings.extend(w for w in result.warnings if w not in warnings)
-                ver = result.layer.metadata.get("row_versions")
-                if ver is not None:
-                    frame = frame.assign(__row_version=ver.to_numpy())
-                tile_cache.put((*key, tile), frame, cut, keep)
-                read += 1
+                missing.append(tile)
             else:
-                frame, cut = cached
-            truncated |= cut
-            frames.append(frame)
+                frames.append(cached[0])
+        if progress is not None:
+            progress(0.0, f"{self.source.name or self.source.layer}: {len(missing)}/{len(tiles)} tiles to read")
+        if missing:
+            try:
+                read, truncated, template = self._read_tiles(missing, is_cancelled)
+            except ReadError as exc:
+                failed.append(f"tiles {missing[0]}…: {exc}")
+            else:
+                warnings.extend(w for w in template.warnings if w not in warnings)
+                for tile, frame in read.items():
+                    if not truncated:  # an incomplete tile is never cached
+                        tile_cache.put((*key, tile), frame, False, keep)
+                    frames.append(frame)
         if failed and not frames:
             raise ReadError(f"layer '{self.source.layer}': no tile could be read ({failed[0]})")
         if template is None:  # every tile came from the cache: the layer's structure only
@@ -376,8 +393,8 @@ class ViewWindowLoader:
             frame = frame.drop(columns="__row_version")
             layer.metadata["row_versions"] = pd.Series(versions.to_numpy(), index=frame.index)
         layer.frame = frame
-        return ViewWindow(layer, bbox, truncated, 0.0, warnings, tiles=len(tiles), tiles_read=read,
-                          failed_tiles=failed)
+        return ViewWindow(layer, bbox, truncated, 0.0, warnings, tiles=len(tiles), tiles_read=len(missing) - (
+            len(missing) if failed else 0), failed_tiles=failed)
 
     def _finish(self, window: ViewWindow, started: float) -> ViewWindow:
         layer = window.layer
@@ -398,22 +415,18 @@ class ViewWindowLoader:
         ahead = self.window_for(capped((view[0] + motion[0], view[1] + motion[1],
                                         view[2] + motion[0], view[3] + motion[1])))
         key = self._key()
-        read = 0
-        for tile in self.tiles_for(ahead):
-            if is_cancelled is not None and is_cancelled():
-                break
-            if tile_cache.get((*key, tile)) is not None:
-                continue
-            try:
-                frame, cut, result = self._read_tile(tile, is_cancelled)
-            except ReadError:
-                continue  # the load itself will report it
-            ver = result.layer.metadata.get("row_versions")
-            if ver is not None:
-                frame = frame.assign(__row_version=ver.to_numpy())
-            tile_cache.put((*key, tile), frame, cut)
-            read += 1
-        return read
+        missing = [t for t in self.tiles_for(ahead) if tile_cache.get((*key, t)) is None]
+        if not missing or (is_cancelled is not None and is_cancelled()):
+            return 0
+        try:
+            read, truncated, _ = self._read_tiles(missing, is_cancelled)
+        except ReadError:
+            return 0  # the load itself will report it
+        if truncated:
+            return 0
+        for tile, frame in read.items():
+            tile_cache.put((*key, tile), frame, False)
+        return len(read)
 
     # --- the overview ---------------------------------------------------------------------
     def _overview(self, progress: ProgressFn | None, is_cancelled: CancelFn | None) -> ViewWindow:
@@ -518,11 +531,14 @@ def overview_path(path: str, layer: str) -> Path:
     return cache / f"{key}.{safe}.{stamp}.gpkg"
 
 
-def layer_count(path: str, layer: str) -> int:
-    """Feature count of a GeoPackage layer from its metadata (no scan when GDAL keeps it)."""
+def layer_count(path: str, layer: str, *, spatial: bool = False) -> int:
+    """Feature count of a GeoPackage layer from its metadata (no scan when GDAL keeps it);
+    ``spatial``: 0 for a layer without geometry (an attribute table is never streamed by view)."""
     import pyogrio
 
     info = pyogrio.read_info(path, layer=layer)
+    if spatial and info.get("geometry_type") is None:
+        return 0
     return int(info.get("features", -1))
 
 
