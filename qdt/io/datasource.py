@@ -189,7 +189,7 @@ class FileDataSource(DataSource):
         from qdt.io.window import layer_count, settings
 
         try:
-            return layer_count(self.path, layer, spatial=True) >= settings.threshold_features
+            return layer_count(self.path, layer) >= settings.threshold_features
         except Exception:  # noqa: BLE001 - an unreadable layer loads whole and reports its own error
             return False
 

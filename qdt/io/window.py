@@ -64,6 +64,9 @@ DEFAULT_BUDGET = 50_000
 #: Extra area around the visible rectangle, as a fraction of its width/height on each side.
 DEFAULT_MARGIN = 0.25
 
+#: Rows of a streamed table without geometry held in memory (its first page).
+TABLE_PAGE_ROWS = 2000
+
 #: Longest side, in metres, of the ground rectangle asked from the store (a camera looking at
 #: the horizon, or a project opened without a camera, would otherwise ask for the whole city).
 MAX_VIEW_SIDE_M = 4000.0
@@ -88,7 +91,7 @@ class StreamingSettings:
         A view wider than this shows the overview.
     """
 
-    threshold_features: int = 50_000
+    threshold_features: int = 5_000
     memory_budget_mb: float = 1024.0
     tile_size_m: float = 500.0
     chunk_rows: int = 50_000
@@ -226,6 +229,18 @@ class ViewWindowLoader:
         self.last: ViewWindow | None = None
         self.database = _is_database(str(uri))
 
+    def _spatial(self) -> bool:
+        """Files: whether the layer has geometry (read once from its metadata)."""
+        if not hasattr(self, "_has_geometry"):
+            import pyogrio
+
+            try:
+                info = pyogrio.read_info(str(self.source.path), layer=self.source.layer)
+                self._has_geometry = info.get("geometry_type") is not None
+            except Exception:  # noqa: BLE001 - the read itself reports an unreadable layer
+                self._has_geometry = True
+        return self._has_geometry
+
     # --- rectangles -----------------------------------------------------------------------
     def window_for(self, view: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
         """The rectangle loaded for a visible rectangle (widened by the margin)."""
@@ -248,6 +263,8 @@ class ViewWindowLoader:
         """False while ``view`` stays inside the last complete window (or stays far, on the overview)."""
         if self.last is None:
             return True
+        if not self.last.layer.has_geometry:  # an attribute table: its rows do not depend on the view
+            return False
         if self.last.overview:
             return not self.is_far(view)
         if self.is_far(view):
@@ -333,14 +350,21 @@ class ViewWindowLoader:
         ``failed_tiles`` and the others still load; only when every tile fails does it raise.
         """
         started = time.perf_counter()
+        if self.last is not None and not self.last.layer.has_geometry:
+            return self.last  # an attribute table: the first rows, whatever the view
         if view is not None and self.is_far(view) and not self.database:
             return self._finish(self._overview(progress, is_cancelled), started)
+        if view is not None and not self.database and not self._spatial():
+            view = None
         if view is None:
-            result = self._read(self._request(None, self.budget + 1), progress, is_cancelled)
+            # a table without geometry (or rows): its first rows; a file's first page only, the
+            # attribute table and queries read the rest from the file
+            budget = self.budget if self.database else min(self.budget, TABLE_PAGE_ROWS)
+            result = self._read(self._request(None, budget + 1), progress, is_cancelled)
             layer = result.layer
-            truncated = layer.feature_count > self.budget
+            truncated = layer.feature_count > budget
             if truncated:
-                layer.frame = layer.frame.iloc[: self.budget]
+                layer.frame = layer.frame.iloc[: budget]
             window = ViewWindow(layer, None, truncated, 0.0, list(result.warnings))
             return self._finish(window, started)
         bbox = tuple(float(v) for v in view) if exact else self.window_for(capped(view))
@@ -556,6 +580,8 @@ def build_overview(path: str, layer: str, out: Path) -> Path:
     if tmp.exists():
         tmp.unlink()
     geometry_type = None
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise ReadError(f"layer '{layer}' has no geometry: it has no overview")
     if len(frame):
         types = set(shapely.get_type_id(frame.geometry.to_numpy()).tolist())
         geometry_type = {frozenset({3, 6}): "MultiPolygon"}.get(frozenset(types))
