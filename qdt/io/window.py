@@ -523,6 +523,16 @@ def window_loader_for(layer: VectorLayer, **kwargs: Any) -> ViewWindowLoader:
 loader_for = window_loader_for
 
 
+def in_window_tiles(geometry: Any, bbox: tuple[float, float, float, float]) -> np.ndarray:
+    """Which of ``geometry`` a window over ``bbox`` holds: those whose bounding-box centre lies
+    in one of the tiles covering ``bbox`` (what :meth:`ViewWindowLoader.load` returns, budget aside)."""
+    size = settings.tile_size_m
+    b = shapely.bounds(np.asarray(geometry))
+    cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    return ((cx >= math.floor(bbox[0] / size) * size) & (cx < (math.floor(bbox[2] / size) + 1) * size)
+            & (cy >= math.floor(bbox[1] / size) * size) & (cy < (math.floor(bbox[3] / size) + 1) * size))
+
+
 def is_streamed(layer: Any) -> bool:
     """True for a layer that holds only a view window of its source (a streamed file layer or a
     database table): whole-layer questions must go to the source."""
