@@ -352,10 +352,10 @@ class ViewWindowLoader:
         started = time.perf_counter()
         if self.last is not None and not self.last.layer.has_geometry:
             return self.last  # an attribute table: the first rows, whatever the view
-        if view is not None and self.is_far(view) and not self.database:
-            return self._finish(self._overview(progress, is_cancelled), started)
         if view is not None and not self.database and not self._spatial():
             view = None
+        if view is not None and self.is_far(view) and not self.database:
+            return self._finish(self._overview(progress, is_cancelled), started)
         if view is None:
             # a table without geometry (or rows): its first rows; a file's first page only, the
             # attribute table and queries read the rest from the file
