@@ -393,6 +393,8 @@ class ViewWindowLoader:
             try:
                 read, truncated, template = self._read_tiles(missing, is_cancelled)
             except ReadError as exc:
+                if not frames:
+                    raise  # nothing to show: the error as it is (a table to fix keeps its `missing`)
                 failed.append(f"tiles {missing[0]}…: {exc}")
             else:
                 warnings.extend(w for w in template.warnings if w not in warnings)
@@ -400,8 +402,6 @@ class ViewWindowLoader:
                     if not truncated:  # an incomplete tile is never cached
                         tile_cache.put((*key, tile), frame, False, keep)
                     frames.append(frame)
-        if failed and not frames:
-            raise ReadError(f"layer '{self.source.layer}': no tile could be read ({failed[0]})")
         if template is None:  # every tile came from the cache: the layer's structure only
             template = self._read(self._request(None, 0))
         layer = template.layer
