@@ -224,3 +224,32 @@ def test_a_tile_that_fails_is_reported_not_fatal(both, small_threshold, monkeypa
     assert 0 < window.count < first.count + 10**6 and not window.overview
     with pytest.raises(ReadError, match="disk I/O error"):  # nothing cached there: the error itself
         loader.load((view[0] + 5000, view[1], view[2] + 5000, view[3]))
+
+
+def test_picks_on_streamed_layers_equal_fully_loaded_ones(both, small_threshold):
+    """The 3D view picks the same features at the same exact positions on streamed windows."""
+    from qdt.layers import LayerList
+    from tests.test_render_picking import framed_scene
+
+    _, streamed, whole = both
+    view = (534150.0, 3992250.0, 534550.0, 3992550.0)
+    for name in ("buildings", "streetlights"):
+        apply_window(streamed[name], loader_for(streamed[name]).load(view))
+        assert streamed[name].feature_count < whole[name].feature_count
+    answers = []
+    for layers in (streamed, whole):
+        shown = LayerList()
+        for name in ("buildings", "streetlights"):
+            shown.append(layers[name])
+        frames = framed_scene(shown)
+        scene = next(frames)
+        scene.set_camera_state({"position": [534350.0, 3992150.0, 250.0], "focal_point": [534350.0, 3992400.0, 0.0],
+                                "view_up": [0.0, 0.0, 1.0], "view_angle": 30.0})
+        scene.renderer.GetRenderWindow().Render()
+        picks = [scene.pick(float(x), float(y)) for x in range(40, 800, 60) for y in range(40, 600, 60)]
+        answers.append([None if p is None else (p.layer.source_layer, p.fid, tuple(np.round(p.world_xyz, 2)))
+                        for p in picks])
+        frames.close()
+    assert answers[0] == answers[1]
+    assert sum(a is not None for a in answers[0]) > 20
+    assert {a[0] for a in answers[0] if a is not None} >= {"buildings"}

@@ -95,7 +95,7 @@ class StreamingSettings:
     memory_budget_mb: float = 1024.0
     tile_size_m: float = 500.0
     chunk_rows: int = 50_000
-    overview_features: int = 20_000
+    overview_features: int = 8_000
     far_view_m: float = MAX_VIEW_SIDE_M
 
 
