@@ -253,3 +253,30 @@ def test_picks_on_streamed_layers_equal_fully_loaded_ones(both, small_threshold)
     assert answers[0] == answers[1]
     assert sum(a is not None for a in answers[0]) > 20
     assert {a[0] for a in answers[0] if a is not None} >= {"buildings"}
+
+
+def test_the_table_of_a_streamed_layer_pages_sorts_and_filters_from_the_file(both):
+    from qdt.query.paging import StreamedTable
+
+    _, streamed, whole = both
+    layer = streamed["manholes"]
+    apply_window(layer, loader_for(layer).load((534000.0, 3992000.0, 534300.0, 3992200.0)))
+    table = StreamedTable(layer)
+    frame = whole["manholes"].frame
+    assert table.count() == len(frame) > layer.feature_count
+    # every row, in fid order, in pages
+    order = table.order()
+    rows = [table.page(order, offset, 700) for offset in range(0, len(order), 700)]
+    import pandas as pd
+
+    pages = pd.concat(rows)
+    assert pages.index.tolist() == frame.index.tolist()
+    assert pages.drop(columns="geometry").equals(frame.drop(columns="geometry"))
+    # sorted by depth (descending, ties by fid) and filtered by an expression, without loading the layer
+    order = table.order(sort="depth", descending=True, where="network = 'PS' AND status = 2")
+    want = frame[(frame.network == "PS") & (frame.status == 2)]
+    want = want.assign(_fid=want.index).sort_values(["depth", "_fid"], ascending=[False, True])
+    assert order.tolist() == want.index.tolist() and len(order) > 0
+    assert table.page(order, 5, 10).index.tolist() == want.index[5:15].tolist()
+    with pytest.raises(Exception, match="not found"):
+        table.order(sort="no_such_field")
