@@ -280,3 +280,25 @@ def test_the_table_of_a_streamed_layer_pages_sorts_and_filters_from_the_file(bot
     assert table.page(order, 5, 10).index.tolist() == want.index[5:15].tolist()
     with pytest.raises(Exception, match="not found"):
         table.order(sort="no_such_field")
+
+
+def test_a_snapshot_waits_for_the_tiles_of_its_view(both, small_threshold):
+    from qdt.export.snapshot import render_view
+    from qdt.layers import LayerList
+
+    _, streamed, _ = both
+    layer = streamed["buildings"]
+    apply_window(layer, loader_for(layer).load((533700.0, 3992000.0, 533900.0, 3992150.0)))  # the west end
+    focal = (535300.0, 3992600.0)  # the east end: nothing of it loaded
+    assert not in_window(layer, focal)
+    shown = LayerList()
+    shown.append(layer)
+    camera = {"position": [focal[0], focal[1] - 300.0, 300.0], "focal_point": [focal[0], focal[1], 0.0],
+              "view_up": [0.0, 0.0, 1.0], "view_angle": 30.0}
+    image, _ = render_view(shown, 160, 100, camera=camera)
+    assert in_window(layer, focal) and image.std() > 5
+
+
+def in_window(layer, point):
+    x0, y0, x1, y1 = layer.bounds
+    return x0 <= point[0] <= x1 and y0 <= point[1] <= y1

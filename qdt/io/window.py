@@ -533,6 +533,39 @@ def in_window_tiles(geometry: Any, bbox: tuple[float, float, float, float]) -> n
             & (cy >= math.floor(bbox[1] / size) * size) & (cy < (math.floor(bbox[3] / size) + 1) * size))
 
 
+def wait_for_view(layers: Any, camera: Any, aspect: float = 1.5, progress: ProgressFn | None = None,
+                  is_cancelled: CancelFn | None = None) -> int:
+    """Load, now, the windows the streamed layers of ``layers`` need for ``camera`` (a camera
+    state dict or a ``qdt.project.Camera``): a snapshot or report waits for its tiles. Returns
+    the layers reloaded."""
+    get = camera.get if isinstance(camera, dict) else lambda key, default=None: getattr(camera, key, default)
+    position, focal = get("position"), get("focal_point")
+    if position is None or focal is None:
+        return 0
+    fx, fy = float(focal[0]), float(focal[1])
+    distance = math.dist(tuple(float(v) for v in position), tuple(float(v) for v in focal))
+    half = max(distance * math.tan(math.radians(float(get("view_angle", 30.0) or 30.0))), 1.0)
+    view = (fx - half * aspect, fy - half, fx + half * aspect, fy + half)
+    streamed = [layer for layer in layers if is_streamed(layer)]
+    done = 0
+    for n, layer in enumerate(streamed):
+        loader = layer.metadata.get("_view_loader")
+        if loader is None:
+            loader = layer.metadata["_view_loader"] = window_loader_for(layer)
+        window = layer.metadata.get("view_window")
+        current = loader.last is not None or window is not None
+        if current and loader.last is None:  # opened with a window: is it around this view?
+            loader.last = ViewWindow(layer, window, bool(layer.metadata.get("truncated")), 0.0,
+                                     overview=bool(layer.metadata.get("overview")))
+        if not loader.needs_reload(view):
+            continue
+        if progress is not None:
+            progress(n / max(len(streamed), 1), f"loading the tiles of {layer.name}")
+        apply_window(layer, loader.load(view, is_cancelled=is_cancelled))
+        done += 1
+    return done
+
+
 def is_streamed(layer: Any) -> bool:
     """True for a layer that holds only a view window of its source (a streamed file layer or a
     database table): whole-layer questions must go to the source."""
