@@ -302,3 +302,47 @@ def test_a_snapshot_waits_for_the_tiles_of_its_view(both, small_threshold):
 def in_window(layer, point):
     x0, y0, x1, y1 = layer.bounds
     return x0 <= point[0] <= x1 and y0 <= point[1] <= y1
+
+
+def test_the_window_follows_the_camera_over_a_streamed_file_layer(sample_copy, small_threshold, qtbot):
+    """In the main window a streamed GeoPackage layer reloads around the camera in the background,
+    prefetches ahead of the move and shows its overview when the view takes in the whole city."""
+    from qdt.ui.app import create_application
+    from qdt.ui.mainwindow import MainWindow
+
+    small_threshold.tile_size_m = 250.0
+    create_application()
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.resize(1000, 700)
+    with qtbot.waitExposed(win, timeout=30_000):
+        win.show()
+    try:
+        with qtbot.waitSignal(win.project_loaded, timeout=120_000):
+            win.open_project(sample_copy / "qingdao_shinan.qdt")
+        refresher = win.db_refresher
+        refresher.timer.setInterval(10)
+        layer = next(lyr for lyr in win.project.layers if getattr(lyr, "source_layer", None) == "manholes")
+        assert is_streamed(layer) and Capability.WINDOWED_READS in capabilities_of(layer)
+        full = pyogrio.read_info(sample_copy / "qingdao_shinan.gpkg", layer="manholes")["features"]
+        streaming.tile_cache.clear()  # opening without a camera read the whole (small) district
+        seen: list[int] = []
+        layer.events.data.connect(lambda *a: seen.append(layer.feature_count))
+        for cx in (534000.0, 534300.0):  # two rests: the second knows the camera's motion
+            win.scene.fly_to_extent((cx - 60, 3992300 - 40, cx + 60, 3992300 + 40))
+            before = len(seen)
+            win.view.camera_changed.emit()
+            qtbot.waitUntil(lambda before=before: len(seen) > before, timeout=30_000)
+            assert 0 < seen[-1] < full and not layer.metadata["overview"]
+        qtbot.waitUntil(lambda: refresher.prefetched > 0 or bool(refresher.prefetch_errors), timeout=30_000)
+        assert refresher.prefetched > 0  # the tiles further east
+        # the whole district from far above: the overview
+        small_threshold.far_view_m = 500.0
+        win.scene.fly_to_extent((533600.0, 3991500.0, 535600.0, 3993000.0))
+        before = len(seen)
+        win.view.camera_changed.emit()
+        qtbot.waitUntil(lambda: len(seen) > before, timeout=60_000)
+        assert layer.metadata["overview"] and 0 < layer.feature_count <= small_threshold.overview_features
+    finally:
+        win.project.dirty = False
+        win.close()

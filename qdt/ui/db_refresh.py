@@ -152,6 +152,7 @@ class ViewWindowRefresher(QObject):
         self._prefetching: dict[int, Any] = {}
         #: Tiles read ahead of the camera (for tests and the status bar).
         self.prefetched = 0
+        self.prefetch_errors: list[str] = []
         apply_streaming_settings()
         self.listen_timer = QTimer(self)
         self.listen_timer.timeout.connect(self.poll_edits)
@@ -370,6 +371,8 @@ class ViewWindowRefresher(QObject):
                 del self._prefetching[key]
         if isinstance(result, int):
             self.prefetched += result
+        elif isinstance(result, str):  # failed: the load of that view will report it, if it matters
+            self.prefetch_errors.append(result)
 
     def _failed(self, layer: Any, message: str) -> None:
         self.handles.pop(id(layer), None)
