@@ -81,6 +81,22 @@ def _street_camera(centre: tuple[float, float], ground: float) -> Any:
     return Camera((cx, cy - horizontal, ground + ORBIT_HEIGHT), (cx, cy, ground))
 
 
+def _nearest_building(gpkg: Path, point: tuple[float, float]) -> tuple[float, float]:
+    """The centre of the building nearest ``point`` (read through the R-tree, growing the box):
+    the city's middle may be sea."""
+    import pyogrio
+    import shapely
+
+    for half in (500.0, 2000.0, 8000.0, 32000.0):
+        box = (point[0] - half, point[1] - half, point[0] + half, point[1] + half)
+        frame = pyogrio.read_dataframe(gpkg, layer="buildings", bbox=box, columns=[])
+        if len(frame):
+            centres = shapely.get_coordinates(shapely.centroid(frame.geometry.to_numpy()))
+            i = int(np.argmin(np.hypot(centres[:, 0] - point[0], centres[:, 1] - point[1])))
+            return float(centres[i, 0]), float(centres[i, 1])
+    return point
+
+
 def _reload(project: Any, view: tuple[float, float, float, float]) -> float:
     """Load and apply the windows of every streamed layer for ``view``; returns the seconds."""
     from qdt.io.window import apply_window, is_streamed, loader_for
@@ -120,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         info = pyogrio.read_info(gpkg, layer="buildings")
         x0, y0, x1, y1 = (float(v) for v in info["total_bounds"])
         say(f"city: {info['features']} buildings over {(x1 - x0) / 1000:.1f} km x {(y1 - y0) / 1000:.1f} km")
-        centre = ((x0 + x1) / 2, (y0 + y1) / 2)
+        centre = _nearest_building(gpkg, ((x0 + x1) / 2, (y0 + y1) / 2))
 
         # --- open until the first frame -------------------------------------------------------
         start = time.perf_counter()
