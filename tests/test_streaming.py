@@ -346,3 +346,15 @@ def test_the_window_follows_the_camera_over_a_streamed_file_layer(sample_copy, s
     finally:
         win.project.dirty = False
         win.close()
+
+
+def test_the_query_command_reads_a_streamed_layer_in_chunks(both, small_threshold):
+    from qdt.cli.query import SourceLayers
+
+    folder, _, whole = both
+    source = SourceLayers(folder / "qingdao_shinan.qdt")
+    layers = {name: source.layer(name, pushdown=True) for name in ("manholes", "zones")}
+    assert is_streamed(layers["manholes"]) and layers["manholes"].feature_count == 0  # nothing loaded
+    assert not is_streamed(layers["zones"]) and layers["zones"].feature_count > 0  # small: whole
+    query = Query("manholes", predicate="within", other="zones", where="network = 'PS'")
+    assert run_query(query, layers).fids.tolist() == run_query(query, whole).fids.tolist()
