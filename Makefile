@@ -4,11 +4,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PROJECT ?= sample_data/qingdao_shinan.qdt
+# empty: the app opens the user's own copy of the sample (made on the first start), never the tracked files
+PROJECT ?=
 
 .PHONY: run test setup sysdeps lint bench-scene clean
 
-setup: sysdeps $(VENV)/.qdt-installed
+setup: sysdeps $(VENV)/.qdt-installed node_modules/.qdt-installed
 
 sysdeps:
 	@bash tools/system_deps.sh
@@ -19,9 +20,14 @@ $(VENV)/.qdt-installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $@
 
+# Node tools the tests use (the Khronos glTF validator), pinned by package-lock.json.
+node_modules/.qdt-installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
 run: setup
 	@if [ -z "$$DISPLAY" ] && [ -z "$$WAYLAND_DISPLAY" ]; then \
-	  echo "No display: cannot open the QDT window here. Render headless with: $(VENV)/bin/qdt snapshot $(PROJECT) --out view.png"; \
+	  echo "No display: cannot open the QDT window here. Render headless with: $(VENV)/bin/qdt snapshot $(or $(PROJECT),sample_data/qingdao_shinan.qdt) --out view.png"; \
 	  exit 1; \
 	fi
 	$(PY) main.py $(PROJECT)

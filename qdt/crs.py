@@ -31,15 +31,41 @@ def parse_crs(value: object) -> CRS:
     try:
         if isinstance(value, (int, np.integer)):
             return CRS.from_epsg(int(value))
-        text = str(value).strip()
-        # OGC URLs/URNs as written by CityJSON: .../EPSG/0/7415, urn:ogc:def:crs:EPSG::7415
-        low = text.lower()
-        if "epsg" in low and ("opengis.net" in low or low.startswith("urn:")):
-            code = text.replace("::", ":").rstrip("/").split("/")[-1].split(":")[-1]
-            return CRS.from_epsg(int(code))
+        # PROJ parses every form itself: OGC URLs (.../EPSG/0/7415), URNs (urn:ogc:def:crs:EPSG::7415),
+        # compound URNs (urn:ogc:def:crs,crs:EPSG::4549,crs:EPSG::5737), "EPSG:4549+5737", WKT, PROJJSON
+        text = str(value).strip().rstrip("/")
+        if not text:
+            raise ValueError("empty")
         return CRS.from_user_input(text)
     except (CRSError, ValueError, TypeError) as exc:
         raise CRSProblem(f"unrecognised coordinate reference system {value!r}") from exc
+
+
+def metric_crs(crs: CRS | str | int, bbox: tuple[float, float, float, float] | None) -> CRS:
+    """The CRS to measure data in metres: its own when projected; for geographic data (degrees)
+    the project CRS when the data lies in its area of use, else the WGS 84 UTM zone of the
+    data's centre (scale error under 0.04 % within the zone), chosen from PROJ's database.
+
+    ``bbox`` is (xmin, ymin, xmax, ymax) in ``crs``. CRSProblem when no zone fits (no bbox).
+    """
+    from pyproj.aoi import AreaOfInterest
+    from pyproj.database import query_utm_crs_info
+
+    crs = horizontal_crs(parse_crs(crs))
+    if crs.is_projected:
+        return crs
+    if bbox is None or not np.all(np.isfinite(bbox)):
+        raise CRSProblem(f"data in the geographic CRS {crs_label(crs)} has no extent to choose a metric CRS from")
+    west, south, east, north = transformer(crs, WGS84).transform_bounds(*bbox)
+    project = parse_crs(PROJECT_CRS)
+    area = project.area_of_use
+    if area is not None and area.west <= west and east <= area.east and area.south <= south and north <= area.north:
+        return project
+    lon, lat = (west + east) / 2, (south + north) / 2
+    zones = query_utm_crs_info(datum_name="WGS 84", area_of_interest=AreaOfInterest(lon, lat, lon, lat))
+    if not zones:
+        raise CRSProblem(f"no UTM zone covers {lon:.3f}, {lat:.3f}")
+    return CRS.from_authority(zones[0].auth_name, zones[0].code)
 
 
 def crs_label(crs: CRS | None) -> str:

@@ -8,10 +8,21 @@ Usage::
 
     layer.events.visible.connect(callback)   # callback(value)
     layer.events.visible.emit(True)
+
+Like psygnal (napari's signals), a slot may take fewer arguments than the signal carries: it
+gets the first ones. So a payload can grow (``data()`` became ``data(change)``) without
+breaking listeners that ignore it.
+
+Threads: :meth:`Signal.emit` calls every slot synchronously on the emitting thread; this module
+has no threading rules of its own. A listener that must run on another thread (the Qt view,
+which touches VTK and widgets) connects through Qt's queued connections
+(:class:`qdt.ui.view3d.GuiRelay`), and background work reads frozen copies of the layers
+(:meth:`qdt.layers.Layer.frozen`), never the live ones.
 """
 
 from __future__ import annotations
 
+import inspect
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -27,11 +38,13 @@ class Signal:
     def __init__(self, name: str = "") -> None:
         self.name = name
         self._slots: list[Any] = []
+        self._nargs: dict[int, int | None] = {}  # id(slot entry) -> positional arguments it takes (None: any)
         self._blocked = False
 
     def connect(self, callback: Callable[..., Any]) -> Callable[..., Any]:
         ref = weakref.WeakMethod(callback) if hasattr(callback, "__self__") else callback
         self._slots.append(ref)
+        self._nargs[id(ref)] = _max_positional(callback)
         return callback
 
     def disconnect(self, callback: Callable[..., Any] | None = None) -> None:
@@ -39,6 +52,7 @@ class Signal:
             self._slots.clear()
             return
         self._slots = [s for s in self._slots if self._resolve(s) not in (None, callback)]
+        self._nargs = {id(s): self._nargs.get(id(s)) for s in self._slots}
 
     @staticmethod
     def _resolve(slot: Any) -> Callable[..., Any] | None:
@@ -53,9 +67,11 @@ class Signal:
             if fn is None:
                 dead = True
                 continue
-            fn(*args)
+            n = self._nargs.get(id(slot))
+            fn(*(args if n is None else args[:n]))
         if dead:
             self._slots = [s for s in self._slots if self._resolve(s) is not None]
+            self._nargs = {id(s): self._nargs.get(id(s)) for s in self._slots}
 
     def blocked(self) -> _Blocker:
         """Context manager that suppresses emission."""
@@ -63,6 +79,21 @@ class Signal:
 
     def __len__(self) -> int:
         return sum(1 for s in self._slots if self._resolve(s) is not None)
+
+
+def _max_positional(callback: Callable[..., Any]) -> int | None:
+    """How many positional arguments ``callback`` accepts (None: any number, or unknown)."""
+    try:
+        params = inspect.signature(callback).parameters.values()
+    except (TypeError, ValueError):  # builtins and C slots without a signature get everything
+        return None
+    count = 0
+    for p in params:
+        if p.kind is p.VAR_POSITIONAL:
+            return None
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            count += 1
+    return count
 
 
 class _Blocker:

@@ -87,3 +87,13 @@ def someone_answers(request, nobody_answers, monkeypatch):
         from qdt.ui.mainwindow import MainWindow
 
         monkeypatch.setattr(MainWindow, "ask_unsaved_changes", nobody_answers)
+
+
+@pytest.fixture(autouse=True)
+def _language_from_environment():
+    """Each test starts with the shared language taken from the environment (a GUI test that picks
+    the window's language must not change the language of a later CLI test)."""
+    yield
+    from qdt import language
+
+    language.set_language(None)

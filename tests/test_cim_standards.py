@@ -32,7 +32,7 @@ def test_gas_to_telecom_depends_on_burial_and_pressure():
     assert required_clearance("RQ", "TX", attrs_a={"pressure": "MA"}, attrs_b={"burial": "ZM"}).min_m == 0.5
     assert required_clearance("RQ", "TX", attrs_a={"pressure": "MA"}, attrs_b={"burial": "管块"}).min_m == 1.0
     rule = required_clearance("TX", "RQ", attrs_a={"burial": "ZM"}, attrs_b={"pressure": "L"})
-    assert rule.min_m == 0.5 and not rule.verified and rule.citation == "GB 50289-2016 Table 4.1.9 (to confirm)"
+    assert rule.min_m == 0.5 and not rule.verified and rule.citation == "GB 50289-2016 Table 4.1.9"
     # sub-high pressure gas is outside the rows CIM.md lists for telecom: no rule rather than a guess
     assert required_clearance("RQ", "TX", attrs_a={"pressure": "SHA"}) is None
 
@@ -41,7 +41,12 @@ def test_vertical_clearances_and_pairs_without_rules():
     assert required_clearance("JS", "PS", kind="vertical").min_m == 0.40
     assert required_clearance("燃气", "热力", kind="vertical").min_m == 0.15
     assert required_clearance("RQ", "DL", kind="vertical", attrs_b={"burial": "ZM"}).min_m == 0.50
-    assert required_clearance("DL", "TX", kind="vertical").citation == "GB 50289-2016 Table 4.1.14 (to confirm)"
+    assert required_clearance("DL", "TX", kind="vertical").citation == "GB 50289-2016 Table 4.1.14"
+    # cables: the vertical rule depends on the burial (direct-buried 0.50 m, in conduit or duct 0.25 m)
+    direct, conduit = {"burial": "ZM"}, {"burial": "GM"}
+    assert required_clearance("DL", "TX", kind="vertical", attrs_a=direct, attrs_b=direct).min_m == 0.50
+    assert required_clearance("DL", "TX", kind="vertical", attrs_a=conduit, attrs_b=direct).min_m == 0.25
+    assert required_clearance("RQ", "DL", kind="vertical", attrs_b={"burial": "GK"}).min_m == 0.25
     assert required_clearance("building", "WS").min_m == 2.5
     assert required_clearance("JS", "TX") is None and required_clearance("JS", "JS") is None
     with pytest.raises(ValueError, match="kind must be 'horizontal' or 'vertical', not 'diagonal'"):

@@ -96,7 +96,8 @@ def test_clearance_json_and_csv(capsys, tmp_path):
     code, out, err = qdt(capsys, "clearance", SAMPLE_PROJECT, "--json", "--out", out_file)
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["layer"] == "地下管线" and doc["ground"] == "dem" and doc["count"] == len(doc["violations"]) > 2
+    assert doc["layer"] == "地下管线" and doc["ground"] == "dem" and doc["count"] == len(doc["violations"]) >= 2
+    assert doc["unchecked"] and all(u["pairs"] > 0 and u["reason"] for u in doc["unchecked"])
     kinds = {(v["kind"], v["network_a"], v["network_b"], v["required_m"]) for v in doc["violations"]}
     assert ("horizontal", "JS", "RQ", 0.5) in kinds and ("vertical", "JS", "RQ", 0.15) in kinds
     table = pd.read_csv(out_file)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pygltflib
 import pyogrio
 import pypdf
@@ -9,7 +11,7 @@ import pytest
 from PIL import Image
 
 from qdt.ui.app import create_application
-from qdt.ui.export_dialog import ExportDialog, add_export_actions
+from qdt.ui.export_dialog import ExportDialog, add_export_actions, documents_dir
 from qdt.ui.mainwindow import MainWindow
 from tests.conftest import SAMPLE_PROJECT
 
@@ -56,6 +58,7 @@ def test_menu_actions_open_dialogs(window, qtbot):
 def test_snapshot_dialog_preview_and_export(window, qtbot, tmp_path):
     dialog = ExportDialog(window.workbench, "snapshot")
     qtbot.addWidget(dialog)
+    assert Path(dialog.path_edit.text()).parent == documents_dir()  # never the (tracked) sample folder
     dialog.width_spin.setValue(480)
     dialog.height_spin.setValue(270)
     dialog.dpi_spin.setValue(200)

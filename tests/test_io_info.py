@@ -41,7 +41,7 @@ def test_raster_info_matches_rasterio(name, size, crs, role):
     with rasterio.open(DATA / name) as src:
         bounds = list(src.bounds)
         nodata = src.nodata
-    assert info["kind"] == "raster" and "count" not in info
+    assert info["kind"] == "raster" and info["count"] == size[2]  # bands
     assert info["size"] == size and info["crs"] == crs and info["role"] == role
     assert info["bbox"] == pytest.approx(bounds)
     assert info["nodata"] == nodata

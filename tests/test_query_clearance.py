@@ -49,17 +49,24 @@ def test_sample_planted_violations_are_found(sample):
     # 1. along 香港中路 the DN200 medium-pressure gas main runs 0.30 m clear of the DN300 water main (0.5 m asked)
     along = v[(v.kind == "horizontal") & v.fid_a.isin(hk) & v.fid_b.isin(hk) & (v.network_a == "JS")
               & (v.network_b == "RQ")]
-    assert len(along) > 10
-    assert np.allclose(along.measured_m, 0.30) and np.allclose(along.required_m, 0.5)
-    assert set(along.citation) == {"GB 50289-2016 Table 4.1.9 (to confirm)"} and not along.verified.any()
-    assert all("below the standard's minimum of 0.50 m" in m and "illegal" not in m for m in along.message)
+    # the consecutive segment pairs of the one parallel run are one finding, with the run's length
+    assert len(along) == 1
+    run = along.iloc[0]
+    assert run.segment_pairs > 10 and 1500 < run.run_length_m <= 2000
+    gas = set(frame.index[(road == "香港中路") & (frame.network == "RQ")])
+    assert {int(f) for f in run.fids_b.split()} == gas  # every gas segment of the run
+    assert run.measured_m == pytest.approx(0.30) and run.required_m == 0.5
+    assert (run.network_a_name, run.network_b_name, run.kind_zh) == ("给水", "燃气", "水平")
+    assert run.citation == "GB 50289-2016 Table 4.1.9" and not run.verified
+    assert "below the standard's minimum of 0.50 m" in run.message and "illegal" not in run.message
+    assert "小于 GB 50289-2016 Table 4.1.9 规定的最小净距 0.50 m（规范值待核实）" in run.message_zh
     # 2. at 香港中路 × 山东路 the 山东路 gas main crosses just under the water main (0.15 m asked)
     pair = v[(v.kind == "vertical") & (v.network_a == "JS") & (v.network_b == "RQ")]
     crossing = pair[pair.fid_a.isin(hk) & pair.fid_b.isin(sd)]  # 香港中路's water main, 山东路's gas main
     assert len(crossing) == 1
     row = crossing.iloc[0]
     assert 0 <= row.measured_m < 0.15 and row.required_m == 0.15
-    assert row.citation == "GB 50289-2016 Table 4.1.14 (to confirm)"
+    assert row.citation == "GB 50289-2016 Table 4.1.14" and row.kind_zh == "垂直"
     district_x = 533600.0 + 690.0  # 山东路 in the sample's first district
     assert abs(row.x - district_x) < 20 and abs(row.y - (3991500.0 + 700.0)) < 25
     json.dumps(report.to_dict(), ensure_ascii=False)  # the report is JSON-ready
@@ -144,7 +151,7 @@ def test_oblique_and_multi_vertex_pipes():
     report = check_clearances(frame, name="管线")
     assert report.segments == 3 and report.count == 1
     row = report.violations.iloc[0]
-    assert (row.fid_a, row.fid_b, row.network_a) == (3, 7, "RQ")  # ordered by fid
+    assert (row.fid_a, row.fid_b, row.network_a) == (7, 3, "JS")  # side A: the network that sorts first
     assert row.measured_m == pytest.approx(0.30)
 
 

@@ -372,6 +372,21 @@ def test_pipe_centre_line_is_ground_minus_depth_minus_radius():
     np.testing.assert_allclose(world[second, 2], ground[second] - 1.5 - 0.25, atol=1e-6)  # one depth for both ends
 
 
+def test_drainage_invert_depth_puts_the_pipe_bottom_there():
+    """Gravity drainage is surveyed by invert depth (pipe_networks.json depth_reference): the bottom sits there."""
+    dem = make_dem()
+    line = shapely.LineString([(533960, 3992080), (534040, 3992080)])
+    layer = VectorLayer("pipes", frame([line, line], [1, 2], network=["PS", "JS"], subtype=["YS", "JP"],
+                                       diameter_mm=[800.0, 800.0], depth_start=[3.0, 3.0], depth_end=[3.0, 3.0]),
+                        feature_class="pipe")
+    axis = pipe_centre_line(layer, ctx(dem))
+    world = axis.centre + [ORIGIN.x, ORIGIN.y, ORIGIN.z]
+    ground = plane_height(world[:, 0], world[:, 1])
+    storm, water = axis.row == 0, axis.row == 1
+    np.testing.assert_allclose(world[storm, 2] - 0.4, ground[storm] - 3.0, atol=1e-6)  # bottom at the invert
+    np.testing.assert_allclose(world[water, 2] + 0.4, ground[water] - 3.0, atol=1e-6)  # top at the depth
+
+
 def test_pipe_tubes_have_real_radius_and_network_colours():
     dem = make_dem()
     layer = make_pipes()

@@ -95,3 +95,30 @@ def test_underground_snapshot_shows_the_pipe_through_the_ground():
 
     assert distance(under) < 0.6 * distance(normal)
     assert layers["dem"].opacity == 1.0
+
+
+def test_pipe_drawn_as_a_line_is_picked_from_300_m(scene):
+    """What is drawn is what is picked: from 300 m a DN150–DN1000 pipe is a 2 px line, far wider on
+    screen than its radius; a click on the line, or 2 px beside it, picks the pipe."""
+    import math
+
+    layers = scene.layer_list
+    pipes = layers["pipes"]
+    scene.set_underground(True)
+    fid = 300
+    line = pipes.frame.geometry.loc[fid]
+    mid = line.interpolate(0.5, normalized=True)
+    target = np.array([mid.x, mid.y, PIPE_TOP[2]])
+    # 300 m away, looking down at 35°
+    eye = target + 300.0 * np.array([0.0, -math.cos(math.radians(35)), math.sin(math.radians(35))])
+    scene.set_camera_state({"position": eye.tolist(), "focal_point": target.tolist(), "view_up": [0, 0, 1]})
+    scene.renderer.GetRenderWindow().Render()
+    x, y, _ = scene.to_display(np.array([target]))[0]
+    for dx, dy in ((0, 0), (5, 1), (-5, 2)):
+        hit = scene.pick(x + dx, y + dy)
+        assert hit is not None and (hit.layer.name, hit.fid) == ("pipes", fid), (dx, dy, hit)
+    hit = scene.pick(x, y - 2)  # pipe 301 runs under 300 less than a pixel away at this distance
+    assert hit is not None and hit.layer.name == "pipes"
+    # far off the line (30 px) the pipe is not picked
+    hit = scene.pick(x, y + 30)
+    assert hit is None or hit.layer.name != "pipes" or hit.fid != fid

@@ -28,8 +28,8 @@ from qdt.cim.sample import (
 )
 from tests.conftest import SAMPLE_DIR, SAMPLE_GPKG, SAMPLE_PROJECT
 
-LAYERS = ["buildings", "roads", "streetlights", "smart_poles", "smart_pole_devices", "pipes", "manholes", "cabinets",
-          "zones"]
+LAYERS = ["buildings", "roads", "streetlights", "smart_poles", "smart_pole_devices", "pipes", "pipe_points", "manholes",
+          "cabinets", "zones"]
 FILES = ["qingdao_shinan.gpkg", "dem.tif", "ortho.tif", "landmarks.city.json", "qingdao_shinan.qdt"]
 BBOX = (ORIGIN[0], ORIGIN[1], ORIGIN[0] + DISTRICT_W, ORIGIN[1] + DISTRICT_H)
 
@@ -147,9 +147,29 @@ def test_pipes_and_manholes_follow_cjj_61():
     assert pipes.pressure.notna().eq(pipes.network == "RQ").all()
     assert pipes.voltage_kv.notna().eq(pipes.network == "DL").all()
     assert set(pipes.pressure.dropna()) <= {"L", "MB", "MA"}
-    # depths to the pipe top: realistic away from junctions, a layer per network where roads cross
-    depth = pipes[["depth_start", "depth_end"]].to_numpy()
-    assert depth.min() >= 0.6 and depth.max() <= max(JUNCTION_TOP.values()) + 0.1
+    # pressure pipes and cables: depths to the top, realistic away from junctions, a layer per network where
+    # roads cross (one water line planted at 0.45 m cover and one telecom depth with a slipped decimal)
+    top = pipes[pipes.network != "PS"][["depth_start", "depth_end"]].to_numpy()
+    assert (top.min(axis=1) < 0.6).sum() == 1 and (top.max(axis=1) > max(JUNCTION_TOP.values()) + 0.1).sum() == 1
+    # drainage: invert depths (管内底) below the junction layers, inverts falling along the recorded 流向
+    # (one storm line planted rising 0.15 m)
+    points = read("pipe_points").set_index("point_no")
+    drain = pipes[pipes.network == "PS"]
+    cover = np.minimum(drain.depth_start, drain.depth_end) - (drain.diameter_mm + 2 * drain.wall_mm) / 1000
+    assert drain.flow.isin([1, 2]).all() and (cover < 1.5).sum() <= 1
+    ground = points.ground_elev[~points.index.duplicated()]  # one number is planted twice
+    inv_start = ground.reindex(drain.start_point).to_numpy() - drain.depth_start.to_numpy()
+    inv_end = ground.reindex(drain.end_point).to_numpy() - drain.depth_end.to_numpy()
+    rise = np.where(drain.flow == 1, inv_end - inv_start, inv_start - inv_end)
+    assert (rise > 0.005).sum() == 1 and rise.max() == pytest.approx(0.15, abs=0.011)
+    # a survey delivery: lines name their points; valves (some closed, one seized), hydrants, outfalls
+    named = set(points.index)
+    assert pipes.start_point.isin(named).mean() > 0.999 and pipes.end_point.isin(named).mean() > 0.999
+    kinds = points.appurtenance.value_counts()
+    assert kinds["valve"] > 50 and kinds["hydrant"] > 10 and kinds["outfall"] >= 5 and kinds["manhole"] > 100
+    assert set(points.valve_status.dropna()) == {"open", "closed"} and (points.operable == 0).sum() == 1
+    assert {"tee", "cross", "stub", "cap", "riser"} <= set(points.feature.dropna())
+    assert points.index.str.match(r"^(JS|YS|WS|RQ|RL|DL|LD|TX)\d{6}$").all()
     storm = pipes[pipes.subtype == "YS"]
     assert storm.diameter_mm.between(400, 1200).all() and pipes.diameter_mm[pipes.subtype == "LD"].max() <= 100
     # manholes stand on a pipe of their own network and carry the matching GB/T 30428.2 cover

@@ -58,7 +58,10 @@ def test_charts_dock_draws_the_counts_and_follows_the_selection(window):
     table = status_counts(window.project.layers)
     assert dock.counts.equals(table)
     heights = {bar.opts["name"]: np.asarray(bar.opts["height"]) for bar in dock.bars}
-    assert np.array_equal(heights["路灯"], table["路灯"].to_numpy())
+    # each class's share of its features (%), so big classes do not flatten small ones
+    np.testing.assert_allclose(heights["路灯"], 100.0 * table["路灯"].to_numpy() / table["路灯"].sum())
+    assert set(heights) == set(table.columns)
+    assert len(dock.legend.items) == len(table.columns)  # every series in the legend
     np.testing.assert_allclose(np.asarray(dock.pipe_bar.opts["width"]),  # horizontal bars
                                pipe_lengths(window.project.layers).to_numpy() / 1000)
     ticks = [label for _, label in dock.status_plot.getAxis("bottom")._tickLevels[0]]

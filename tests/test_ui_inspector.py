@@ -23,7 +23,7 @@ def test_describe_fields_uses_catalogue():
     rows = {label: shown for label, shown, _ in describe_fields(layer, layer.row(7))}
     assert rows["状态"] == "故障 (2)"
     assert rows["额定功率"] == "120 W"
-    assert rows["灯杆高度"] == "—"
+    assert rows["灯杆高度"] == "NULL"  # one way to write a missing value, as the table and reports
     assert rows["remark"] == "x"
 
 
@@ -51,7 +51,9 @@ def test_every_panel_string_has_an_english_entry():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    catalogue = json.loads((root / "assets" / "i18n" / "en_panels.json").read_text(encoding="utf-8"))
+    catalogue = {}
+    for path in sorted((root / "assets" / "i18n").glob("en_*.json")):  # as the loader: every part's catalogue
+        catalogue.update(json.loads(path.read_text(encoding="utf-8")))
     for name in ("panels", "editing", "attribute_table", "query_panel", "overview", "charts", "inspector"):
         text = (root / "qdt" / "ui" / f"{name}.py").read_text(encoding="utf-8")
         for match in re.finditer(r'\btr\((["\'])(.*?)\1\)', text):

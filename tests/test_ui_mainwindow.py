@@ -134,7 +134,7 @@ def test_style_bookmark_save_and_reopen(qtbot, sample_copy, tmp_path):
     # the style dialog: graduated by floors, 4 quantile classes, reds ramp
     dialog = window.edit_style(buildings)
     dialog.kind.setCurrentIndex(dialog.kind.findData("graduated"))
-    dialog.grad_field.setCurrentText("floors")
+    dialog.grad_field.setCurrentIndex(dialog.grad_field.findData("floors"))
     dialog.grad_method.setCurrentIndex(dialog.grad_method.findData("quantile"))
     dialog.grad_classes.setValue(4)
     dialog.grad_ramp.setCurrentText("Reds")
@@ -151,7 +151,7 @@ def test_style_bookmark_save_and_reopen(qtbot, sample_copy, tmp_path):
     lights = next(layer for layer in project.layers if getattr(layer, "feature_class", None) == "streetlight")
     dialog = window.edit_style(lights)
     dialog.kind.setCurrentIndex(dialog.kind.findData("categorised"))
-    dialog.cat_field.setCurrentText("status")
+    dialog.cat_field.setCurrentIndex(dialog.cat_field.findData("status"))
     dialog.classify()
     dialog.accept()
     assert any("故障" in label for label in window.layer_tree.legend_labels(lights))

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+from PySide6.QtCore import Qt
 
 from qdt.ui.tasks import TaskHandle
 from tests.test_ui_attribute_table import close_window, open_sample_window, wait_until
@@ -134,6 +135,13 @@ def test_clearance_check_lists_violations(window):
     if report.count:
         assert pipes.selection == set(dock.result_fids().tolist())
         assert "GB 50289" in dock.summary.text()
+    # people read names, 水平/垂直, the standard and a verified column — not codes and English words
+    model = dock.view.model()
+    headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    cells = {headers[c]: model.index(0, c).data() for c in range(model.columnCount())}
+    assert {cells["管线A"], cells["管线B"]} == {"给水", "燃气"} and cells["净距类型"] in ("水平", "垂直")
+    assert cells["依据"].startswith("GB 50289-2016 Table") and "confirm" not in cells["依据"]
+    assert cells["已核实"] == "否"
 
 
 def export_and_wait(dock, path, suffix):

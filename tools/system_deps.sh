@@ -6,6 +6,7 @@
 #   - a CJK font (Chinese UI text and reports),
 #   - poppler-utils (pdftoppm: the report tests rasterise the PDFs they write),
 #   - python3-venv (to create .venv),
+#   - nodejs and npm (the tests validate every .glb QDT writes with the Khronos glTF validator),
 #   - PostgreSQL and PostGIS (the PostGIS tests start a throw-away cluster); the PostGIS package
 #     is the one built for the PostgreSQL major the distribution ships (postgresql-15-postgis-3 on
 #     Debian 12, postgresql-16-postgis-3 on Ubuntu 24.04 …), read from the "postgresql" package.
@@ -48,6 +49,11 @@ fi
 PACKAGES+=("postgresql-${major}-postgis-3")
 
 missing=()
+# Node: any node with npm will do (NodeSource's nodejs bundles npm and conflicts with Debian's npm
+# package), so install Debian's pair only where no npm is on the PATH.
+if ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

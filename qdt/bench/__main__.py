@@ -9,7 +9,8 @@ import argparse
 import sys
 
 BENCHES = {"scene": "qdt.bench.scene", "query": "qdt.bench.query", "edit": "qdt.bench.edit", "db": "qdt.bench.db",
-           "table": "qdt.bench.table", "city": "qdt.bench.city"}
+           "table": "qdt.bench.table", "tiles": "qdt.bench.tiles",
+           "network": "qdt.bench.network", "city": "qdt.bench.city"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,14 @@ Planted clearance violations (for the query issue's clearance check), in every d
 - at the 香港中路 × 山东路 junction the 山东路 gas main crosses 0.05 m below the 香港中路 water main —
   Table 4.1.14 asks 0.15 m.
 
+Pipes come as survey deliveries (CJJ 61-2017): a point table ``pipe_points`` (物探点号 such as ``JS000012``,
+特征, 附属物, 地面高程, valve status and operability) and a line table ``pipes`` naming its start and end
+points; drainage depths are invert depths falling toward the outfalls (流向 recorded), the others depths to
+the top. Planted survey errors for ``qdt network check``, in every district: one storm line rising 0.15 m
+downstream, a water line with 0.45 m cover, a gas line drawn 3 m short of its end point, a heat line naming a
+point that does not exist, a telecom point number used twice, a telecom depth with a slipped decimal, a power
+line without a start number (joined by position) and a water end point without a terminal feature.
+
 Elsewhere pipes keep the standard's clearances: fixed lateral positions under each road and, where
 roads cross, a depth layer per network (see ``JUNCTION_TOP``).
 """
@@ -91,8 +99,8 @@ NETWORKS = [
     ("JS", "JP", -5.0, (100, 600), (0.9, 1.4), 120.0, "DI", "青岛水务集团有限公司", "0101"),
     ("PS", "YS", 0.0, (400, 1200), (1.2, 2.0), 50.0, "RC", "青岛市市政工程管理处", "0103"),
     ("PS", "WS", -2.4, (300, 600), (1.5, 2.4), 50.0, "HDPE", "青岛市市政工程管理处", "0102"),
-    ("RQ", "TR", 3.0, (100, 300), (0.9, 1.3), 120.0, "PE", "华润燃气(青岛)有限公司", "0108"),
-    ("RL", "RS", 5.5, (200, 500), (1.0, 1.5), 120.0, "ST", "青岛能源热电集团有限公司", "0109"),
+    ("RQ", "TR", 3.0, (100, 300), (0.9, 1.3), 120.0, "PE", "华润燃气(青岛)有限公司", "0111"),
+    ("RL", "RS", 5.5, (200, 500), (1.0, 1.5), 120.0, "ST", "青岛能源热电集团有限公司", "0110"),
     ("DL", "GD", "sidewalk_east", (200, 300), (0.8, 1.2), 120.0, "CU", "国网山东省电力公司青岛供电公司", "0105"),
     ("DL", "LD", "kerb_east", (50, 100), (0.7, 0.9), 120.0, "CU", "青岛市市政设施服务中心", "0106"),
     ("TX", "XX", "sidewalk_west", (100, 150), (0.7, 1.0), 120.0, "OF",
@@ -239,11 +247,13 @@ class Layout:
     lights: pd.DataFrame  # x, y, road, seq, abbrev, circuit
     runs: pd.DataFrame  # one pipe run per (network, road): net, road, name, dir, length, flags
     points: pd.DataFrame  # pipe points: run, t, x, y, at_junction, hk (planted crossing zone), vertex
-    segment_start: np.ndarray  # point index of each segment's first vertex
-    segment_end: np.ndarray  # … and of its last
+    segment_start: np.ndarray  # run point at the start of each surveyed line (consecutive points of a run)
+    segment_end: np.ndarray  # … and at its end
     holes: np.ndarray  # point index of each manhole (first pipe point at a site of a network)
     junction_boxes: pd.DataFrame  # x, y, name (every third junction gets a cabinet)
     zones: gpd.GeoDataFrame  # local polygons with street, street_no and community
+    survey_point: np.ndarray  # survey point (管点) of each run point; crossings of one network share one
+    survey_first: np.ndarray  # run point standing for each survey point
 
 
 def _roads() -> pd.DataFrame:
@@ -344,43 +354,70 @@ def _junction_positions(roads: pd.DataFrame, road: object) -> np.ndarray:
     return cross.y0.to_numpy(float) - road.y0  # type: ignore[attr-defined]
 
 
-def _pipe_runs(roads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One run of points per network and road: manhole sites every ``spacing`` m plus the pipe's vertices.
+def _run_offset(net: str, offset: object, half: float, name: str) -> float:
+    if net == "RQ" and name == "香港中路":
+        return -5.0 + 0.15 + 0.10 + 0.30  # planted: 0.30 m clear of the DN300 water main (centre at -5 m)
+    if isinstance(offset, str):
+        return {"sidewalk_east": half + 1.5, "kerb_east": half - 0.6, "sidewalk_west": -(half + 1.8)}[offset]
+    return float(offset)
 
-    Vertices (``vertex``) are the road's ends and the points 25 m either side of each junction, so a
-    segment runs from junction zone to junction zone and every network can dip to its own layer
-    where roads cross; the other points are manholes along a segment.
+
+def _pipe_runs(roads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One run of survey points per network and road.
+
+    Points: the road's ends, 25 m either side of each junction (so every network can dip to its
+    own layer where roads cross), manhole/chamber sites every ``spacing`` m, and the crossing with
+    the same network under the crossing road (a tee or cross: the networks are joined there,
+    except the planted clearance runs, which stay on their own). Storm runs on north-south roads
+    get an outfall 30 m south of the coastal road.
     """
-    runs, points = [], []
+    runs, points, meta = [], [], []
     for k, (net, _sub, offset, *_rest) in enumerate(NETWORKS):
-        spacing = NETWORKS[k][5]
         use = roads[roads.road_class == "ART"] if net == "RL" else roads  # district heating under arterials only
         for i, r in use.iterrows():
-            half = r.width / 2
-            off = {"sidewalk_east": half + 1.5, "kerb_east": half - 0.6, "sidewalk_west": -(half + 1.8)}.get(
-                offset, offset) if isinstance(offset, str) else float(offset)
+            off = _run_offset(net, offset, r.width / 2, r["name"])
             planted = net == "RQ" and r["name"] == "香港中路"
-            if planted:
-                off = -5.0 + 0.15 + 0.10 + 0.30  # 0.30 m clear of the DN300 water main (centre at -5 m)
-            length = abs(r.x1 - r.x0) + abs(r.y1 - r.y0)
-            junctions = _junction_positions(roads, r)
-            vertices = np.unique(np.round(np.clip(np.concatenate(
-                [[0.0, length], junctions - JUNCTION_HALF, junctions + JUNCTION_HALF]), 0.0, length), 3))
-            t = np.union1d(vertices, np.round(np.arange(0.0, length, spacing), 3))
-            at_junction = (np.abs(t[:, None] - junctions[None, :]) <= JUNCTION_HALF + 1e-6).any(axis=1)
-            if r.dir == "EW":
-                x, y = r.x0 + t, np.full_like(t, r.y0 + off)
-            else:
-                x, y = np.full_like(t, r.x0 + off), r.y0 + t
-            run = len(runs)
-            # planted vertical conflict: 山东路's gas main dips under 香港中路's water main at their junction
-            hk = np.abs(y - 700.0) <= JUNCTION_HALF + 1e-6 if (net == "RQ" and r["name"] == "山东路") else \
-                np.zeros(t.size, dtype=bool)
-            runs.append((k, i, r["name"], r.dir, length, planted, net == "RQ" and r["name"] == "山东路",
-                         net == "JS" and r["name"] == "香港中路"))
-            points.append(pd.DataFrame({"run": run, "t": t, "x": x, "y": y, "at_junction": at_junction, "hk": hk,
-                                        "vertex": np.isin(t, vertices)}))
+            runs.append((k, i, r["name"], r.dir, abs(r.x1 - r.x0) + abs(r.y1 - r.y0), planted,
+                         net == "RQ" and r["name"] == "山东路", net == "JS" and r["name"] == "香港中路"))
+            meta.append((k, r, off))
     runs_df = pd.DataFrame(runs, columns=["net", "road", "name", "dir", "length", "planted", "sd_gas", "hk_water"])
+    lonely = (runs_df.planted | runs_df.sd_gas | runs_df.hk_water).to_numpy()
+    # crossings of the same network: EW run at y0 + off_ew meets NS run at x0 + off_ns
+    cross_t: list[list[float]] = [[] for _ in runs]
+    for a, (ka, ra, offa) in enumerate(meta):
+        if ra.dir != "EW" or lonely[a]:
+            continue
+        for b, (kb, rb, offb) in enumerate(meta):
+            if kb != ka or rb.dir != "NS" or lonely[b]:
+                continue
+            x, y = rb.x0 + offb, ra.y0 + offa
+            # a north-south run reaches across the coastal road to meet the run on its far side
+            if ra.x0 <= x <= ra.x1 and rb.y0 - ra.width / 2 <= y <= rb.y1:
+                cross_t[a].append(round(x - ra.x0, 3))
+                cross_t[b].append(round(y - rb.y0, 3))
+    for run, (k, r, off) in enumerate(meta):
+        net, spacing = NETWORKS[k][0], NETWORKS[k][5]
+        length = abs(r.x1 - r.x0) + abs(r.y1 - r.y0)
+        junctions = _junction_positions(roads, r)
+        vertices = np.union1d(np.unique(np.round(np.clip(np.concatenate(
+            [[0.0, length], junctions - JUNCTION_HALF, junctions + JUNCTION_HALF]), 0.0, length), 3)), cross_t[run])
+        sites = np.round(np.arange(0.0, length, spacing), 3)
+        t = np.union1d(vertices, sites)
+        outfall = NETWORKS[k][1] == "YS" and r.dir == "NS"
+        if outfall:
+            t = np.r_[-30.0, t]
+        at_junction = (np.abs(t[:, None] - junctions[None, :]) <= JUNCTION_HALF + 1e-6).any(axis=1)
+        if r.dir == "EW":
+            x, y = r.x0 + t, np.full_like(t, r.y0 + off)
+        else:
+            x, y = np.full_like(t, r.x0 + off), r.y0 + t
+        # planted vertical conflict: 山东路's gas main dips under 香港中路's water main at their junction
+        hk = np.abs(y - 700.0) <= JUNCTION_HALF + 1e-6 if runs_df.sd_gas.iloc[run] else np.zeros(t.size, dtype=bool)
+        points.append(pd.DataFrame({"run": run, "t": t, "x": x, "y": y, "at_junction": at_junction, "hk": hk,
+                                    "vertex": np.isin(t, vertices) | (t < 0), "site": np.isin(t, sites),
+                                    "junction_valve": np.isin(t, np.round(junctions + JUNCTION_HALF, 3))
+                                    | np.isin(t, np.round(junctions - JUNCTION_HALF, 3)),
+                                    "crossing": np.isin(t, cross_t[run]), "outfall": outfall & (t == -30.0)}))
     return runs_df, pd.concat(points, ignore_index=True)
 
 
@@ -414,14 +451,17 @@ def layout() -> Layout:
     roads = _roads()
     junctions = _junctions(roads)
     runs, points = _pipe_runs(roads)
-    vertex = np.flatnonzero(points.vertex.to_numpy())
-    same_run = points.run.to_numpy()[vertex[1:]] == points.run.to_numpy()[vertex[:-1]]
-    starts, ends = vertex[:-1][same_run], vertex[1:][same_run]
-    net_code = np.array([n[0] for n in NETWORKS])[runs.net.to_numpy()[points.run.to_numpy()]]
-    sites = pd.DataFrame({"net": net_code, "x": points.x.round(3), "y": points.y.round(3)})
-    holes = np.flatnonzero(~sites.duplicated().to_numpy())
+    run_of = points.run.to_numpy()
+    same_run = run_of[1:] == run_of[:-1]
+    starts, ends = np.flatnonzero(same_run), np.flatnonzero(same_run) + 1
+    kind = runs.net.to_numpy()[run_of]
+    sites = pd.DataFrame({"kind": kind, "x": points.x.round(3), "y": points.y.round(3)})
+    # survey point of each run point: crossings of two runs of the same network are one point
+    survey_point = sites.groupby(["kind", "x", "y"], sort=False).ngroup().to_numpy()
+    first = np.flatnonzero(~sites.duplicated().to_numpy())
+    holes = first[points.site.to_numpy()[first] & ~points.crossing.to_numpy()[first]]
     return Layout(roads, junctions, _lots(roads), _light_sites(roads), runs, points, starts, ends, holes,
-                  junctions.iloc[::3].reset_index(drop=True), _zones(roads))
+                  junctions.iloc[::3].reset_index(drop=True), _zones(roads), survey_point, first)
 
 
 def per_district_buildings() -> float:
@@ -604,8 +644,74 @@ def _poles(lay: Layout, d: Districts, rng: np.random.Generator) -> tuple[gpd.Geo
     return poles, devices
 
 
-def _pipes(lay: Layout, d: Districts, rng: np.random.Generator) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Pipe segments between vertices of the runs and manholes at their sites, for all districts."""
+# Survey deliveries (CJJ 61-2017): point prefixes of the 物探点号 per network run, how far drainage inverts
+# fall per metre toward the outfall, and the planted survey errors the network check must find
+DRAIN_SLOPE = 0.002  # 2‰: above GB 50014-2021's minimum slopes for the diameters generated (to confirm)
+DRAIN_TOP = 4.25  # m: at junctions drainage tops stay below the layers of the pressure networks (JUNCTION_TOP)
+DRAIN_COVER = 1.8  # m: cover of drainage between junctions before the fall toward the outfall deepens it
+CLOSED_VALVES = 0.05  # share of valves found closed
+UPHILL_TOLL = 400.0  # m of detour a sewer would rather take than climb 1 m of ground
+END_FEATURE = {"JS": "stub", "RQ": "cap", "RL": "cap", "DL": "riser", "TX": "stub", "PS": "stub"}
+
+
+def _survey_points(lay: Layout) -> dict[str, np.ndarray]:
+    """Per survey point (layout level): kind, degree, feature, appurtenance, flow distance to the sink."""
+    from scipy import sparse
+    from scipy.sparse import csgraph
+
+    pts, runs = lay.points, lay.runs
+    sp, first = lay.survey_point, lay.survey_first
+    n = first.size
+    kind = runs.net.to_numpy()[pts.run.to_numpy()[first]]
+    net = np.array([k[0] for k in NETWORKS])[kind]
+    sub = np.array([k[1] for k in NETWORKS])[kind]
+    a, b = sp[lay.segment_start], sp[lay.segment_end]
+    degree = np.bincount(np.r_[a, b], minlength=n)
+    any_of = lambda col: np.bincount(sp, weights=pts[col].to_numpy(float), minlength=n) > 0  # noqa: E731
+    site, jvalve, outfall = any_of("site"), any_of("junction_valve"), any_of("outfall")
+    feature = np.where(degree >= 4, "cross", np.where(degree == 3, "tee", "straight")).astype(object)
+    ends = degree == 1
+    feature[ends] = pd.Series(net[ends]).map(END_FEATURE).to_numpy()
+    feature[outfall] = None
+    appurt = np.full(n, None, dtype=object)
+    serial = np.cumsum(site) % 3
+    water, gas, heat = net == "JS", net == "RQ", net == "RL"
+    appurt[water & site] = np.array(["valve", "hydrant", "water_meter"], dtype=object)[serial[water & site]]
+    appurt[(water | gas | heat) & jvalve] = "valve"
+    appurt[heat & site & ~jvalve] = "manhole"
+    appurt[(net == "PS") & (degree >= 2)] = "manhole"
+    appurt[np.isin(net, ["DL", "TX"]) & site] = "cable_manhole"
+    appurt[outfall] = "outfall"
+    # drainage flows to the outfalls (storm) and to the interceptor stubs at the coastal road (sewage)
+    length = np.hypot(pts.x.to_numpy()[lay.segment_end] - pts.x.to_numpy()[lay.segment_start],
+                      pts.y.to_numpy()[lay.segment_end] - pts.y.to_numpy()[lay.segment_start])
+    run_start = np.r_[True, pts.run.to_numpy()[1:] != pts.run.to_numpy()[:-1]]
+    south_end = np.bincount(sp, weights=(run_start & (runs.dir.to_numpy()[pts.run.to_numpy()] == "NS")).astype(float),
+                            minlength=n) > 0
+    sink = (outfall | (south_end & (sub == "WS"))) & (net == "PS")
+    # cost of flowing a → b: its length plus a heavy toll for every metre the ground rises (sewers follow the land)
+    g = ground(pts.x.to_numpy()[first], pts.y.to_numpy()[first])
+    cost_ab = length + UPHILL_TOLL * np.maximum(0.0, g[b] - g[a])
+    cost_ba = length + UPHILL_TOLL * np.maximum(0.0, g[a] - g[b])
+    # reversed edges: from a sink back up the flow
+    graph = sparse.csr_matrix((np.r_[cost_ab, cost_ba], (np.r_[b, a], np.r_[a, b])), shape=(n, n))
+    dist = csgraph.dijkstra(graph, directed=True, indices=np.flatnonzero(sink), min_only=True) if sink.any() \
+        else np.full(n, np.inf)
+    return {"kind": kind, "net": net, "sub": sub, "degree": degree, "feature": feature, "appurt": appurt,
+            "dist": dist, "seg_a": a, "seg_b": b, "seg_len": length, "sink": sink}
+
+
+def _point_numbers(prefix: np.ndarray, di: np.ndarray) -> np.ndarray:
+    """物探点号: network letters and a 6-digit serial per prefix over the whole delivery (JS000123)."""
+    order = np.lexsort((np.arange(prefix.size), prefix))
+    serial = np.empty(prefix.size, dtype=np.int64)
+    serial[order] = _rank(prefix[order]) + 1
+    return _join(prefix, _digits(serial, 6))
+
+
+def _pipes(lay: Layout, d: Districts, rng: np.random.Generator
+           ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Survey deliveries of every network (a line and a point table) and the manholes, for all districts."""
     runs, pts = lay.runs, lay.points
     nd, nr, npt = len(d), len(runs), len(pts)
     net = runs.net.to_numpy()
@@ -619,15 +725,11 @@ def _pipes(lay: Layout, d: Districts, rng: np.random.Generator) -> tuple[gpd.Geo
     dia = np.where(runs.planted.to_numpy() | runs.sd_gas.to_numpy(), 200.0, dia)
     pressure = np.where(runs.planted.to_numpy(), "MB", rng.choice(["L", "MB", "MA"], (nd, nr)))
     holes_count = rng.choice([6, 9, 12, 18, 24], (nd, nr))
-    # per district and vertex: depth to the pipe top
+    # per district and run point: depth to the pipe top (pressure networks and cables)
     run_of = pts.run.to_numpy()
     zmin = np.array([n[4][0] for n in NETWORKS])[net][run_of]
     zmax = np.array([n[4][1] for n in NETWORKS])[net][run_of]
     depth = rng.uniform(zmin, zmax, (nd, npt))
-    gravity = (net_code[run_of] == "PS") & (runs.dir.to_numpy()[run_of] == "NS")
-    slope = zmin + (zmax - zmin) * (1 - pts.t.to_numpy() / np.maximum(runs.length.to_numpy()[run_of], 1.0))
-    # gravity sewers deepen downhill towards the sea
-    depth = np.where(gravity, slope + rng.uniform(0, 0.2, (nd, npt)), depth)
     # where roads cross, every network dips to its own layer so crossing pipes keep their vertical clearances
     # (GB 50289-2016 Table 4.1.14; pressure pipes pass over gravity sewers)
     top = pd.Series(net_code[run_of]).map(JUNCTION_TOP).to_numpy(float)
@@ -636,7 +738,7 @@ def _pipes(lay: Layout, d: Districts, rng: np.random.Generator) -> tuple[gpd.Geo
     # planted vertical conflict: 0.05 m below 香港中路's water main (top 2.70 m, DN300 → bottom 3.00 m)
     depth = np.where(pts.hk.to_numpy(), 3.05, depth)
     depth = np.where(runs.hk_water.to_numpy()[run_of] & at_junction, JUNCTION_TOP["JS"], depth)
-    # manholes between the vertices sit on the pipe: depth interpolated along the segment
+    # points between the vertices sit on the straight pipe: depth interpolated along it
     index = np.arange(npt)
     vertex = pts.vertex.to_numpy()
     before = np.maximum.accumulate(np.where(vertex, index, 0))
@@ -644,36 +746,141 @@ def _pipes(lay: Layout, d: Districts, rng: np.random.Generator) -> tuple[gpd.Geo
     tt = pts.t.to_numpy()
     w = np.where(vertex, 0.0, (tt - tt[before]) / np.maximum(tt[after] - tt[before], 1e-9))
     depth = np.where(vertex, depth, depth[:, before] * (1 - w) + depth[:, after] * w)
-    depth = np.round(depth, 2)
 
-    # segments
+    sv = _survey_points(lay)
+    first = lay.survey_first
+    nsp = first.size
+    gx, gy = pts.x.to_numpy()[first], pts.y.to_numpy()[first]
+    ground_sp = np.round(ground(gx, gy), 2)
+    top_sp = np.round(depth[:, first], 2)  # (nd, nsp) top depth of the point's first run
+    # drainage inverts: at least DRAIN_TOP below ground plus the largest pipe, falling DRAIN_SLOPE per metre
+    # toward the sink (relaxed along the flow until no invert lies above its upstream one's fall)
+    drain = sv["net"] == "PS"
+    biggest = np.where(sv["sub"] == "YS", 1200.0, 600.0) / 1000.0
+    junction_sp = np.bincount(lay.survey_point, weights=pts.at_junction.to_numpy(float), minlength=nsp) > 0
+    cover = np.where(junction_sp, DRAIN_TOP, DRAIN_COVER)
+    inv = np.where(drain, ground_sp - cover - biggest * 1.1, np.nan)[None, :].repeat(nd, axis=0)
+    a, b, seg_len = sv["seg_a"], sv["seg_b"], sv["seg_len"]
+    flows = drain[a] & np.isfinite(sv["dist"][a]) & np.isfinite(sv["dist"][b]) & (sv["dist"][a] != sv["dist"][b])
+    up = np.where(sv["dist"][a] > sv["dist"][b], a, b)[flows]
+    dn = np.where(sv["dist"][a] > sv["dist"][b], b, a)[flows]
+    drop = DRAIN_SLOPE * seg_len[flows]
+    for _ in range(500):  # iterations follow the longest flow path, not the number of features
+        lowered = inv.copy()
+        np.minimum.at(lowered, (slice(None), dn), inv[:, up] - drop)
+        if np.array_equal(lowered, inv, equal_nan=True):
+            break
+        inv = lowered
+    inv_depth = np.round(ground_sp[None, :] - inv, 2)
+
+    # lines: consecutive points of a run
     ns = lay.segment_start.size
     di, si = _tile(ns, d)
     p0, p1 = lay.segment_start[si], lay.segment_end[si]
+    s0, s1 = lay.survey_point[p0], lay.survey_point[p1]
     run = run_of[p0]
     k = net[run]
     sub = np.array([n[1] for n in NETWORKS])[k]
     code = net_code[run]
-    x0, y0 = d.world(di, pts.x.to_numpy()[p0], pts.y.to_numpy()[p0])
-    x1, y1 = d.world(di, pts.x.to_numpy()[p1], pts.y.to_numpy()[p1])
+    gravity = code == "PS"
+    x0, y0 = d.world(di, pts.x.to_numpy()[first][s0], pts.y.to_numpy()[first][s0])
+    x1, y1 = d.world(di, pts.x.to_numpy()[first][s1], pts.y.to_numpy()[first][s1])
     n = si.size
     owner = np.array([nw[7] for nw in NETWORKS])[k]
     owner = np.where(code == "TX", rng.choice(TX_OWNERS, n), owner)
     duct = np.isin(code, ["TX", "DL"]) & (sub != "LD")
+    line_dia = dia[di, run]
+    wall = np.where(gravity, np.round(line_dia * np.where(sub == "YS", 0.1, 0.06)), np.nan)
+    depth_start = np.where(gravity, inv_depth[di, s0], top_sp[di, s0])
+    depth_end = np.where(gravity, inv_depth[di, s1], top_sp[di, s1])
+
+    # point table
+    pi, ps = _tile(nsp, d)
+    prefix = np.where(np.isin(sv["sub"], ["YS", "WS", "LD"]), sv["sub"], sv["net"])[ps]
+    numbers = _point_numbers(prefix, pi)
+    number_of = numbers.reshape(nd, nsp)
+    start_no, end_no = number_of[di, s0].astype(object), number_of[di, s1].astype(object)
+    appurt = np.tile(sv["appurt"], nd)
+    valve = np.isin(appurt, ["valve", "valve_chamber"])
+    closed = valve & (rng.random(pi.size) < CLOSED_VALVES)
+    operable = np.where(valve, True, None).astype(object)
+    # one valve per district cannot be turned (seized): the 7th water valve of the district
+    water_valve = valve & (np.tile(sv["net"], nd) == "JS")
+    candidates = np.flatnonzero(water_valve & ~closed)
+    operable[candidates[_rank(pi[candidates]) == 6]] = False
+    feature = np.tile(sv["feature"], nd).astype(object)
+    run_first = run_of[first][ps]
+    hx, hy = d.world(pi, gx[ps], gy[ps])
+    well = np.where(np.isin(appurt, ["manhole", "valve", "cable_manhole"]),
+                    np.where(np.tile(drain, nd), inv_depth[pi, ps] + 0.3,
+                             top_sp[pi, ps] + dia[pi, run_first] / 1000 + 0.3), np.nan)
+
+    # planted survey errors (the network check must find each), in every district
+    seg_sub = sub[:ns]
+    seg_mid = pts.site.to_numpy()[lay.segment_start] & ~pts.at_junction.to_numpy()[lay.segment_start] \
+        & ~pts.at_junction.to_numpy()[lay.segment_end]
+
+    def pick(cond: np.ndarray, nth_: int = 3) -> np.ndarray:
+        hit = np.flatnonzero(cond)
+        return si == hit[min(nth_, hit.size - 1)]
+
+    ns_run = runs.dir.to_numpy()[run_of[lay.segment_start]] == "NS"
+    rev = pick((seg_sub == "YS") & ns_run & seg_mid)  # invert raised 0.30 m at the downstream end
+    down_is_end = sv["dist"][s0] > sv["dist"][s1]
+    g0, g1 = ground_sp[s0], ground_sp[s1]
+    depth_end = np.where(rev & down_is_end, g1 - (g0 - depth_start + 0.15), depth_end)  # 0.15 m above upstream
+    depth_start = np.where(rev & ~down_is_end, g0 - (g1 - depth_end + 0.15), depth_start)
+    shallow = pick((seg_sub == "JP") & seg_mid, 5)  # cover 0.45 m under the carriageway (minimum 0.70)
+    depth_start = np.where(shallow, 0.45, depth_start)
+    depth_end = np.where(shallow, 0.45, depth_end)
+    off = pick((seg_sub == "TR") & seg_mid & ~runs.planted.to_numpy()[run_of[lay.segment_start]], 2)
+    # the end vertex drawn 3 m short of its point along the pipe
+    ux, uy = x1 - x0, y1 - y0
+    ul = np.maximum(np.hypot(ux, uy), 1e-9)
+    x1 = np.where(off, x1 - 3.0 * ux / ul, x1)
+    y1 = np.where(off, y1 - 3.0 * uy / ul, y1)
+    missing = pick((seg_sub == "RS") & seg_mid, 1)
+    end_no = np.where(missing, _join("RL9", _digits(di, 5)), end_no).astype(object)
+    slipped = pick((seg_sub == "XX") & seg_mid, 6)  # a slipped decimal: 0.9 m written as 9.0 m
+    depth_start = np.where(slipped, np.round(depth_start * 10, 1), depth_start)
+    unnumbered = pick((seg_sub == "GD") & seg_mid, 4)
+    start_no = np.where(unnumbered, None, start_no).astype(object)
+    dup_sp = np.flatnonzero((sv["sub"] == "XX") & (sv["appurt"] == "cable_manhole"))[2]
+    numbers = numbers.astype(object)
+    dup_rows = ps == dup_sp
+    numbers[dup_rows] = number_of[pi[dup_rows], dup_sp + 1] if dup_sp + 1 < nsp else numbers[dup_rows]
+    stub_sp = np.flatnonzero((sv["net"] == "JS") & (sv["degree"] == 1))
+    feature[(ps == stub_sp[min(1, stub_sp.size - 1)])] = "straight"  # a dangling end without a terminal feature
+
     pipes = gpd.GeoDataFrame({
         "code": _code("0120", np.arange(n) + 1),
-        "network": code, "subtype": sub, "material": np.array([nw[6] for nw in NETWORKS])[k],
-        "diameter_mm": dia[di, run], "depth_start": depth[di, p0], "depth_end": depth[di, p1],
+        "network": code, "subtype": sub, "start_point": start_no, "end_point": end_no,
+        "material": np.array([nw[6] for nw in NETWORKS])[k],
+        "diameter_mm": line_dia, "wall_mm": wall,
+        "depth_start": np.round(depth_start, 2), "depth_end": np.round(depth_end, 2),
         "pressure": np.where(code == "RQ", pressure[di, run], None),
         "voltage_kv": np.where(code == "DL", np.where(sub == "GD", 10.0, 0.38), np.nan),
         "holes": _nullable(holes_count[di, run], duct),
-        "burial": np.where(duct, "GK", np.where(code == "RL", "GG", "ZM")),
+        "holes_used": _nullable(np.maximum(1, holes_count[di, run] // 2), duct),
+        "flow": _nullable(np.where(sv["dist"][s0] >= sv["dist"][s1], 1, 2), gravity & np.isfinite(sv["dist"][s0])
+                          & np.isfinite(sv["dist"][s1])),
+        "burial": np.where(duct, "GK", np.where(code == "RL", "GG", np.where(sub == "LD", "GM", "ZM"))),
+        "position": np.where(duct & (sub != "LD"), "non_motor", "motor"),
         "year_built": rng.integers(1990, 2025, n).astype(np.int32),
         "owner": owner, "status": _status(rng, n), "road_name": runs.name.to_numpy()[run],
     }, geometry=shapely.linestrings(np.stack([np.stack([x0, y0], -1), np.stack([x1, y1], -1)], 1)),
         crs=PROJECT_CRS)
 
-    # manholes at the sites of each network
+    points = gpd.GeoDataFrame({
+        "point_no": numbers, "network": sv["net"][ps], "subtype": sv["sub"][ps],
+        "feature": feature, "appurtenance": appurt,
+        "ground_elev": ground_sp[ps], "well_depth": np.round(well, 2),
+        "valve_status": np.where(valve, np.where(closed, "closed", "open"), None),
+        "operable": pd.array(operable, dtype="boolean"),
+        "road_name": runs.name.to_numpy()[run_first], "owner": np.array([nw[7] for nw in NETWORKS])[sv["kind"][ps]],
+    }, geometry=shapely.points(hx, hy), crs=PROJECT_CRS)
+
+    # manholes (cover inventory, GB/T 30428.2 cover codes) at the manhole sites of each network
     hi, hh = _tile(lay.holes.size, d)
     hp = lay.holes[hh]
     hrun = run_of[hp]
@@ -681,14 +888,16 @@ def _pipes(lay: Layout, d: Districts, rng: np.random.Generator) -> tuple[gpd.Geo
     m = hp.size
     hx, hy = d.world(hi, pts.x.to_numpy()[hp], pts.y.to_numpy()[hp])
     cover = np.array([nw[8] for nw in NETWORKS])[hk]
+    hsp = lay.survey_point[hp]
+    mdepth = np.where(net_code[hrun] == "PS", inv_depth[hi, hsp] + 0.3, top_sp[hi, hsp] + dia[hi, hrun] / 1000 + 0.3)
     manholes = gpd.GeoDataFrame({
         "code": _code(cover, np.arange(m) + 1),
         "network": net_code[hrun], "subtype": np.array([nw[1] for nw in NETWORKS])[hk], "cover_type": cover,
-        "depth": np.round(depth[hi, hp] + dia[hi, hrun] / 1000 + 0.3, 2), "status": _status(rng, m),
+        "depth": np.round(mdepth, 2), "status": _status(rng, m),
         "owner": np.array([nw[7] for nw in NETWORKS])[hk], "road_name": runs.name.to_numpy()[hrun],
         "install_date": _dates(rng, m, 2005, 2025),
     }, geometry=shapely.points(hx, hy), crs=PROJECT_CRS)
-    return pipes, manholes
+    return pipes, points, manholes
 
 
 def _cabinets(lay: Layout, d: Districts, lights: gpd.GeoDataFrame, rng: np.random.Generator) -> gpd.GeoDataFrame:
@@ -985,6 +1194,7 @@ PROJECT_LAYERS = [
     {"name": "智慧杆", "kind": "vector", "layer": "smart_poles", "feature_class": "smart_pole"},
     {"name": "杆载设备", "kind": "vector", "layer": "smart_pole_devices", "feature_class": "smart_pole_device"},
     {"name": "地下管线", "kind": "vector", "layer": "pipes", "feature_class": "pipe"},
+    {"name": "管线点", "kind": "vector", "layer": "pipe_points", "feature_class": "pipe_point"},
     {"name": "检查井", "kind": "vector", "layer": "manholes", "feature_class": "manhole"},
     {"name": "设施箱柜", "kind": "vector", "layer": "cabinets", "feature_class": "cabinet"},
 ]
@@ -1005,6 +1215,7 @@ def _styles(buildings: gpd.GeoDataFrame) -> dict[str, dict]:
                           "ramp": "YlOrRd"},
             "streetlights": by_codes("status", "facility_status"), "smart_poles": by_codes("status", "facility_status"),
             "pipes": by_codes("network", "pipe_network"), "manholes": by_codes("network", "pipe_network"),
+            "pipe_points": by_codes("network", "pipe_network"),
             "roads": by_codes("road_class", "road_class")}
 
 
@@ -1054,7 +1265,7 @@ def _chunk_layers(lay: Layout, d: Districts, rng: np.random.Generator) -> dict[s
     layers["roads"] = _road_frame(lay, d, rng)
     layers["streetlights"] = _lights(lay, d, rng)
     layers["smart_poles"], layers["smart_pole_devices"] = _poles(lay, d, rng)
-    layers["pipes"], layers["manholes"] = _pipes(lay, d, rng)
+    layers["pipes"], layers["pipe_points"], layers["manholes"] = _pipes(lay, d, rng)
     layers["cabinets"] = _cabinets(lay, d, layers["streetlights"], rng)
     layers["zones"] = _zone_frame(lay, d, rng)
     for frame in layers.values():

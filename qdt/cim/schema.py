@@ -163,6 +163,9 @@ class FieldDef:
     applies_to: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     description: str = ""
     parent_field: str | None = None
+    #: whether values add up meaningfully (power, counts, areas): reports sum only these, never
+    #: years, codes, heights or diameters
+    additive: bool = False
 
     @property
     def dbf_name(self) -> str:
@@ -298,7 +301,7 @@ def _field_from(cls: str, d: dict[str, Any]) -> FieldDef:
         required=bool(d.get("required", False)), codelist=d.get("codelist"), min=d.get("min"), max=d.get("max"),
         max_length=d.get("max_length"), pattern=d.get("pattern"), aliases=tuple(d.get("aliases", ())),
         applies_to={k: tuple(v) for k, v in d.get("applies_to", {}).items()}, description=d.get("description", ""),
-        parent_field=d.get("parent_field"),
+        parent_field=d.get("parent_field"), additive=bool(d.get("additive", False)),
     )
     if f.min is not None and f.max is not None and f.min >= f.max:
         raise CatalogueError(f"class '{cls}' field '{f.name}': min {f.min} is not below max {f.max}")

@@ -76,7 +76,8 @@ class ClearanceRule:
 
     @property
     def citation(self) -> str:
-        return f"{self.source} Table {self.table}" + ("" if self.verified else " (to confirm)")
+        """Standard and table ("GB 50289-2016 Table 4.1.9"); whether the value is verified is :attr:`verified`."""
+        return f"{self.source} Table {self.table}"
 
 
 @lru_cache(maxsize=1)
@@ -187,6 +188,9 @@ class PipeNetwork:
     colour_zh: str = ""
     source: str = ""
     verified: bool = False
+    #: which depth a survey records: "invert" (管内底, gravity drainage) or "top" (outer top)
+    depth_reference: str = "top"
+    depth_reference_source: str = ""
 
     def subtype(self, code: str) -> PipeSubtype | None:
         return next((s for s in self.subtype_table if s.code == code), None)
@@ -202,7 +206,8 @@ def pipe_networks() -> dict[str, PipeNetwork]:
         out[n["code"]] = PipeNetwork(
             n["code"], n["cjj_code"], n["zh"], n["en"], tuple(n["colour"]), tuple(s.code for s in table),
             tuple(n["typical_depth_m"]) if n["typical_depth_m"] else None, bool(n["gravity"]), table,
-            n.get("colour_zh", ""), n.get("source", ""), bool(n.get("verified", False)))
+            n.get("colour_zh", ""), n.get("source", ""), bool(n.get("verified", False)),
+            n.get("depth_reference", "top"), n.get("depth_reference_source", ""))
     return out
 
 
@@ -211,3 +216,58 @@ def component_codes() -> dict[str, dict[str, Any]]:
     """GB/T 30428.2 minor classes by 4-digit code (major + minor), with a ``verified`` flag."""
     doc = json.loads((DATA_DIR / "component_codes.json").read_text(encoding="utf-8"))
     return {c["code"]: c for c in doc["minor_classes"]}
+
+
+@dataclass(frozen=True)
+class CoverRule:
+    """Minimum cover (ground to the pipe's outer top) of one network, sub-type, burial and position."""
+
+    network: str
+    subtype: str | None
+    condition: Condition | None
+    position: str
+    min_m: float
+    table: str
+    source: str
+    verified: bool
+    note: str
+
+    @property
+    def citation(self) -> str:
+        return f"{self.source} Table {self.table}"
+
+
+@lru_cache(maxsize=1)
+def cover_rules() -> tuple[CoverRule, ...]:
+    """GB 50289-2016 Table 4.1.1 minimum cover depths from ``data/min_cover.csv``."""
+    rules = []
+    with open(DATA_DIR / "min_cover.csv", encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            rules.append(CoverRule(row["network"], row["subtype"] or None, Condition.parse(row["condition"]),
+                                   row["position"], float(row["min_m"]), row["table"], row["source"],
+                                   row["verified"].strip().lower() == "true", row["note"]))
+    return tuple(rules)
+
+
+def minimum_cover(network: str, subtype: str | None = None, burial: str | None = None,
+                  position: str | None = None) -> CoverRule | None:
+    """The minimum-cover rule for a pipe, or None when the table has none.
+
+    A sub-type row (再生水 ZS) wins over the network's row; an unknown position takes the
+    carriageway (``motor``, the stricter) and an unknown burial the strictest matching row.
+    """
+    network = network_code(network)
+    attrs = _normalised_attrs({"burial": burial} if burial else {})
+    pos = position if position in ("motor", "non_motor") else "motor"
+    best: CoverRule | None = None
+    for rule in cover_rules():
+        if rule.network != network or rule.position != pos:
+            continue
+        if rule.subtype is not None and rule.subtype != subtype:
+            continue
+        if rule.condition is not None and rule.condition.holds(attrs) is False:
+            continue
+        if best is None or (rule.subtype is not None and best.subtype is None) or (
+                (rule.subtype is None) == (best.subtype is None) and rule.min_m > best.min_m):
+            best = rule
+    return best

@@ -172,7 +172,22 @@ def _codes(fdef: FieldDef, s: pd.Series) -> pd.Series:
     return out
 
 
-def coerce_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> tuple[pd.DataFrame, list[ValidationIssue]]:
+#: ``frame.attrs`` key listing the coded fields kept as stored because they ignore their code list.
+UNCODED_ATTR = "qdt_uncoded_fields"
+
+
+def _ignores_codelist(fdef: FieldDef, s: pd.Series, null: np.ndarray) -> bool:
+    """True when most stored values are neither codes nor labels of the field's code list: the
+    layer uses its own words, which converting would destroy (they would become null)."""
+    present = ~null
+    if not present.any():
+        return False
+    _, found = _code_keys(catalogue().codelist(fdef.codelist), s[present])  # type: ignore[arg-type]
+    return float(found.mean()) < 0.5
+
+
+def coerce_table(cls: FeatureClass, frame: pd.DataFrame, layer: str, *,
+                 keep_foreign_vocabulary: bool = True) -> tuple[pd.DataFrame, list[ValidationIssue]]:
     """Convert the columns named like the class's fields to the schema's types.
 
     Code-list columns accept labels ("故障") and store codes (2). Numbers may come as text
@@ -183,6 +198,9 @@ def coerce_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> tuple[pd
 
     Result dtypes: float → float64, int → Int64, date → datetime64[ns], bool → boolean,
     str → object holding str or None.
+
+    ``keep_foreign_vocabulary``: a loaded layer whose coded column mostly holds its own words
+    keeps them as stored (reported once); an editor's single value is never "a vocabulary".
     """
     out = frame.copy()
     issues: list[ValidationIssue] = []
@@ -192,15 +210,31 @@ def coerce_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> tuple[pd
         s = out[fdef.name]
         was_null = _is_null(s)
         if fdef.codelist:
+            if keep_foreign_vocabulary and _ignores_codelist(fdef, s, was_null):
+                # a third-party vocabulary ("foul", "storm"): keep what is stored, say so once;
+                # filters then compare with the stored words (qdt.query.expression)
+                cl = catalogue().codelist(fdef.codelist)  # type: ignore[arg-type]
+                sample = ", ".join(repr(v) for v in pd.unique(s[~was_null].astype(str))[:3])
+                issues.append(ValidationIssue(layer, fdef.name, None, None, "codelist",
+                                              f"{layer}: field {fdef.display} does not follow the code list "
+                                              f"'{cl.name}' (values such as {sample}); kept as stored"))
+                out.attrs.setdefault(UNCODED_ATTR, []).append(fdef.name)
+                continue
             s = _codes(fdef, s)
         if fdef.type in ("int", "float"):
             num = pd.to_numeric(s.where(~was_null), errors="coerce")
             bad = num.isna().to_numpy() & ~was_null
             issues += _row_issues(layer, fdef, out, bad, frame[fdef.name], "type", "{value} is not a number")
             if fdef.type == "int":
-                frac = num.notna().to_numpy() & (np.mod(num.fillna(0).to_numpy(dtype=float), 1) != 0)
+                with np.errstate(invalid="ignore"):  # inf (e.g. "1e400") is caught as too large below
+                    frac = num.notna().to_numpy() & (np.mod(num.fillna(0).to_numpy(dtype=float), 1) != 0)
                 issues += _row_issues(layer, fdef, out, frac, frame[fdef.name], "type", "{value} is not a whole number")
                 num = num.where(~frac)
+                # a whole number must fit the 64-bit integer a GeoPackage stores (SQLite INTEGER)
+                huge = num.notna().to_numpy() & ~(np.abs(num.fillna(0).to_numpy(dtype=float)) < 2.0**63)
+                issues += _row_issues(layer, fdef, out, huge, frame[fdef.name], "type",
+                                      "{value} is too large for a whole-number field (64-bit)")
+                num = num.where(~huge)
                 out[fdef.name] = num.round().astype("Int64")
             else:
                 out[fdef.name] = num.astype("float64")
@@ -211,7 +245,8 @@ def coerce_table(cls: FeatureClass, frame: pd.DataFrame, layer: str) -> tuple[pd
                                   "{value} is not a date (use YYYY-MM-DD)")
             out[fdef.name] = parsed
         elif fdef.type == "bool":
-            text = s.astype("string").str.strip().str.lower()
+            # GeoPackage and DBF store a nullable yes/no as a number: 1.0 / 0.0 read as "1" / "0"
+            text = (_as_text(s) if pd.api.types.is_float_dtype(s.dtype) else s.astype("string")).str.strip().str.lower()
             val = pd.Series(pd.NA, index=s.index, dtype="boolean")
             val[text.isin(TRUE_WORDS).fillna(False)] = True
             val[text.isin(FALSE_WORDS).fillna(False)] = False
@@ -329,7 +364,7 @@ def validate_value(cls: FeatureClass, field_name: str, value: Any) -> Validation
     """
     fdef = cls.field(field_name)
     frame = pd.DataFrame({field_name: pd.Series([value], dtype=object)}, index=pd.Index([0], name="fid"))
-    coerced, issues = coerce_table(cls, frame, cls.name)
+    coerced, issues = coerce_table(cls, frame, cls.name, keep_foreign_vocabulary=False)
     if not issues:
         issues = validate_table(_single_field_class(cls, fdef), coerced, cls.name)
     if not issues:

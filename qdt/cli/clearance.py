@@ -15,6 +15,7 @@ import json
 
 from qdt.cli.main import UserError
 from qdt.cli.query import SourceLayers, print_warnings
+from qdt.language import message as in_language
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +38,7 @@ def _pipes_name(source: SourceLayers) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from qdt.query import check_clearances, export_frame
+    from qdt.safe_output import input_files
 
     if args.out and not args.out.lower().endswith((".csv", ".geojson", ".gpkg")):
         raise UserError(f"cannot write '{args.out}': use a file ending in .csv (or .geojson, .gpkg)")
@@ -48,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
     dem = source.dem()
     print_warnings("clearance", source.warnings)
     report = check_clearances(pipes, dem, name=name)
-    out = export_frame(report.violations, args.out, layer_name="clearance") if args.out else None
+    out = export_frame(report.violations, args.out, layer_name="clearance",
+                       inputs=input_files([pipes, dem] if dem is not None else [pipes], args.source)) \
+        if args.out else None
     if args.json:
         doc = report.to_dict()
         if out is not None:
@@ -62,8 +66,10 @@ def run(args: argparse.Namespace) -> int:
     for message, x, y in zip(report.violations["message"].tolist(), report.violations["x"].tolist(),
                              report.violations["y"].tolist(), strict=True):
         print(f"{message} at ({x:.2f}, {y:.2f})")
+    for u in report.unchecked:
+        print(f"unchecked: {u['pairs']} {u['kind']} pairs of {' and '.join(u['names'])} — {u['reason']}")
     if report.crossings_without_depth:
         print(f"{report.crossings_without_depth} crossings could not be judged: a pipe has no depth")
     if out is not None:
-        print(f"wrote {out}")
+        print(f"{in_language('已写入', 'wrote')} {out}")
     return 0

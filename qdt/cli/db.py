@@ -49,6 +49,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _connection_args(tables)
     tables.add_argument("--json", action="store_true", help="print one JSON object")
     tables.set_defaults(func=run_tables)
+    approve = dbsub.add_parser("approve", help="trust a database server named in shared projects",
+                               description="Remember a server as approved: projects naming it then connect "
+                                           "(and libpq may offer it your stored password) without asking.")
+    _connection_args(approve)
+    approve.set_defaults(func=run_approve)
 
 
 def _conninfo(args: argparse.Namespace) -> str:
@@ -119,4 +124,15 @@ def run_tables(args: argparse.Namespace) -> int:
         extra = [] if i.extra.get("primary_key") else ["NO PRIMARY KEY"]
         extra += [] if i.extra.get("spatial_index") else ["no spatial index"]
         print(f"{i.name}\t{i.geometry_type}\t~{i.count} rows" + (f"\t({', '.join(extra)})" if extra else ""))
+    return 0
+
+
+def run_approve(args: argparse.Namespace) -> int:
+    from qdt.io.postgis.connection import approvals_file, approve_server
+
+    servers = approve_server(_conninfo(args), remember=True)
+    if not servers:
+        print("nothing to approve: local servers and service names are always trusted")
+        return 0
+    print(f"approved {', '.join(servers)} (remembered in {approvals_file()})")
     return 0

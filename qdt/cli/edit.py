@@ -103,9 +103,12 @@ def _parse_fids(values: list[str]) -> np.ndarray:
         for part in text.split(","):
             part = part.strip()
             try:
-                out.append(int(part))
+                fid = int(part)
             except ValueError:
                 raise UserError(f"--fid {part!r} is not a feature id (a whole number)") from None
+            if not -2**63 <= fid < 2**63:
+                raise UserError(f"--fid {part!r} is not a feature id (beyond the 64-bit range of feature ids)")
+            out.append(fid)
     return np.asarray(out, dtype=np.int64)
 
 

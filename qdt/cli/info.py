@@ -30,6 +30,16 @@ def _to_project_bbox(bbox: list[float] | None, crs: str | None, project_crs: str
         return bbox
 
 
+def _anchored_bbox(bbox: list[float], anchor: list[float]) -> list[float]:
+    """A local model's bbox placed by its anchor (x, y, z[, rotation°]) in the project CRS."""
+    x0, y0, x1, y1 = bbox
+    angle = math.radians(float(anchor[3])) if len(anchor) > 3 else 0.0
+    corners = [(x, y) for x in (x0, x1) for y in (y0, y1)]
+    xs = [float(anchor[0]) + math.cos(angle) * x - math.sin(angle) * y for x, y in corners]
+    ys = [float(anchor[1]) + math.sin(angle) * x + math.cos(angle) * y for x, y in corners]
+    return [min(xs), min(ys), max(xs), max(ys)]
+
+
 def project_info(path: Path) -> dict[str, Any]:
     """Info for a project: each layer's source info, with CRS and bbox as the project sees them."""
     from qdt.io import ReadError, open_datasource
@@ -63,6 +73,8 @@ def project_info(path: Path) -> dict[str, Any]:
         row["source_crs"] = source_crs
         row["crs"] = project_crs if source_crs else None
         row["bbox"] = _to_project_bbox(info.get("bbox"), source_crs, project_crs)
+        if info.get("local") and entry.extra.get("anchor") and info.get("bbox"):  # a local tileset, anchored
+            row["bbox"], row["crs"] = _anchored_bbox(info["bbox"], entry.extra["anchor"]), project_crs
         layers.append(row)
     return {"project": project.name, "crs": project_crs, "layers": layers}
 
@@ -97,7 +109,9 @@ def _format_row(layer: dict[str, Any]) -> str:
     name = layer["name"]
     if layer.get("available") is False:
         return f"{name:<24} {layer['kind']:<10} UNAVAILABLE: {layer.get('error', '')}"
-    if "size" in layer and layer.get("count") is None:
+    if layer["kind"] == "tileset":
+        return _format_tileset(layer)
+    if layer.get("kind") == "raster" and layer.get("size"):
         cols, rows, bands = layer["size"]
         amount = f"{cols}x{rows}x{bands} px"
     else:
@@ -110,3 +124,19 @@ def _format_row(layer: dict[str, Any]) -> str:
     else:
         crs = layer.get("crs") or "no CRS"
     return f"{name:<24} {layer['kind']:<10} {geom:<16} {amount:<18} {crs:<11} {box}"
+
+
+def _format_tileset(layer: dict[str, Any]) -> str:
+    """3D Tiles: version, tiles, contents, geometric error, bbox (project CRS, else lon/lat) and problems."""
+    bbox = layer.get("bbox") or []
+    crs = layer.get("crs") or "local (no CRS)"
+    lines = [f"{layer['name']:<24} tileset    3D Tiles {layer.get('version')}  {layer.get('tiles')} tiles  "
+             f"{layer.get('contents')} contents  depth {layer.get('depth')}  "
+             f"{layer.get('external_tilesets', 0)} external tileset(s)  geometric error {layer.get('geometric_error')}",
+             f"{'':<24} bbox {', '.join(f'{v:.2f}' if abs(v) > 1000 else f'{v:.6f}' for v in bbox)} ({crs})"
+             + (f", z {layer['zrange'][0]:.2f}…{layer['zrange'][1]:.2f} m" if layer.get("zrange") else "")]
+    if layer.get("note"):
+        lines.append(f"{'':<24} note: {layer['note']}")
+    for problem in layer.get("problems", []):
+        lines.append(f"{'':<24} problem: {problem}")
+    return "\n".join(lines)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from qdt import __version__
+from qdt.language import message as in_language
 
 # subcommand → module under qdt.cli
 COMMANDS = {
@@ -24,6 +27,8 @@ COMMANDS = {
     "db": "qdt.cli.db",
     "report": "qdt.cli.report",
     "export-scene": "qdt.cli.export_scene",
+    "export-tiles": "qdt.cli.export_tiles",
+    "network": "qdt.cli.network",
 }
 
 
@@ -42,8 +47,15 @@ def user_errors() -> tuple[type[BaseException], ...]:
             FileNotFoundError, PermissionError, IsADirectoryError)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its usage errors on ONE stderr line (exit 2), like every other user error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qdt", description="QDT digital-twin base map tools (青岛数字底板)")
+    parser = OneLineParser(prog="qdt", description="QDT digital-twin base map tools (青岛数字底板)")
     parser.add_argument("--version", action="version", version=f"qdt {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -60,17 +72,47 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+def _stdout_closed() -> None:
+    """After a broken pipe, point stdout at /dev/null so the interpreter's final flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    command = f"qdt {args.command}"
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+        return code
     except user_errors() as exc:
-        print(f"qdt {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"{command}: {in_language('错误', 'error')}: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        _stdout_closed()
+        print(f"{command}: error: the output was closed before everything was written (broken pipe)",
+              file=sys.stderr)
+        return 2
+    except RecursionError:
+        print(f"{command}: error: the input is nested too deeply to read", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"{command}: error: not enough memory for this input; try a smaller file or area", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"qdt {args.command}: interrupted", file=sys.stderr)
+        print(f"{command}: {in_language('已中断', 'interrupted')}", file=sys.stderr)
         return 130
+    except Exception as exc:  # a QDT bug: one line at the user (exit 1), the traceback on request
+        if os.environ.get("QDT_DEBUG"):
+            raise
+        print(f"{command}: internal error: {type(exc).__name__}: {_one_line(exc)} "
+              "(a bug in QDT; rerun with QDT_DEBUG=1 for details)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

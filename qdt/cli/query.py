@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from qdt.cli.main import UserError
+from qdt.language import message as in_language
 
 
 class SourceLayers:
@@ -50,9 +51,8 @@ class SourceLayers:
             self.crs = project.crs
             self.entries: list[Any] = list(project.entries)
         else:
-            from qdt.crs import PROJECT_CRS
-
-            self.crs = PROJECT_CRS
+            # a dataset is queried in its own metric CRS, chosen when its first layer opens
+            self.crs = None
             source = str(self.path.resolve())
             self.entries = [LayerEntry(name=name, kind="vector", source=source, layer_name=name)
                             for name in list_layers(self.path)]
@@ -76,6 +76,12 @@ class SourceLayers:
         from qdt.project.loading import layer_source, open_entry
 
         entry = self.entries[index]
+        if self.crs is None:
+            from qdt.io.loader import dataset_metric_crs
+
+            self.crs, note = dataset_metric_crs(self.path, entry.layer_name)
+            if note:
+                self.warnings.append(note)
         source = open_datasource(layer_source(entry))
         # a GeoPackage layer big enough to stream is queried from the file in chunks (qdt.io.window)
         streamed = pushdown and entry.kind == "vector" and source.streams(entry.layer_name)
@@ -143,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         layers[args.other] = source.layer(args.other, pushdown=True)
     print_warnings("query", source.warnings)
     result = run_query(query, layers)
-    out = export_result(result, args.out) if args.out else None
+    out = export_result(result, args.out, inputs=[args.source]) if args.out else None
     if args.json:
         doc = result.to_dict()
         if out is not None:
@@ -166,5 +172,5 @@ def run(args: argparse.Namespace) -> int:
     elif result.count:
         print("fids: " + " ".join(str(f) for f in result.fids.tolist()))
     if out is not None:
-        print(f"wrote {out}")
+        print(f"{in_language('已写入', 'wrote')} {out}")
     return 0

@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from qdt.cli.main import UserError
+from qdt.language import message as in_language
 
 
 class _QueryAction(argparse.Action):
@@ -76,5 +77,5 @@ def run(args: argparse.Namespace) -> int:
     task = report_task(project, out, title=args.title, author=args.author, tables=tables, template=template,
                        page_size=args.page_size, snapshot=snapshot)
     written = task.run_sync(progress_printer("report", args.quiet))
-    print(f"wrote {written} ({len(tables)} table(s))")
+    print(in_language(f"已写入 {written}（{len(tables)} 个表）", f"wrote {written} ({len(tables)} table(s))"))
     return 0

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from qdt.cli.main import UserError
+from qdt.language import message as in_language
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -48,11 +49,14 @@ def progress_printer(command: str, quiet: bool):  # noqa: ANN201 - ProgressFn
 
 
 def open_project_to_render(command: str, path: str):  # noqa: ANN201 - qdt.project.Project
-    """Open a project for ``qdt COMMAND``: unavailable layers are warned about on stderr; a
-    project with no layer that opens is a user error."""
+    """Open a project for ``qdt COMMAND``: each layer's load warnings and the unavailable layers
+    are printed on stderr; a project with no layer that opens is a user error."""
     from qdt.project import open_project
 
     project = open_project(path)
+    for entry in project.entries:  # the same warnings `qdt query` prints: CRS, area, repairs …
+        for line in getattr(entry, "warnings", None) or []:
+            print(f"qdt {command}: warning: {line}", file=sys.stderr)
     for entry in project.unavailable:
         print(f"qdt {command}: warning: {entry.error}", file=sys.stderr)
     if len(project.layers) == 0:
@@ -76,5 +80,5 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     project = open_project_to_render("snapshot", args.project)
     written = snapshot_task(project, options, out).run_sync(progress_printer("snapshot", args.quiet))
-    print(f"wrote {written} ({args.width}x{args.height}, {args.dpi} dpi)")
+    print(f"{in_language('已写入', 'wrote')} {written} ({args.width}x{args.height}, {args.dpi} dpi)")
     return 0

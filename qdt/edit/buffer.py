@@ -46,7 +46,8 @@ class EditBuffer:
     validator
         Checks and converts values (built from the layer when omitted).
     notify_layer
-        Emit ``layer.events.data`` after each change so views redraw (default True).
+        Emit ``layer.events.data`` (a :class:`~qdt.layers.DataChange` naming the fids and fields)
+        after each change so views redraw just those features (default True).
     """
 
     def __init__(self, layer: VectorLayer, validator: FieldValidator | None = None, *,
@@ -187,10 +188,11 @@ class EditBuffer:
         frame.iloc[pos, frame.columns.get_loc(field)] = array
 
     def notify(self, fids: Sequence[int] | np.ndarray, fields: Sequence[str]) -> None:
-        """Announce changed cells (``events.changed``) and, if enabled, ``layer.events.data``."""
+        """Announce changed cells (``events.changed``) and, if enabled, ``layer.events.data``
+        with a :class:`~qdt.layers.DataChange` of these fids and fields."""
         self.events.changed.emit(np.asarray(fids, dtype=np.int64), tuple(fields))
         if self.notify_layer:
-            self.layer.events.data.emit()
+            self.layer.notify_data(fids, fields)
 
     def rollback(self) -> None:
         """Write every original value back; nothing is modified afterwards."""

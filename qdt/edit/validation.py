@@ -207,9 +207,14 @@ class FieldValidator:
             number = pd.to_numeric(pd.Series([value], dtype=object), errors="coerce").iloc[0]
             if pd.isna(number) or isinstance(value, bool):
                 raise self._refuse(field, value, "type", "is not a number")
+            if not np.isfinite(float(number)):
+                raise self._refuse(field, value, "type", "is not a finite number")
             if pd.api.types.is_integer_dtype(dtype):
                 if float(number) != int(float(number)):
                     raise self._refuse(field, value, "type", "is not a whole number")
+                info = np.iinfo(dtype.numpy_dtype if hasattr(dtype, "numpy_dtype") else dtype)
+                if not info.min <= int(float(number)) <= info.max:
+                    raise self._refuse(field, value, "type", f"does not fit the column's {info.bits}-bit integers")
                 return int(float(number))
             return float(number)
         if pd.api.types.is_datetime64_any_dtype(dtype):

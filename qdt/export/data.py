@@ -16,6 +16,7 @@ import numpy as np
 
 from qdt.export.errors import ExportError
 from qdt.query.export import EXPORT_SUFFIXES, export_frame
+from qdt.safe_output import input_files
 from qdt.tasks import CancelFn, ProgressFn, Task, check_cancel
 
 __all__ = ["DATA_SUFFIXES", "export_selection", "export_selection_task", "selection_frame"]
@@ -51,7 +52,8 @@ def export_selection(layer: Any, path: str | os.PathLike[str], fids: Iterable[in
     the fid as feature id; GeoPackage keeps the project CRS and the fids.
     """
     frame = selection_frame(layer, fids)
-    return export_frame(frame, path, layer_name=str(layer.source_layer or layer.name), bom=bom)
+    return export_frame(frame, path, layer_name=str(layer.source_layer or layer.name), bom=bom,
+                        inputs=input_files([layer]))
 
 
 def export_selection_task(layer: Any, path: str | os.PathLike[str], fids: Iterable[int] | None = None, *,

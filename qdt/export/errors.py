@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from qdt.query.export import ExportError
 
-__all__ = ["CJK_FONT_CANDIDATES", "ExportError", "cjk_font_path", "publish"]
+__all__ = ["CJK_FONT_CANDIDATES", "ExportError", "cjk_font_path"]
 
 # fonts-wqy-microhei (tools/system_deps.sh) first; Noto CJK where a system has it instead
 CJK_FONT_CANDIDATES = (
@@ -26,11 +25,3 @@ def cjk_font_path() -> Path:
             return path
     raise ExportError("no Chinese (CJK) font installed: install fonts-wqy-microhei (tools/system_deps.sh)")
 
-
-def publish(temp: str | os.PathLike[str], target: Path) -> None:
-    """Move a finished temporary file onto ``target`` with the permissions a new file gets
-    (mkstemp makes it owner-only), so a reader never sees half a file."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temp, 0o666 & ~umask)
-    os.replace(temp, target)

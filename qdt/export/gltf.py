@@ -23,14 +23,15 @@ import io
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import shapely
 
-from qdt.export.errors import ExportError, publish
+from qdt.export.errors import ExportError
+from qdt.safe_output import atomic_output, input_files
 from qdt.tasks import CancelFn, ProgressFn, Task, check_cancel
 
 __all__ = ["GltfSummary", "export_gltf", "export_gltf_task", "scene_meshes"]
@@ -38,6 +39,10 @@ __all__ = ["GltfSummary", "export_gltf", "export_gltf_task", "scene_meshes"]
 _FLOAT, _UBYTE, _UINT = 5126, 5121, 5125
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 _POINTS, _LINES, _TRIANGLES = 0, 1, 4
+# Stated tolerance of the exported terrain: every DEM grid vertex within 0.25 m (vertically) of the
+# exported surface (the view draws the full grid; the sample's 2 m DEM becomes ~1 800 vertices).
+TERRAIN_TOLERANCE_M = 0.25
+TERRAIN_CREASE_DEG = 30.0  # TIN faces meeting at a sharper angle get their own vertex normals
 _Z_UP_TO_Y_UP = [-math.sqrt(0.5), 0.0, 0.0, math.sqrt(0.5)]  # -90° about x: (x, y, z) → (x, z, -y)
 
 
@@ -248,6 +253,230 @@ def _mesh_primitives(part: Any, mapper: Any, colour: tuple[float, float, float],
     return out
 
 
+def terrain_tin(grid: Any, tolerance: float = TERRAIN_TOLERANCE_M) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The DEM grid as a TIN within ``tolerance`` metres (vertically) of every grid vertex.
+
+    VTK's ``vtkGreedyTerrainDecimation`` (Garland & Heckbert's greedy insertion: the vertex of
+    largest error goes in until every vertex is within the absolute error). Nodata takes the
+    height of its nearest valid pixel for the insertion, then triangles whose centre is over
+    nodata are dropped. Returns ``(points (n, 3) world,
+    triangles (m, 3) counter-clockwise from above, grid vertex id of each point)``, or None for a
+    rotated grid.
+    """
+    from vtkmodules.vtkCommonDataModel import vtkImageData
+    from vtkmodules.vtkFiltersHybrid import vtkGreedyTerrainDecimation
+
+    from qdt.render.arrays import from_vtk, to_vtk
+
+    rows, cols = grid.shape
+    if rows < 2 or cols < 2:
+        return None
+    dx, dy = grid.x[0, 1] - grid.x[0, 0], grid.y[1, 0] - grid.y[0, 0]
+    if abs(grid.y[0, 1] - grid.y[0, 0]) > 1e-6 * abs(dx) or abs(grid.x[1, 0] - grid.x[0, 0]) > 1e-6 * abs(dy) \
+            or dx <= 0:
+        return None
+    z = grid.z[::-1] if dy < 0 else grid.z
+    y0 = grid.y[-1, 0] if dy < 0 else grid.y[0, 0]
+    finite = np.isfinite(z)
+    if not finite.any():
+        return None
+    filled = z
+    if not finite.all():  # nodata takes its nearest height: no false cliff for the error to follow
+        from scipy.ndimage import distance_transform_edt
+
+        nearest = distance_transform_edt(~finite, return_distances=False, return_indices=True)
+        filled = z[nearest[0], nearest[1]]
+    filled = np.asarray(filled, dtype=np.float32)
+    image = vtkImageData()
+    image.SetDimensions(cols, rows, 1)
+    image.SetOrigin(0.0, 0.0, 0.0)  # local to the grid: float32 keeps centimetres
+    image.SetSpacing(float(dx), float(abs(dy)), 1.0)
+    values = np.ascontiguousarray(filled.ravel())
+    image.GetPointData().SetScalars(to_vtk(values, "z"))
+    greedy = vtkGreedyTerrainDecimation()
+    greedy.SetInputData(image)
+    greedy.SetErrorMeasureToAbsoluteError()
+    greedy.SetAbsoluteError(float(tolerance))
+    greedy.BoundaryVertexDeletionOn()
+    greedy.Update()
+    out = greedy.GetOutput()
+    first = np.asarray(from_vtk(out.GetPoints().GetData()), dtype=np.float64)
+    image_ids = (np.clip(np.rint(first[:, 1] / abs(dy)).astype(np.int64), 0, rows - 1) * cols
+                 + np.clip(np.rint(first[:, 0] / dx).astype(np.int64), 0, cols - 1))
+    # greedy insertion's bound is not strict near the edges: check every grid vertex against the
+    # triangulation and insert the worst vertex of each triangle that misses, until none does
+    from scipy.spatial import Delaunay
+
+    gx, gy = np.meshgrid(np.arange(cols) * float(dx), np.arange(rows) * float(abs(dy)))
+    xy_all = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    z_all = filled.ravel().astype(np.float64)
+    chosen = np.unique(np.concatenate([image_ids, [0, cols - 1, (rows - 1) * cols, rows * cols - 1]]))
+    for _ in range(100):
+        tin = Delaunay(xy_all[chosen])
+        simplex = tin.find_simplex(xy_all)
+        transform = tin.transform[simplex]
+        bary = np.einsum("nij,nj->ni", transform[:, :2], xy_all - transform[:, 2])
+        weights = np.column_stack([bary, 1.0 - bary.sum(axis=1)])
+        surface = (weights * z_all[chosen][tin.simplices[simplex]]).sum(axis=1)
+        error = np.abs(surface - z_all)
+        error[simplex < 0] = np.inf
+        bad = error > tolerance
+        if not bad.any():
+            break
+        order = np.lexsort((-error[bad], simplex[bad]))
+        worst = np.flatnonzero(bad)[order]
+        first_of = np.r_[True, simplex[worst][1:] != simplex[worst][:-1]]
+        chosen = np.union1d(chosen, worst[first_of])
+    triangles = tin.simplices.astype(np.int64)
+    image_ids = chosen
+    points = np.column_stack([xy_all[chosen], z_all[chosen]])
+    centre = points[triangles].mean(axis=1)
+    col = np.clip(np.rint(centre[:, 0] / dx).astype(np.int64), 0, cols - 1)
+    row = np.clip(np.rint(centre[:, 1] / abs(dy)).astype(np.int64), 0, rows - 1)
+    triangles = triangles[finite[row, col]]
+    image_row = image_ids // cols
+    grid_row = rows - 1 - image_row if dy < 0 else image_row
+    grid_ids = grid_row * cols + image_ids % cols
+    points[:, 0] += grid.x[0, 0]
+    points[:, 1] += y0
+    a, b, c = (points[triangles[:, k], :2] for k in range(3))
+    clockwise = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]) < 0
+    triangles[clockwise] = triangles[clockwise][:, ::-1]
+    return points, triangles, grid_ids
+
+
+def _simplified(scene: Any, layer: Any, visual: Any, primitives: list[Primitive]) -> list[Primitive]:
+    """The terrain as a TIN within :data:`TERRAIN_TOLERANCE_M`; zone drapes cut to that TIN.
+
+    The view draws the DEM at full grid resolution and zone fills as its cells: a glTF of that
+    is mostly terrain triangles. The export writes the TIN instead (orthophoto texture and tints
+    kept), and each zone fill as the zone polygon cut by the TIN's triangles, lying on them
+    (+ the view's lift); zone outlines are the view's own.
+    """
+    context = scene.context
+    if context is None or context.dem is None:
+        return primitives
+    is_ground = visual.role == "ground" and layer is context.dem
+    is_zone = visual.role == "drape" and getattr(layer, "geometry", None) is not None and \
+        getattr(layer, "feature_class", None) not in ("road",) and any(p.mode == _TRIANGLES for p in primitives) \
+        and bool(np.isin(shapely.get_type_id(layer.geometry), (3, 6)).all())
+    if not (is_ground or is_zone):
+        return primitives
+    tin = _scene_tin(scene, context)
+    if tin is None:
+        return primitives
+    points, triangles, grid_ids = tin
+    if is_ground:
+        return [_tin_ground(scene, context, p, points, triangles, grid_ids) if p.mode == _TRIANGLES else p
+                for p in primitives]
+    return _zone_fill(scene, layer, points, triangles, primitives)
+
+
+def _scene_tin(scene: Any, context: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    cache = context._cache
+    key = ("export_tin", id(context.dem), TERRAIN_TOLERANCE_M)
+    if key not in cache:
+        cache[key] = terrain_tin(context.terrain_grid(), TERRAIN_TOLERANCE_M)
+    return cache[key]
+
+
+def _tin_ground(scene: Any, context: Any, full: Primitive, points: np.ndarray, triangles: np.ndarray,
+                grid_ids: np.ndarray) -> Primitive:
+    from qdt.render.builders.terrain import ortho_texture
+    from qdt.render.colours import hypsometric
+    from qdt.render.geometry import grid_normals
+
+    origin = scene.origin
+    local = (points - np.array([origin.x, origin.y, origin.z])).astype(np.float32)
+    colours = np.full((len(points), 3), 255, dtype=np.uint8)
+    uv = None
+    inside = np.zeros(len(points), dtype=bool)
+    if context.ortho is not None and full.texture_png is not None:
+        _, tcoords, inside = ortho_texture(context.ortho, points[:, 0], points[:, 1])
+        uv = np.asarray(tcoords, dtype=np.float32).copy()
+        uv[:, 1] = 1.0 - uv[:, 1]  # glTF's v runs down the image
+    colours[~inside] = hypsometric(points[~inside, 2])
+    # the grid's own gradient where the ground is smooth; along breaks (a sea wall) the TIN's faces
+    # get split normals, else one steep vertex normal darkens the long triangles that meet there
+    normals = grid_normals(context.terrain_grid())[grid_ids]
+    local, colours, normals, uv, triangles = _split_normals(local, triangles, colours, normals, uv)
+    return Primitive(_TRIANGLES, local, colours, normals, uv, full.texture_png if uv is not None else None,
+                     full.opacity, full.base_colour, triangles.ravel().astype(np.uint32))
+
+
+def _split_normals(local: np.ndarray, triangles: np.ndarray, colours: np.ndarray, normals: np.ndarray,
+                   uv: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """Vertex normals of the TIN split at creases over :data:`TERRAIN_CREASE_DEG` (vtkPolyDataNormals);
+    vertices that are not split keep ``normals`` (the DEM gradient)."""
+    from vtkmodules.vtkFiltersCore import vtkPolyDataNormals
+
+    from qdt.render.arrays import from_vtk, make_polydata
+
+    ids = np.arange(len(local), dtype=np.int64)
+    point_data = {"colours": colours, "source_id": ids}
+    if uv is not None:
+        point_data["uv"] = uv
+    poly = make_polydata(local, polys=triangles, point_data=point_data)
+    normals_filter = vtkPolyDataNormals()
+    normals_filter.SetInputData(poly)
+    normals_filter.SplittingOn()
+    normals_filter.SetFeatureAngle(TERRAIN_CREASE_DEG)
+    normals_filter.ConsistencyOff()
+    normals_filter.Update()
+    out = normals_filter.GetOutput()
+    data = out.GetPointData()
+    source = np.asarray(from_vtk(data.GetArray("source_id")), dtype=np.int64)
+    split = np.bincount(source, minlength=len(local)) > 1
+    new_normals = np.asarray(from_vtk(data.GetNormals()), dtype=np.float32)
+    out_normals = np.where(split[source][:, None], new_normals, normals[source]).astype(np.float32)
+    out_uv = None if uv is None else np.asarray(from_vtk(data.GetArray("uv")), dtype=np.float32).copy()
+    return (np.asarray(from_vtk(out.GetPoints().GetData()), dtype=np.float32).copy(),
+            np.asarray(from_vtk(data.GetArray("colours")), dtype=np.uint8).copy(), out_normals, out_uv,
+            np.asarray(from_vtk(out.GetPolys().GetConnectivityArray()), dtype=np.int64).reshape(-1, 3).copy())
+
+
+def _zone_fill(scene: Any, layer: Any, points: np.ndarray, triangles: np.ndarray,
+               primitives: list[Primitive]) -> list[Primitive]:
+    """Zone polygons cut by the TIN's triangles, each piece on its triangle's plane (+ the view's lift)."""
+    from qdt.render.builders.lines import ZONE_LIFT, _colours
+    from qdt.render.colours import ZONE_DEFAULT
+    from qdt.render.geometry import explode, polygon_rings, triangulate_polygons
+
+    fills = [p for p in primitives if p.mode == _TRIANGLES]
+    parts, part_row = explode(layer.geometry, (3,))
+    tri_xy = points[triangles][:, :, :2]
+    tri_polys = shapely.polygons(np.concatenate([tri_xy, tri_xy[:, :1]], axis=1))
+    tree = shapely.STRtree(tri_polys)
+    zone_idx, tri_idx = tree.query(parts, predicate="intersects")
+    pieces = shapely.intersection(parts[zone_idx], tri_polys[tri_idx], grid_size=None)
+    flat, flat_of = shapely.get_parts(pieces, return_index=True)
+    keep = (shapely.get_type_id(flat) == 3) & (shapely.area(flat) > 1e-4)
+    flat, flat_of = flat[keep], flat_of[keep]
+    if len(flat) == 0:
+        return [p for p in primitives if p.mode != _TRIANGLES]
+    origin = scene.origin
+    rings = polygon_rings(flat, (origin.x, origin.y))
+    tris, tri_piece = triangulate_polygons(rings)
+    used, local_tris = np.unique(tris, return_inverse=True)
+    xy = rings.xy[used] + np.array([origin.x, origin.y])
+    # the TIN triangle each vertex lies on: the one its piece was cut from (vertex → first piece using it)
+    vertex_piece = np.zeros(len(used), dtype=np.int64)
+    vertex_piece[local_tris.reshape(-1, 3)] = np.repeat(tri_piece, 3).reshape(-1, 3)
+    on = tri_idx[flat_of[vertex_piece]]
+    p0, p1, p2 = (points[triangles[on, k]] for k in range(3))
+    normal = np.cross(p1 - p0, p2 - p0)
+    nz = np.where(np.abs(normal[:, 2]) < 1e-12, 1e-12, normal[:, 2])
+    z = p0[:, 2] - (normal[:, 0] * (xy[:, 0] - p0[:, 0]) + normal[:, 1] * (xy[:, 1] - p0[:, 1])) / nz
+    positions = np.stack([xy[:, 0] - origin.x, xy[:, 1] - origin.y, z + ZONE_LIFT - origin.z], axis=1)
+    row = part_row[zone_idx[flat_of[vertex_piece]]]
+    colours = np.ascontiguousarray(_colours(layer, ZONE_DEFAULT)[row]).astype(np.uint8)
+    normals = np.tile(np.array([0, 0, 1], dtype=np.float32), (len(positions), 1))
+    template = fills[0]
+    fill = Primitive(_TRIANGLES, positions.astype(np.float32), colours, normals, opacity=template.opacity,
+                     base_colour=template.base_colour, indices=local_tris.ravel().astype(np.uint32))
+    return [p for p in primitives if p.mode != _TRIANGLES] + [fill]
+
+
 def scene_meshes(scene: Any) -> list[LayerMesh]:
     """The visible geometry of a :class:`qdt.render.Scene`, one :class:`LayerMesh` per layer drawn."""
     from vtkmodules.vtkRenderingCore import vtkGlyph3DMapper
@@ -273,6 +502,7 @@ def scene_meshes(scene: Any) -> list[LayerMesh]:
                 mesh.primitives.extend([primitive] if primitive is not None else [])
             elif mapper is not None:
                 mesh.primitives.extend(_mesh_primitives(part, mapper, colour, opacity, _texture_png(actor)))
+        mesh.primitives = _simplified(scene, layer, visual, mesh.primitives)
         mesh.primitives = [p for p in mesh.primitives if len(p.positions)]
         if mesh.primitives:
             meshes.append(mesh)
@@ -338,8 +568,9 @@ def _glb(doc: dict[str, Any], binary: bytes) -> bytes:
 
 
 def write_glb(meshes: list[LayerMesh], path: str | os.PathLike[str], *, origin: tuple[float, float, float],
-              crs: str, height_datum: str | None = None) -> GltfSummary:
-    """Write ``meshes`` as one .glb (see the module docstring for the layout)."""
+              crs: str, height_datum: str | None = None, inputs: Any = ()) -> GltfSummary:
+    """Write ``meshes`` as one .glb (see the module docstring for the layout); refuses a ``path``
+    that is one of ``inputs`` and replaces an existing file atomically."""
     target = Path(path)
     if target.suffix.lower() != ".glb":
         raise ExportError(f"cannot write '{target}': a scene export must end in .glb")
@@ -366,8 +597,11 @@ def write_glb(meshes: list[LayerMesh], path: str | os.PathLike[str], *, origin: 
             attributes = {"POSITION": blob.accessor(p.positions.astype(np.float32), _FLOAT, "VEC3", bounds=True)}
             if p.normals is not None:
                 attributes["NORMAL"] = blob.accessor(p.normals.astype(np.float32), _FLOAT, "VEC3")
-            if p.colours is not None:
-                attributes["COLOR_0"] = blob.accessor(p.colours.astype(np.uint8), _UBYTE, "VEC3", normalized=True)
+            if p.colours is not None:  # RGBA: a vertex attribute's element must fill whole 4 bytes (glTF §3.6.2.4)
+                rgba = np.empty((len(p.colours), 4), dtype=np.uint8)
+                rgba[:, :3] = p.colours
+                rgba[:, 3] = 255
+                attributes["COLOR_0"] = blob.accessor(rgba, _UBYTE, "VEC4", normalized=True)
             if p.uv is not None:
                 attributes["TEXCOORD_0"] = blob.accessor(p.uv.astype(np.float32), _FLOAT, "VEC2")
             prim = {"attributes": attributes, "mode": p.mode, "material": _material(doc, blob, p, textures)}
@@ -386,20 +620,14 @@ def write_glb(meshes: list[LayerMesh], path: str | os.PathLike[str], *, origin: 
             del doc[key]
     if "textures" not in doc:
         del doc["samplers"]
-    handle, temp = tempfile.mkstemp(prefix=".qdt-", suffix=".glb", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as fh:
-            fh.write(_glb(doc, blob.data))
-        publish(temp, target)
-    except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        raise ExportError(f"cannot write '{target}': {exc.strerror or exc}") from None
+    with atomic_output(target, inputs=inputs, error=ExportError) as temp:
+        temp.write_bytes(_glb(doc, blob.data))
     return GltfSummary(target, [m.name for m in meshes], len(doc["nodes"]), triangles, tuple(origin))  # type: ignore
 
 
 def export_gltf(layers: Any, path: str | os.PathLike[str], *, crs: str = "EPSG:4549", height_datum: str | None = None,
                 underground: bool = False, progress: ProgressFn | None = None,
-                is_cancelled: CancelFn | None = None) -> GltfSummary:
+                is_cancelled: CancelFn | None = None, inputs: Any = ()) -> GltfSummary:
     """Build the 3D scene of ``layers`` (full detail) and write its visible geometry to ``path`` (.glb)."""
     from qdt.render.scene import Scene
 
@@ -416,7 +644,7 @@ def export_gltf(layers: Any, path: str | os.PathLike[str], *, crs: str = "EPSG:4
         check_cancel(is_cancelled)
         progress(0.8, "正在写入 glTF…")
         summary = write_glb(meshes, path, origin=(origin.x, origin.y, origin.z) if origin else (0.0, 0.0, 0.0),
-                            crs=crs, height_datum=height_datum)
+                            crs=crs, height_datum=height_datum, inputs=input_files(layers, *inputs))
         progress(1.0, "导出完成")
         return summary
     finally:
@@ -427,6 +655,7 @@ def export_gltf_task(project: Any, path: str | os.PathLike[str], *, underground:
     """:func:`export_gltf` of a project's layers as a task (its result: a :class:`GltfSummary`)."""
     def run(progress: ProgressFn, is_cancelled: CancelFn) -> GltfSummary:
         return export_gltf(project.layers, path, crs=project.crs, height_datum=getattr(project, "height_datum", None),
-                           underground=underground, progress=progress, is_cancelled=is_cancelled)
+                           underground=underground, progress=progress, is_cancelled=is_cancelled,
+                           inputs=[getattr(project, "path", None)])
 
     return Task("正在导出三维场景…", run)

@@ -18,10 +18,12 @@ import numpy as np
 
 from qdt.export.errors import cjk_font_path
 from qdt.export.snapshot import REFERENCE_SIDE, SnapshotOptions, ViewInfo, visible_styled_layers
+from qdt.language import text as in_language
+from qdt.resources import asset
 
 __all__ = ["draw_overlays", "legend_entries", "nice_length", "NORTH_ARROW_SVG"]
 
-NORTH_ARROW_SVG = Path(__file__).resolve().parents[2] / "assets" / "north_arrow.svg"
+NORTH_ARROW_SVG = asset("north_arrow.svg")
 INK = (26, 32, 44)
 PANEL = (255, 255, 255, 215)
 SUPERSAMPLE = 4
@@ -89,7 +91,8 @@ def legend_entries(layers: Any, drawn_colours: dict[str, tuple[int, int, int]] |
         items = [(str(label), tuple(int(c) for c in rgb)) for label, rgb in style.legend()]
         out.append((layer.name, items))  # type: ignore[arg-type]
     if selected:
-        out.append(("选择集", [(f"选中要素 ({selected})", HIGHLIGHT)]))
+        label = in_language("选中要素", "Selected features") + f" ({selected})"
+        out.append((in_language("选择集", "Selection"), [(label, HIGHLIGHT)]))
     return out
 
 
@@ -236,7 +239,8 @@ def draw_overlays(image: np.ndarray, view: ViewInfo, layers: Any, options: Snaps
         bar_h = max(3, round(7 * u))
         label_h = round(16 * u)
         scale_n = view.metres_per_pixel * float(options.dpi) / 0.0254  # ground metres per metre of print
-        note = f"视图中心比例 约 1:{_round_scale(scale_n):,} ({int(options.dpi)} dpi)"
+        scale_text = f" 1:{_round_scale(scale_n):,} ({int(options.dpi)} dpi)"
+        note = in_language("视图中心比例 约", "Scale at the view centre about") + scale_text
         note_w = draw.textlength(note, font=small)
         x0 = margin
         x1 = x0 + 2 * pad + max(bar_px + draw.textlength(_format_metres(length), font=font) / 2, note_w)
@@ -279,10 +283,10 @@ def _draw_legend(draw: Any, entries: list, u: float, width: int, margin: int, *,
     if not entries:
         return None
     head_font, font = _font(13 * u), _font(11 * u)
-    row = round(16 * u)
+    row = max(1, round(16 * u))  # a tiny image still gets a (clipped) legend, never a zero row height
     swatch = round(11 * u)
     pad = round(6 * u)
-    rows: list[tuple[str, str, tuple[int, int, int] | None]] = [("title", "图例", None)]
+    rows: list[tuple[str, str, tuple[int, int, int] | None]] = [("title", in_language("图例", "Legend"), None)]
     for name, items in entries:
         if len(items) == 1 and not items[0][0]:
             rows.append(("item", name, items[0][1]))
@@ -291,7 +295,8 @@ def _draw_legend(draw: Any, entries: list, u: float, width: int, margin: int, *,
         for label, rgb in items[:MAX_ENTRIES_PER_LAYER]:
             rows.append(("item", "  " + (label or name), rgb))
         if len(items) > MAX_ENTRIES_PER_LAYER:
-            rows.append(("head", f"  … 另有 {len(items) - MAX_ENTRIES_PER_LAYER} 类", None))
+            more = len(items) - MAX_ENTRIES_PER_LAYER
+            rows.append(("head", "  … " + in_language(f"另有 {more} 类", f"{more} more classes"), None))
     per_column = max(1, (bottom - top - 2 * pad) // row)
     columns = [rows[i:i + per_column] for i in range(0, len(rows), per_column)]
     col_widths = []

@@ -18,7 +18,6 @@ import datetime as _dt
 import io
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qdt.export.errors import ExportError, cjk_font_path, publish
+from qdt.export.errors import ExportError, cjk_font_path
+from qdt.resources import assets_dir
+from qdt.safe_output import atomic_output, input_files, read_small_text
 from qdt.tasks import CancelFn, ProgressFn, Task, check_cancel
 
 __all__ = ["DEFAULT_TEMPLATE", "ReportTable", "load_template", "report_task", "write_report"]
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+ASSETS = assets_dir()
 DEFAULT_TEMPLATE = ASSETS / "report_template.json"
 FONT = "QDT-CJK"
 BUILTIN_TEMPLATE: dict[str, Any] = {
@@ -57,10 +58,13 @@ def load_template(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     source = Path(path) if path is not None else DEFAULT_TEMPLATE
     if path is None and not source.is_file():
         return template
+    text = read_small_text(source, 4 * 2**20, "report template", ExportError)
     try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise ExportError(f"report template '{source}' cannot be read: {exc}") from None
+    except RecursionError:
+        raise ExportError(f"report template '{source}' is nested too deeply") from None
     if not isinstance(data, dict):
         raise ExportError(f"report template '{source}' must be a JSON object")
     for key, value in data.items():
@@ -115,6 +119,58 @@ class ReportTable:
 
 # --- table content ---------------------------------------------------------------------------------
 
+LAYER_KINDS = {"vector": "矢量", "raster": "栅格", "citymodel": "三维城市模型"}
+RASTER_ROLES = {"dem": "高程", "ortho": "正射影像", "image": "影像"}
+HISTOGRAM_ABOVE = 12  # distinct values of a numeric field above which the chart is a histogram
+HISTOGRAM_BINS = 8
+
+
+def _additive_fields(layer: Any) -> set[str]:
+    """Fields whose values add up (power, counts, areas: ``additive`` in the catalogue)."""
+    from qdt.query import feature_class_of
+
+    fclass = feature_class_of(layer)
+    return {f.name for f in fclass.fields if f.additive} if fclass is not None else set()
+
+
+def _number(value: Any, spec: str) -> str:
+    """A statistic for the table: NULL when there is none (an empty or all-NULL column)."""
+    from qdt.layers import NULL_TEXT
+
+    if value is None or value is pd.NA or (isinstance(value, float) and not np.isfinite(value)):
+        return NULL_TEXT
+    try:
+        return format(float(value), spec)
+    except (TypeError, ValueError):
+        return NULL_TEXT
+
+
+def _nice_bins(values: np.ndarray, bins: int = HISTOGRAM_BINS) -> np.ndarray:
+    """Histogram edges on round numbers (1, 2, 2.5, 5 × 10^k) covering ``values``."""
+    lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        return np.array([lo, lo + 1.0])
+    raw = (hi - lo) / bins
+    magnitude = 10 ** np.floor(np.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    start = np.floor(lo / step) * step
+    return start + step * np.arange(int(np.ceil((hi - start) / step)) + 1)
+
+
+def _histogram(values: pd.Series) -> pd.Series:
+    """Counts of a continuous field in round bins, labelled "10–20" (the last bin includes its end)."""
+    data = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+    edges = _nice_bins(data)
+    counts, _ = np.histogram(data, bins=edges)
+    labels = [f"{a:g}–{b:g}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return pd.Series(counts, index=labels)
+
+
+def _cell_text(text: str) -> str:
+    """Escape a value for a reportlab Paragraph (which reads a little XML)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _field_info(layer: Any) -> dict[str, tuple[str, str | None, Any]]:
     """column → (Chinese label with unit, unit, code list or None) from the CIM catalogue."""
     from qdt.query import feature_class_of
@@ -139,10 +195,14 @@ def _field_info(layer: Any) -> dict[str, tuple[str, str | None, Any]]:
 
 
 def _display_column(values: pd.Series, codelist: Any) -> pd.Series:
-    """Values as text; code-list codes with their Chinese label ("2 故障"), vectorised per code."""
-    text = values.astype(object).where(values.notna(), "")
+    """Values as text; code-list codes with their Chinese label ("2 故障"), vectorised per code;
+    missing values as NULL."""
+    from qdt.layers import NULL_TEXT
+
+    missing = values.isna().to_numpy()
+    text = values.astype(object).where(~missing, "")
     if pd.api.types.is_datetime64_any_dtype(values):
-        text = values.dt.strftime("%Y-%m-%d").where(values.notna(), "")
+        text = values.dt.strftime("%Y-%m-%d").where(~missing, "")
     elif pd.api.types.is_float_dtype(values):
         text = values.map(lambda v: "" if pd.isna(v) else f"{v:.6g}")
     text = text.astype(str)
@@ -153,7 +213,7 @@ def _display_column(values: pd.Series, codelist: Any) -> pd.Series:
             labels[str(entry.code)] = str(entry.code) if same else f"{entry.code} {entry.zh}"
         keys = text.str.replace(r"\.0$", "", regex=True)
         text = keys.map(labels).fillna(text)
-    return text
+    return text.where(~missing, NULL_TEXT)
 
 
 def _category_column(layer: Any, frame: pd.DataFrame, info: dict) -> str | None:
@@ -258,6 +318,11 @@ def _bar_chart(counts: pd.Series, title: str, styles: dict, accent: Any, width: 
     chart.categoryAxis.categoryNames = [str(k)[:10] for k in counts.index]
     chart.categoryAxis.labels.fontName = FONT
     chart.categoryAxis.labels.fontSize = 7
+    if len(counts) > 5:  # many bins or categories: slanted labels that do not run into each other
+        chart.categoryAxis.labels.angle = 30
+        chart.categoryAxis.labels.boxAnchor = "ne"
+        chart.categoryAxis.labels.dx = 4
+        chart.categoryAxis.labels.dy = -2
     chart.valueAxis.labels.fontName = FONT
     chart.valueAxis.labels.fontSize = 7
     chart.valueAxis.valueMin = 0
@@ -287,15 +352,24 @@ def _table_section(table: ReportTable, template: dict, styles: dict, accent: Any
                                   f"本次选中 {len(frame)} 个。", styles["base"]), Spacer(1, 4)]
     # summary statistics of the numeric fields, vectorised by pandas
     numeric = [c for c in layer.columns if pd.api.types.is_numeric_dtype(frame[c]) and c not in ("code",)
-               and info.get(c, (None, None, None))[2] is None][:8]
+               and not pd.api.types.is_bool_dtype(frame[c]) and info.get(c, (None, None, None))[2] is None][:8]
+    additive = _additive_fields(layer)
     stat_rows = [["字段", "数量", "最小值", "平均值", "最大值", "合计"]]
     if len(frame) and numeric:
-        described = frame[numeric].agg(["count", "min", "mean", "max", "sum"]).T
+        values = frame[numeric].apply(pd.to_numeric, errors="coerce").astype("float64")
+        described = values.agg(["count", "min", "mean", "max", "sum"]).T
         for name, row in described.iterrows():
             label = info.get(name, (name, None, None))[0]
+            # sums only where values add up (power, counts, areas); a sum of years or heights means nothing
+            total = _number(row["sum"], ".6g") if name in additive and row["count"] else ""
             stat_rows.append([Paragraph(f"{label}<br/><font size=6>{name}</font>", styles["cell"]),
-                              f"{int(row['count'])}", f"{row['min']:.4g}", f"{row['mean']:.4g}",
-                              f"{row['max']:.4g}", f"{row['sum']:.6g}"])
+                              f"{int(row['count'])}", _number(row["min"], ".4g"), _number(row["mean"], ".4g"),
+                              _number(row["max"], ".4g"), total])
+    if len(frame) and layer.geometry_type == "LineString":  # lengths always add up
+        lengths = frame.geometry.length.to_numpy(dtype=float)
+        stat_rows.append([Paragraph("长度 (m)<br/><font size=6>geometry</font>", styles["cell"]), f"{len(lengths)}",
+                          _number(lengths.min(), ".4g"), _number(lengths.mean(), ".4g"),
+                          _number(lengths.max(), ".4g"), _number(lengths.sum(), ".6g")])
     stats = Table(stat_rows, colWidths=[110, 40, 55, 55, 55, 60])
     stats.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT), ("FONTSIZE", (0, 0), (-1, -1), 8),
                                ("BACKGROUND", (0, 0), (-1, 0), accent), ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
@@ -304,9 +378,15 @@ def _table_section(table: ReportTable, template: dict, styles: dict, accent: Any
     chart = None
     category = _category_column(layer, frame, info)
     if category is not None and len(frame):
-        labels = _display_column(frame[category], info.get(category, (None, None, None))[2])
-        counts = labels.value_counts().sort_index()
+        codelist = info.get(category, (None, None, None))[2]
+        column = frame[category]
         title = f"按{info.get(category, (category,))[0]}统计（{category}）"
+        if (codelist is None and pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+                and column.nunique() > HISTOGRAM_ABOVE):
+            counts = _histogram(column)  # a continuous field: counts in round bins, not a bar per value
+            title = f"{info.get(category, (category,))[0]}分布（{category}）"
+        else:
+            counts = _display_column(column, codelist).value_counts().sort_index()
         chart = _bar_chart(counts, title, styles, accent, 300, 170)
     story.append(Table([[stats, chart or ""]], colWidths=[frame_width - 310, 310],
                        style=[("VALIGN", (0, 0), (-1, -1), "TOP")]))
@@ -320,11 +400,16 @@ def _table_section(table: ReportTable, template: dict, styles: dict, accent: Any
         header.append(Paragraph(f"{label}<br/><font size=6>{name}</font>", styles["cell"]))
     texts = [shown.index.astype(str).to_numpy()]
     for name in columns:
-        texts.append(_display_column(shown[name], info.get(name, (None, None, None))[2]).str.slice(0, 40).to_numpy())
-    body = np.column_stack(texts).tolist() if len(shown) else []
+        texts.append(_display_column(shown[name], info.get(name, (None, None, None))[2]).str.slice(0, 120).to_numpy())
+    from reportlab.lib.styles import ParagraphStyle
+
+    font_size = float(template["table"]["font_size"])
+    cell = ParagraphStyle("body", parent=styles["cell"], fontSize=font_size, leading=font_size + 2)
+    # every cell a paragraph, so long text wraps inside its column instead of running into the next
+    body = [[Paragraph(_cell_text(str(v)), cell) for v in row] for row in np.column_stack(texts).tolist()] \
+        if len(shown) else []
     widths = [36] + [(frame_width - 36) / max(len(columns), 1)] * len(columns)
     data_table = LongTable([header, *body], colWidths=widths, repeatRows=1)
-    font_size = float(template["table"]["font_size"])
     data_table.setStyle(TableStyle([
         ("FONTNAME", (0, 0), (-1, -1), FONT), ("FONTSIZE", (0, 1), (-1, -1), font_size),
         ("LEADING", (0, 1), (-1, -1), font_size + 2),
@@ -349,7 +434,9 @@ def _layers_summary(layers: Any, styles: dict, accent: Any) -> Any:
     rows = [["图层", "类型", "要素数", "可见"]]
     for layer in layers:
         count = layer.feature_count if isinstance(layer, VectorLayer) else ""
-        rows.append([layer.name, layer.kind.value, str(count), "是" if layer.visible else "否"])
+        kind = LAYER_KINDS.get(layer.kind.value, layer.kind.value)
+        role = RASTER_ROLES.get(str(getattr(layer, "role", "")), "") if layer.kind.value == "raster" else ""
+        rows.append([layer.name, f"{kind}（{role}）" if role else kind, str(count), "是" if layer.visible else "否"])
     table = Table(rows, colWidths=[140, 70, 60, 40], hAlign="LEFT")
     table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT), ("FONTSIZE", (0, 0), (-1, -1), 8),
                                ("BACKGROUND", (0, 0), (-1, 0), accent), ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
@@ -486,20 +573,12 @@ def write_report(project: Any, path: str | os.PathLike[str], *, title: str | Non
         canvas.drawRightString(pagesize[0] - margin, 6 * mm, f"第 {doc.page} 页 · {date.isoformat()}")
         canvas.restoreState()
 
-    handle, temp = tempfile.mkstemp(prefix=".qdt-", suffix=".pdf", dir=target.parent)
-    os.close(handle)
-    try:
-        doc = SimpleDocTemplate(temp, pagesize=pagesize, leftMargin=margin, rightMargin=margin, topMargin=margin,
-                                bottomMargin=margin + 3 * mm, title=title, author=author or "",
+    with atomic_output(target, inputs=input_files(project.layers, getattr(project, "path", None)),
+                       error=ExportError) as temp:
+        doc = SimpleDocTemplate(str(temp), pagesize=pagesize, leftMargin=margin, rightMargin=margin,
+                                topMargin=margin, bottomMargin=margin + 3 * mm, title=title, author=author or "",
                                 subject=project.name, creator="QDT")
         doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
-        publish(temp, target)
-    except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        raise ExportError(f"cannot write '{target}': {exc.strerror or exc}") from None
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
     progress(1.0, "报告完成")
     return target
 

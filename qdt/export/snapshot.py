@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import os
-import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -31,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from qdt.export.errors import ExportError, publish
+from qdt.export.errors import ExportError
+from qdt.safe_output import atomic_output, input_files, refuse_inputs
 from qdt.tasks import CancelFn, ProgressFn, Task, check_cancel
 
 __all__ = ["IMAGE_SUFFIXES", "MAX_SIDE", "OVERLAYS", "Snapshot", "SnapshotOptions", "ViewInfo", "render_view",
@@ -148,9 +148,10 @@ class Snapshot:
     boxes: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
     options: SnapshotOptions = field(default_factory=SnapshotOptions)
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(self, path: str | os.PathLike[str], *, inputs: Iterable[Any] = ()) -> Path:
         """Write PNG or JPEG (by suffix) with the DPI recorded; see :func:`save_image`."""
-        return save_image(self.image, path, dpi=self.options.dpi, jpeg_quality=self.options.jpeg_quality)
+        return save_image(self.image, path, dpi=self.options.dpi, jpeg_quality=self.options.jpeg_quality,
+                          inputs=inputs)
 
 
 # --- rendering -----------------------------------------------------------------------------------
@@ -348,14 +349,27 @@ def snapshot_layers(layers: Any, options: SnapshotOptions, *, crs_text: str = ""
     return Snapshot(image=image, view=view, boxes=boxes, options=options)
 
 
+# Chinese names of the CRSs a Qingdao base map uses (GB/T 18522 names; pyproj knows the English ones)
+CRS_NAMES_ZH = {"EPSG:4549": "2000国家大地坐标系 3度带高斯-克吕格投影 中央经线120°E", "EPSG:4490": "2000国家大地坐标系",
+                "EPSG:4547": "2000国家大地坐标系 3度带高斯-克吕格投影 中央经线114°E",
+                "EPSG:4548": "2000国家大地坐标系 3度带高斯-克吕格投影 中央经线117°E",
+                "EPSG:5737": "1985国家高程基准", "EPSG:5736": "1956黄海高程系"}
+
+
 def project_crs_text(project: Any) -> str:
-    """"CGCS2000 / 3-degree Gauss-Kruger CM 120E (EPSG:4549) · 高程 1985国家高程基准 (EPSG:5737)"."""
+    """The project's CRS and height datum in the language of the day: "2000国家大地坐标系 … (EPSG:4549) ·
+    1985国家高程基准 (EPSG:5737)", or pyproj's English names."""
     from pyproj import CRS
     from pyproj.exceptions import CRSError
+
+    from qdt.language import ENGLISH, language
 
     parts = []
     for code in (project.crs, getattr(project, "height_datum", None)):
         if not code:
+            continue
+        if language() != ENGLISH and str(code).upper() in CRS_NAMES_ZH:
+            parts.append(f"{CRS_NAMES_ZH[str(code).upper()]} ({code})")
             continue
         try:
             parts.append(f"{CRS.from_user_input(code).name} ({code})")
@@ -395,12 +409,14 @@ def snapshot_task(project: Any, options: SnapshotOptions, out_path: str | os.Pat
     if options.camera is None and options.bookmark:
         bookmark_camera(project, options.bookmark)  # an unknown bookmark fails now, not in the worker
     crs_text = project_crs_text(project)
+    inputs = input_files(project.layers, getattr(project, "path", None))
+    refuse_inputs(out_path, inputs, ExportError)  # fail now, before a worker starts
 
     def run(progress: ProgressFn, is_cancelled: CancelFn) -> Path:
         snap = snapshot_project(project, options, progress, is_cancelled, crs_text=crs_text)
         check_cancel(is_cancelled)
         progress(1.0, "正在写入图像…")
-        return snap.save(out_path)
+        return snap.save(out_path, inputs=inputs)
 
     return Task("正在导出快照…", run)
 
@@ -418,26 +434,21 @@ def check_image_path(path: str | os.PathLike[str]) -> Path:
 
 
 def save_image(image: np.ndarray, path: str | os.PathLike[str], *, dpi: float = 150,
-               jpeg_quality: int = 92) -> Path:
+               jpeg_quality: int = 92, inputs: Iterable[Any] = ()) -> Path:
     """Write a top-down (h, w, 3) uint8 image as PNG or JPEG (by suffix) with ``dpi`` recorded
     (PNG pHYs chunk, JPEG JFIF density). Written to a temporary file first, then renamed, so a
-    failure never leaves half an image. ExportError (one line naming the file) on failure."""
+    failure never leaves half an image; a ``path`` that is one of ``inputs`` is refused.
+    ExportError (one line naming the file) on failure."""
     from PIL import Image
 
     target = check_image_path(path)
     jpeg = target.suffix.lower() in (".jpg", ".jpeg")
     picture = Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB")
-    handle, temp = tempfile.mkstemp(prefix=".qdt-", suffix=target.suffix, dir=target.parent)
-    os.close(handle)
-    try:
+    with atomic_output(target, inputs=inputs, error=ExportError) as temp:
         if jpeg:
             picture.save(temp, "JPEG", quality=int(jpeg_quality), dpi=(dpi, dpi), optimize=True, subsampling=0)
         else:
             picture.save(temp, "PNG", dpi=(dpi, dpi), compress_level=6)
-        publish(temp, target)
-    except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        raise ExportError(f"cannot write '{target}': {exc.strerror or exc}") from None
     return target
 
 

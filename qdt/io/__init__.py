@@ -12,8 +12,11 @@ Attribute edits go back to a GeoPackage with :func:`update_attributes` (one tran
 change log in the file; see :mod:`qdt.io.gpkg_write`).
 """
 
+from qdt.io import citygml as _citygml  # noqa: F401  (registers the CityGML reader)
 from qdt.io import cityjson as _cityjson  # noqa: F401  (registers the CityJSON reader)
+from qdt.io import ifc as _ifc  # noqa: F401  (registers the IFC reader)
 from qdt.io import raster as _raster  # noqa: F401  (registers the GeoTIFF reader)
+from qdt.io import tiles3d_layer as _tiles3d  # noqa: F401  (registers the 3D Tiles reader)
 from qdt.io import vector as _vector  # noqa: F401  (registers the OGR readers)
 from qdt.io.base import FeatureRequest, LayerInfo, LayerSource, LoadResult, ReadContext, Reader, SourceData
 from qdt.io.datasource import (

@@ -45,6 +45,9 @@ class LayerSource:
     lod
         City models: level of detail to take ("1.2", "2", "2.2"); ``None`` takes each
         object's highest. "2" also matches "2.x" when an object has no plain "2".
+    anchor
+        Models in local coordinates (a local 3D Tiles set, an IFC without map conversion):
+        (x, y, z[, rotation°]) in the project CRS where their origin goes.
     """
 
     path: str | os.PathLike[str]
@@ -55,6 +58,7 @@ class LayerSource:
     feature_class: str | None = None
     role: str | None = None
     lod: str | None = None
+    anchor: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -115,9 +119,8 @@ class LayerInfo:
         """The ``dataset_info`` dict: name, kind, count or size, crs ("EPSG:n" or None), bbox, geometry_type, fields."""
         out: dict[str, Any] = {"name": self.name, "kind": self.kind}
         if self.kind == "raster":
-            out["size"] = self.size
-        else:
-            out["count"] = self.count
+            out["size"] = self.size  # [columns, rows, bands]
+        out["count"] = self.count  # features; for a raster its band count
         out["crs"] = crs_label(self.crs) if self.crs is not None else None
         out["bbox"] = self.bbox
         out["geometry_type"] = self.geometry_type
@@ -151,6 +154,7 @@ class ReadContext:
     is_cancelled: CancelFn | None = None
     lod: str | None = None
     role: str | None = None
+    anchor: tuple[float, ...] | None = None
 
     def report(self, fraction: float, message: str) -> None:
         if self.progress is not None:

@@ -31,6 +31,8 @@ from qdt.layers.citymodel import SEMANTIC_CODES, CityModelLayer
 from qdt.triangulation import triangulate_rings
 
 VERSIONS = ("1.0", "1.1", "2.0")
+#: Largest CityJSON file read as one document (parsed JSON takes several times its size in memory).
+MAX_CITYJSON_BYTES = 4 * 2**30
 SURFACE_TYPES = ("MultiSurface", "CompositeSurface")
 SOLID_TYPES = ("Solid",)
 MULTI_SOLID_TYPES = ("MultiSolid", "CompositeSolid")
@@ -100,16 +102,31 @@ def _flatten_attributes(attrs: dict[str, Any] | None, prefix: str = "") -> dict[
 
 
 def _load_json(path: str) -> dict[str, Any]:
+    """The CityJSON document, refused with one line when it is not a regular file of a size JSON
+    parsing can hold (``json.load`` needs several times the file in memory: a symlink to
+    ``/dev/zero`` would read until MemoryError), not JSON, nested too deeply, or not CityJSON."""
     try:
+        if not os.path.isfile(path):
+            if not os.path.exists(path):
+                raise FileNotFoundError(path)
+            raise ReadError(f"cannot read {display_name(path)!r}: not a regular file (a device, folder or pipe)")
+        size = os.path.getsize(path)
+        if size > MAX_CITYJSON_BYTES:
+            raise ReadError(f"cannot read {display_name(path)!r}: {size / 2**30:.1f} GiB is beyond the "
+                            f"{MAX_CITYJSON_BYTES // 2**30} GiB QDT reads as one CityJSON document; "
+                            "split it into tiles (cjio subset) first")
         with open(path, "rb") as fh:
             doc = json.load(fh)
     except FileNotFoundError as exc:
         raise ReadError(f"cannot read {display_name(path)!r}: file not found") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ReadError(f"cannot read {display_name(path)!r}: not valid JSON ({exc})") from exc
+    except RecursionError:
+        raise ReadError(f"cannot read {display_name(path)!r}: not CityJSON (its JSON is nested too deeply)") from None
     if not isinstance(doc, dict) or doc.get("type") != "CityJSON":
         raise ReadError(f"cannot read {display_name(path)!r}: not a CityJSON file (no \"type\": \"CityJSON\")")
-    version = str(doc.get("version", ""))
+    version = doc.get("version", "")
+    version = version if isinstance(version, str) else repr(version)  # JSON true is not "1.0"
     if version not in VERSIONS:
         raise ReadError(f"cannot read {display_name(path)!r}: CityJSON version {version!r} is not supported "
                         f"(supported: {', '.join(VERSIONS)})")
@@ -126,9 +143,38 @@ def _vertices(doc: dict[str, Any], path: str) -> np.ndarray:
         raise ReadError(f"cannot read {display_name(path)!r}: \"vertices\" is not a list of [x, y, z]") from exc
     transform = doc.get("transform")
     if transform:
-        verts = verts * np.asarray(transform.get("scale", [1, 1, 1]), dtype=np.float64) \
-            + np.asarray(transform.get("translate", [0, 0, 0]), dtype=np.float64)
+        scale = _transform_part(transform, "scale", path)
+        translate = _transform_part(transform, "translate", path)
+        if not np.all(scale != 0):
+            raise ReadError(f"cannot read {display_name(path)!r}: \"transform\".\"scale\" {scale.tolist()} has "
+                            "a zero: every vertex would collapse onto one plane")
+        verts = verts * scale + translate
     return verts
+
+
+def _transform_part(transform: Any, key: str, path: str) -> np.ndarray:
+    """``transform.scale``/``translate`` as 3 finite numbers (CityJSON 2.0 §2.2), else ReadError."""
+    value = transform.get(key) if isinstance(transform, dict) else None
+    ok = (isinstance(value, list) and len(value) == 3
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
+    if not ok or not np.all(np.isfinite(np.asarray(value, dtype=np.float64))):
+        raise ReadError(f"cannot read {display_name(path)!r}: \"transform\".\"{key}\" must be three numbers, "
+                        f"not {value!r:.60}")
+    return np.asarray(value, dtype=np.float64)
+
+
+def _check_indices(indices: list[Any], path: str) -> None:
+    """Vertex indices must be JSON integers: "7" or 1.5 is a broken file, not index 7 or 1."""
+    if not indices:
+        return
+    try:
+        kind = np.asarray(indices).dtype.kind  # a "7" makes the array text, a 1.5 float
+    except (ValueError, TypeError):
+        kind = "O"
+    if kind not in "iu":
+        bad = next((v for v in indices if type(v) is not int), indices[0])
+        raise ReadError(f"cannot read {display_name(path)!r}: vertex index {bad!r} in \"boundaries\" is not a "
+                        "whole number")
 
 
 def _reference_system(doc: dict[str, Any]) -> tuple[CRS | None, str | None]:
@@ -341,6 +387,7 @@ class CityJSONReader(Reader):
                                 f"({type(exc).__name__})") from exc
         context.report(0.3, "triangulating")
 
+        _check_indices(flat.ring_vertices, path)
         ring_vertices = np.asarray(flat.ring_vertices, dtype=np.int64)
         ring_lengths = np.asarray(flat.ring_lengths, dtype=np.int64)
         surface_rings = np.asarray(flat.surface_rings, dtype=np.int64)
@@ -445,7 +492,10 @@ def prepare_citymodel(data: SourceData, source: LayerSource, project_crs: CRS, c
     notes = list(data.warnings)
     metadata = dict(layer.metadata)
     problem = metadata.pop("crs_problem", None)
-    crs = resolve_crs(layer.crs, source.crs, where, notes, problem)
+    if metadata.pop("anchored_in_project_crs", False):  # placed by the layer's anchor (IFC without georeference)
+        crs = project_crs
+    else:
+        crs = resolve_crs(layer.crs, source.crs, where, notes, problem)
     vertices = layer.vertices.copy()
     if len(vertices):
         lo, hi = vertices[:, :2].min(axis=0), vertices[:, :2].max(axis=0)

@@ -21,10 +21,13 @@ which kind of store it is:
   whole layer there, not the window loaded;
 - ``TRANSACTIONAL_COMMIT``: :meth:`DataSource.edit_store` writes attribute edits in one
   transaction with a change log and optimistic conflict checks (:class:`EditStore`);
-- ``CHANGE_NOTIFICATION``: :meth:`DataSource.listener` tells of other writers' commits.
+- ``CHANGE_NOTIFICATION``: :meth:`DataSource.listener` tells of other writers' commits;
+- ``STREAMED_TILES``: a hierarchy of tiles (3D Tiles) whose layer loads in the background by
+  screen-space error under a memory budget and follows the camera (``layer.streamer``).
 
 A GeoPackage says ``TRANSACTIONAL_COMMIT`` and ``WINDOWED_READS`` (its R-tree serves bbox reads);
-a PostGIS table all four; other files none. Whether a layer is actually loaded by view window is
+a PostGIS table the first four; a 3D Tiles tileset ``STREAMED_TILES``; other files none. A file
+reader declares its own in ``capabilities``. Whether a layer is actually loaded by view window is
 :meth:`DataSource.streams`: always for a database table, for a GeoPackage layer only above the
 size threshold of :data:`qdt.io.window.settings` (smaller layers load whole, as they always did).
 """
@@ -49,6 +52,7 @@ class Capability(enum.Flag):
     QUERY_PUSHDOWN = enum.auto()
     TRANSACTIONAL_COMMIT = enum.auto()
     CHANGE_NOTIFICATION = enum.auto()
+    STREAMED_TILES = enum.auto()
 
 
 class EditStore(Protocol):
@@ -178,9 +182,10 @@ class FileDataSource(DataSource):
     def capabilities(self) -> Capability:  # type: ignore[override]
         # a GeoPackage is SQLite: one transaction per commit, change log inside the file; its R-tree
         # serves bbox reads (whether a layer streams is streams())
+        declared = getattr(self._spec.reader, "capabilities", Capability.NONE)  # e.g. 3D Tiles: STREAMED_TILES
         if _is_sqlite(self.path):
-            return Capability.TRANSACTIONAL_COMMIT | Capability.WINDOWED_READS
-        return Capability.NONE
+            return declared | Capability.TRANSACTIONAL_COMMIT | Capability.WINDOWED_READS
+        return declared
 
     def streams(self, layer: str | None) -> bool:
         """A GeoPackage layer with at least ``qdt.io.window.settings.threshold_features`` features."""

@@ -18,7 +18,10 @@ from qdt.io.gpkg_write import (
     WriteOutcome,
     connect,
     datetime_uses_z,
+    feature_key,
     geometry_column,
+    is_lock_error,
+    locked_message,
     table_columns,
     update_attributes,
 )
@@ -55,6 +58,7 @@ class GeoPackageStore:
             if not exists:
                 raise WriteError(f"'{name}' has no table '{self.table}'")
             columns = table_columns(con, self.table)
+            feature_key(con, self.table)  # no stable key: read-only, say why now, not at commit
             geom = geometry_column(con, self.table)
             columns = {n: c for n, c in columns.items()
                        if n != geom and not c.primary_key and c.base_type != "BLOB"}
@@ -62,6 +66,8 @@ class GeoPackageStore:
         except WriteError:
             raise
         except Exception as exc:  # sqlite3.Error: a damaged or locked file
+            if is_lock_error(exc):
+                raise WriteError(locked_message(self.path)) from exc
             raise WriteError(f"cannot read '{name}': {exc}") from exc
         finally:
             con.close()

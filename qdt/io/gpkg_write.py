@@ -6,7 +6,9 @@ because GDAL would rewrite whole features for an attribute change. One call of
 
 1. reads the current values of the cells to change and lets the caller refuse features
    that another program changed meanwhile (``conflict_check``);
-2. updates the remaining cells (``UPDATE "table" SET "col" = ? WHERE fid = ?``, executemany);
+2. updates the remaining cells (``UPDATE "table" SET "col" = ? WHERE "key" = ?``, executemany), the
+   key being the table's integer primary key (:func:`feature_key`) whatever its name — ``fid``
+   for GDAL, ``id``/``OBJECTID``/``geonameid`` for other writers; never a column found by name;
 3. appends one row per changed cell to the change-log table :data:`CHANGE_LOG_TABLE`
    (created and registered in ``gpkg_contents`` on first use, in the same transaction);
 4. stamps ``gpkg_contents.last_change`` of the edited table.
@@ -229,7 +231,13 @@ def connect(path: str | os.PathLike[str], busy_timeout_s: float = DEFAULT_BUSY_T
     con.create_function("ST_IsEmpty", 1, _st_is_empty, deterministic=True)
     for i, name in enumerate(("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY")):
         con.create_function(name, 1, _st_bound(i), deterministic=True)
-    con.execute("PRAGMA synchronous = FULL")
+    try:
+        con.execute("PRAGMA synchronous = FULL")  # reads the schema: waits for, then fails on, a lock
+    except sqlite3.Error as exc:
+        con.close()
+        if is_lock_error(exc):
+            raise WriteError(locked_message(path)) from exc
+        raise WriteError(f"cannot open '{path}' for writing: {exc}") from exc
     return con
 
 
@@ -250,6 +258,32 @@ def table_columns(con_or_path: sqlite3.Connection | str | os.PathLike[str], tabl
     if not rows:
         raise WriteError(f"table '{table}' not found")
     return {r[1]: ColumnInfo(r[1], str(r[2] or "").upper(), bool(r[3]), bool(r[5])) for r in rows}
+
+
+def feature_key(con: sqlite3.Connection, table: str) -> str:
+    """The column that identifies a feature of ``table``: its INTEGER PRIMARY KEY.
+
+    GDAL takes a GeoPackage feature's id (the fid QDT shows) from this column, whatever it is
+    called (GeoPackage 1.2 §2.1.6 asks feature tables for one; ogr2ogr names it ``fid``,
+    ArcGIS ``OBJECTID``, others ``id``). It is looked up in the table's definition, never by
+    name: an ordinary column that happens to be called ``fid`` is just an attribute.
+
+    Raises
+    ------
+    WriteError
+        The table has no single INTEGER PRIMARY KEY (its rows are then addressed by SQLite's
+        implicit rowid, which ``VACUUM`` may renumber): the layer can only be read.
+    """
+    rows = con.execute(f"PRAGMA table_info({_quote_ident(table)})").fetchall()
+    keys = [r for r in rows if r[5]]
+    # only a column declared exactly INTEGER PRIMARY KEY is the rowid alias (SQLite "ROWIDs and
+    # the INTEGER PRIMARY KEY"); "INT PRIMARY KEY" or a composite key is not
+    if len(keys) == 1 and str(keys[0][2] or "").strip().upper() == "INTEGER":
+        return str(keys[0][1])
+    why = "a composite primary key" if len(keys) > 1 else (
+        f"a primary key {keys[0][1]!r} that is not INTEGER" if keys else "no primary key")
+    raise WriteError(f"table '{table}' has {why}, so its features have no stable id; the layer is "
+                     "read-only (add an INTEGER PRIMARY KEY column, e.g. with ogr2ogr, to edit it)")
 
 
 def geometry_column(con: sqlite3.Connection, table: str) -> str | None:
@@ -386,20 +420,36 @@ def read_change_log(path: str | os.PathLike[str], *, layer: str | None = None,
 # the commit
 # --------------------------------------------------------------------------------------
 
+def is_lock_error(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" / "busy": another connection holds the file."""
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def locked_message(path: str | os.PathLike[str]) -> str:
+    """The one-line message for a GeoPackage another program holds locked."""
+    return (f"'{os.path.basename(os.fspath(path))}' is locked by another program that is writing it (QGIS, "
+            "another QDT, ogr2ogr); nothing was written: try again when it has finished")
+
+
 def _check_table(con: sqlite3.Connection, table: str, path: str) -> None:
     try:
         row = con.execute("SELECT data_type FROM gpkg_contents WHERE lower(table_name) = lower(?)",
                           (table,)).fetchone()
     except sqlite3.DatabaseError as exc:
+        if is_lock_error(exc):
+            raise WriteError(locked_message(path)) from exc
         raise WriteError(f"'{path}' is not a GeoPackage ({exc})") from exc
     if row is None or row[0] not in ("features", "attributes"):
         raise WriteError(f"'{path}' has no feature or attribute table '{table}'")
 
 
-def _read_current(con: sqlite3.Connection, table: str, column: str, fids: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+def _read_current(con: sqlite3.Connection, table: str, key: str, column: str,
+                  fids: np.ndarray) -> tuple[np.ndarray, list[Any]]:
     """(found mask, values in ``fids`` order) of one column, read with one statement."""
-    rows = con.execute(f"SELECT fid, {_quote_ident(column)} FROM {_quote_ident(table)} "
-                       "WHERE fid IN (SELECT value FROM json_each(?))", (json.dumps(fids.tolist()),)).fetchall()
+    k = _quote_ident(key)
+    rows = con.execute(f"SELECT {k}, {_quote_ident(column)} FROM {_quote_ident(table)} "
+                       f"WHERE {k} IN (SELECT value FROM json_each(?))", (json.dumps(fids.tolist()),)).fetchall()
     found = np.zeros(len(fids), dtype=bool)
     values: list[Any] = [None] * len(fids)
     if rows:
@@ -462,6 +512,7 @@ def update_attributes(path: str | os.PathLike[str], table: str, updates: Sequenc
         _check_table(con, table, path)
         columns = table_columns(con, table)
         geom = geometry_column(con, table)
+        key = feature_key(con, table)
         for up in updates:
             if up.column not in columns:
                 raise WriteError(f"'{name}': table '{table}' has no column '{up.column}'")
@@ -470,15 +521,19 @@ def update_attributes(path: str | os.PathLike[str], table: str, updates: Sequenc
         try:
             con.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise WriteError(f"cannot write '{name}': {exc} (another program is writing it; try again)") from exc
+            if is_lock_error(exc):
+                raise WriteError(locked_message(path)) from exc
+            raise WriteError(f"cannot write '{name}': {exc}; nothing was written") from exc
         try:
-            outcome = _write(con, table, updates, user, conflict_check, commit_id, committed_at)
+            outcome = _write(con, table, key, updates, user, conflict_check, commit_id, committed_at)
             con.execute("COMMIT")
         except BaseException:
             if con.in_transaction:
                 con.execute("ROLLBACK")
             raise
     except sqlite3.Error as exc:
+        if is_lock_error(exc):
+            raise WriteError(locked_message(path)) from exc
         raise WriteError(f"cannot write '{name}': {exc}; nothing was written") from exc
     finally:
         con.close()
@@ -486,7 +541,7 @@ def update_attributes(path: str | os.PathLike[str], table: str, updates: Sequenc
     return outcome
 
 
-def _write(con: sqlite3.Connection, table: str, updates: Sequence[ColumnUpdate], user: str | None,
+def _write(con: sqlite3.Connection, table: str, key: str, updates: Sequence[ColumnUpdate], user: str | None,
            conflict_check: ConflictCheck | None, commit_id: str, committed_at: str) -> WriteOutcome:
     outcome = WriteOutcome(commit_id, committed_at)
     refused: set[int] = set()
@@ -495,7 +550,7 @@ def _write(con: sqlite3.Connection, table: str, updates: Sequence[ColumnUpdate],
     for up in updates:
         if len(up.fids) == 0:
             continue
-        found, values = _read_current(con, table, up.column, up.fids)
+        found, values = _read_current(con, table, key, up.column, up.fids)
         current[up.column] = (up.fids, values)
         missing.update(up.fids[~found].tolist())
         if conflict_check is not None:
@@ -509,7 +564,8 @@ def _write(con: sqlite3.Connection, table: str, updates: Sequence[ColumnUpdate],
         fids, new, old = up.kept(blocked, current[up.column][1])
         if not len(fids):
             continue
-        con.executemany(f"UPDATE {_quote_ident(table)} SET {_quote_ident(up.column)} = ? WHERE fid = ?",
+        con.executemany(f"UPDATE {_quote_ident(table)} SET {_quote_ident(up.column)} = ? "
+                        f"WHERE {_quote_ident(key)} = ?",
                         zip(new, fids.tolist(), strict=True))
         log_rows.extend(zip([up.column] * len(fids), fids.tolist(), map(log_text, old), map(log_text, new),
                             strict=True))

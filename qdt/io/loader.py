@@ -14,12 +14,14 @@ from qdt.io.cityjson import prepare_citymodel
 from qdt.io.datasource import open_datasource
 from qdt.io.errors import ReadError
 from qdt.io.raster import prepare_raster
+from qdt.io.tiles3d_layer import prepare_tileset
 from qdt.io.vector import prepare_vector
 
 Preparer = Callable[[SourceData, LayerSource, CRS, ReadContext], LoadResult]
 
 # What turns a source layer (own CRS) into a project layer, per layer kind.
-PREPARERS: dict[str, Preparer] = {"vector": prepare_vector, "raster": prepare_raster, "citymodel": prepare_citymodel}
+PREPARERS: dict[str, Preparer] = {"vector": prepare_vector, "raster": prepare_raster, "citymodel": prepare_citymodel,
+                                 "tileset": prepare_tileset}
 
 
 def load_layer(source: LayerSource | str | os.PathLike[str], project_crs: Any = PROJECT_CRS,
@@ -56,7 +58,8 @@ def load_layer(source: LayerSource | str | os.PathLike[str], project_crs: Any = 
         target = parse_crs(project_crs)
     except CRSProblem as exc:
         raise ReadError(f"project CRS {project_crs!r} is not a coordinate reference system") from exc
-    context = ReadContext(progress=progress, is_cancelled=is_cancelled, lod=source.lod, role=source.role)
+    context = ReadContext(progress=progress, is_cancelled=is_cancelled, lod=source.lod, role=source.role,
+                          anchor=source.anchor)
     datasource = open_datasource(source)
     context.check()
     data = datasource.read(source.layer, request or FeatureRequest(), context)
@@ -81,3 +84,29 @@ def dataset_info(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 def list_layers(path: str | os.PathLike[str]) -> list[str]:
     """Layer names in a file (one for single-layer formats) or a ``postgis:`` database."""
     return open_datasource(path).layer_names()
+
+
+def dataset_metric_crs(path: str | os.PathLike[str], layer: str | None) -> tuple[CRS, str | None]:
+    """The CRS to query a dataset opened directly (not through a project) in, and a note.
+
+    Distances are metres only in a projected CRS: a projected layer is measured in its own CRS
+    (never forced into the project's, which would scale UK or Dutch metres by the Gauss-Krüger
+    zone's distortion); a geographic one in :func:`qdt.crs.metric_crs` (the project CRS inside
+    its area, else the local UTM zone), with a note saying so. A layer without a CRS falls back
+    to the project CRS (the loader then asks for a declared CRS).
+    """
+    from qdt.crs import crs_label, metric_crs
+
+    info = next((i for i in dataset_info(path) if layer is None or i["name"] == layer), None)
+    if info is None or not info.get("crs"):
+        return parse_crs(PROJECT_CRS), None
+    try:
+        own = parse_crs(info["crs"])
+        crs = metric_crs(own, info.get("bbox"))
+    except CRSProblem:
+        return parse_crs(PROJECT_CRS), None
+    note = None
+    if own.is_geographic:
+        note = (f"layer {info['name']!r} in {os.path.basename(os.fspath(path))!r} is in the geographic CRS "
+                f"{crs_label(own)}; distances are measured in {crs_label(crs)} ({crs.name})")
+    return crs, note

@@ -87,11 +87,14 @@ class GeoTIFFReader(Reader):
         with _open(path) as src:
             b = src.bounds
             fields = [{"name": f"band{i + 1}", "type": str(t)} for i, t in enumerate(src.dtypes)]
+            # without a geotransform rasterio reports pixel bounds top-down (bottom > top): order them
+            bbox = [float(min(b.left, b.right)), float(min(b.bottom, b.top)), float(max(b.left, b.right)),
+                    float(max(b.bottom, b.top))]
+            georeferenced = not (src.transform.is_identity and not src.gcps[0])
             return [LayerInfo(name=self.layer_names(path)[0], kind="raster", crs=_pyproj(src.crs),
-                              bbox=[float(b.left), float(b.bottom), float(b.right), float(b.top)],
-                              size=[src.width, src.height, src.count], fields=fields,
+                              bbox=bbox, count=src.count, size=[src.width, src.height, src.count], fields=fields,
                               extra={"nodata": src.nodata, "role": guess_role(src.count, src.dtypes[0]),
-                                     "overviews": src.overviews(1)})]
+                                     "overviews": src.overviews(1), "georeferenced": georeferenced})]
 
     def read(self, path: str, layer: str | None, request: FeatureRequest, context: ReadContext) -> SourceData:
         name = self.layer_names(path)[0]
@@ -181,6 +184,10 @@ def prepare_raster(data: SourceData, source: LayerSource, project_crs: CRS, cont
     where = f"raster {display_name(path)!r}"
     notes = list(data.warnings)
     crs = resolve_crs(layer.crs, source.crs, where, notes)
+    if Affine(*layer.transform).is_identity:
+        rows, cols = layer.full_shape if getattr(layer, "full_shape", None) else layer.data.shape[-2:]
+        notes.append(f"{where} has no geotransform: placed at pixel coordinates (0, 0)–({cols}, {rows}) of "
+                     f"{crs_label(crs)}; georeference it (e.g. gdal_translate -a_ullr) to place it on the map")
     source_label = crs_label(crs)
     note_outside_area(crs, layer.bounds, project_crs, where, notes)
     if not same_crs(crs, project_crs):

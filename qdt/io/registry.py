@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from qdt.io.base import Reader
 
 SniffFn = Callable[[str], bool]
-KINDS = ("vector", "raster", "citymodel")
+KINDS = ("vector", "raster", "citymodel", "tileset")
 
 
 class RegistryError(ValueError):
@@ -106,9 +106,11 @@ class ReaderRegistry:
         matches = [p for p in self._by_pattern if fnmatch.fnmatchcase(base, p)]
         matches.sort(key=len, reverse=True)
         for pattern in matches:
-            candidates = [self._specs[n] for n in self._by_pattern[pattern]]
+            every = [self._specs[n] for n in self._by_pattern[pattern]]
+            candidates = every
             if kind is not None:
-                candidates = [c for c in candidates if c.kind == kind]
+                candidates = [c for c in every if c.kind == kind]
+                self._refuse_other_kind(path, kind, every, candidates)
             if not candidates:
                 continue
             if len(candidates) == 1:
@@ -123,6 +125,23 @@ class ReaderRegistry:
         wanted = f" {kind}" if kind else ""
         raise ReadError(f"cannot read {display_name(path)!r}: no{wanted} reader for this file type "
                         f"(known: {', '.join(self.patterns())})")
+
+
+    @staticmethod
+    def _refuse_other_kind(path: str, kind: str, every: list[ReaderSpec], candidates: list[ReaderSpec]) -> None:
+        """A file whose content is another kind's format (a CityJSON ``.json`` asked for as vector
+        data) is named for what it is, not called a corrupt file of the wanted kind."""
+        if len(every) == len(candidates) or not os.path.isfile(path):
+            return
+        if any(c.sniff is not None and c.sniff(path) for c in candidates):
+            return
+        other = next((c for c in every if c.kind != kind and c.sniff is not None and c.sniff(path)), None)
+        if other is not None:
+            label = {"citymodel": "3D city model", "vector": "vector", "raster": "raster"}
+            wanted = " or ".join(c.name for c in candidates)
+            raise ReadError(f"{display_name(path)!r} is not a {wanted} file: it is {other.name}, which QDT opens "
+                            f"as a {label.get(other.kind, other.kind)} layer, not a {label.get(kind, kind)} layer; "
+                            "use it where such layers are accepted (a project, qdt info)")
 
 
 READERS = ReaderRegistry()

@@ -40,8 +40,13 @@ MAX_VALUE_WARNINGS = 50
 # helpers: GDAL calls with one-line errors, CRS text, DBF encoding
 # --------------------------------------------------------------------------------------
 
-def _call(fn: Callable[[], T], path: str, what: str, sink: list[str] | None = None) -> T:
-    """Run a pyogrio call, turning its errors into ReadError and its warnings into ``sink`` lines."""
+def _call(fn: Callable[[], T], path: str, what: str, sink: list[str] | None = None, layer: str | None = None) -> T:
+    """Run a pyogrio call, turning its errors into ReadError and its warnings into ``sink`` lines.
+
+    The message names the real cause where it is known: a missing file, a file another program
+    holds locked, a layer (``layer``) the file holds but GDAL cannot read; else "not ``what``
+    or corrupt".
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -51,9 +56,17 @@ def _call(fn: Callable[[], T], path: str, what: str, sink: list[str] | None = No
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.GeometryError,
                 pyogrio.errors.FieldError, pyogrio.errors.CRSError, RuntimeError, ValueError) as exc:
             reason = short_reason(exc)
+            name = display_name(path)
             if "No such file" in reason:
-                raise ReadError(f"cannot read {display_name(path)!r}: file not found") from exc
-            raise ReadError(f"cannot read {display_name(path)!r}: file is not {what} or is corrupt ({reason})") from exc
+                raise ReadError(f"cannot read {name!r}: file not found") from exc
+            if "locked" in reason.lower() or "busy" in reason.lower():
+                raise ReadError(f"cannot read {name!r}: another program is writing it and holds it locked "
+                                f"({reason}); try again when it has finished") from exc
+            if layer is not None and isinstance(exc, pyogrio.errors.GeometryError | pyogrio.errors.DataLayerError
+                                                | pyogrio.errors.FieldError):
+                raise ReadError(f"layer {layer!r} in {name!r} cannot be read ({reason}); "
+                                "the file's other layers are not affected") from exc
+            raise ReadError(f"cannot read {name!r}: file is not {what} or is corrupt ({reason})") from exc
     if sink is not None:
         for w in caught:
             line = f"{display_name(path)}: {one_line(str(w.message))}"
@@ -85,25 +98,12 @@ def _sibling(path: str, ext: str) -> str | None:
     return None
 
 
-def detect_dbf_encoding(shp_path: str) -> tuple[str | None, str | None]:
-    """Encoding to read a Shapefile's DBF with, and a warning when it had to be guessed.
-
-    A ``.cpg`` file or a language-driver id in the DBF header is honoured by GDAL, so
-    ``(None, None)`` is returned. Without either, GDAL would assume ISO-8859-1 and garble
-    Chinese text; the raw bytes decide: valid UTF-8 → "UTF-8", else valid GB18030 (a
-    superset of GBK, what Chinese desktop GIS writes) → "GB18030" with a warning.
-    """
-    if _sibling(shp_path, ".cpg") is not None:
-        return None, None
-    dbf = _sibling(shp_path, ".dbf")
-    if dbf is None:
-        return None, None
+def _dbf_text_sample(dbf: str) -> bytes | None:
+    """Field names and the first records of a DBF (enough to meet non-ASCII text), or None."""
     with open(dbf, "rb") as fh:
         head = fh.read(32)
         if len(head) < 32:
-            return None, None
-        if head[29] != 0:  # dBASE language driver id, mapped to a code page by GDAL
-            return None, None
+            return None
         n_records = int.from_bytes(head[4:8], "little")
         header_len = int.from_bytes(head[8:10], "little")
         record_len = int.from_bytes(head[10:12], "little")
@@ -112,17 +112,54 @@ def detect_dbf_encoding(shp_path: str) -> tuple[str | None, str | None]:
                          for i in range(0, len(descriptors) - 31, 32) if descriptors[i] != 0x0D)
         n_read = min(n_records, DBF_SNIFF_BYTES // max(record_len, 1)) * max(record_len, 0)
         fh.seek(header_len)
-        body = names + fh.read(n_read)
-    if body.isascii():
+        return names + fh.read(n_read)
+
+
+def _decodes(body: bytes, encoding: str) -> bool:
+    try:
+        body.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
+
+
+def detect_dbf_encoding(shp_path: str) -> tuple[str | None, str | None]:
+    """Encoding to read a Shapefile's DBF with, and a warning when it had to be guessed.
+
+    A ``.cpg`` file or a language-driver id in the DBF header is honoured by GDAL, so
+    ``(None, None)`` is returned — unless the ``.cpg`` says UTF-8 and the text is not UTF-8
+    but GBK (a common mistake of converters): then GB18030 with a warning naming the ``.cpg``.
+    Without either, GDAL would assume ISO-8859-1 and garble Chinese text; the raw bytes
+    decide: valid UTF-8 → "UTF-8", else valid GB18030 (a superset of GBK, what Chinese
+    desktop GIS writes) → "GB18030" with a warning.
+    """
+    dbf = _sibling(shp_path, ".dbf")
+    cpg = _sibling(shp_path, ".cpg")
+    if cpg is not None:
+        try:
+            with open(cpg, "rb") as fh:
+                declared = fh.read(64).decode("ascii", "replace").strip().upper().replace("-", "").replace("_", "")
+        except OSError:
+            return None, None
+        if declared not in ("UTF8", "65001") or dbf is None:
+            return None, None
+        body = _dbf_text_sample(dbf)
+        if body is None or body.isascii() or _decodes(body, "utf-8") or not _decodes(body, "gb18030"):
+            return None, None
+        return "GB18030", (f"{display_name(cpg)} says UTF-8 but the text of {display_name(dbf)} is not UTF-8; "
+                           "read it as GBK (GB18030): correct the .cpg (write GBK in it)")
+    if dbf is None:
         return None, None
-    try:
-        body.decode("utf-8")
+    with open(dbf, "rb") as fh:
+        head = fh.read(32)
+    if len(head) < 32 or head[29] != 0:  # dBASE language driver id, mapped to a code page by GDAL
+        return None, None
+    body = _dbf_text_sample(dbf)
+    if body is None or body.isascii():
+        return None, None
+    if _decodes(body, "utf-8"):
         return "UTF-8", None
-    except UnicodeDecodeError:
-        pass
-    try:
-        body.decode("gb18030")
-    except UnicodeDecodeError:
+    if not _decodes(body, "gb18030"):
         return None, (f"{display_name(dbf)}: no .cpg file and the text is neither UTF-8 nor GBK; "
                       "read as ISO-8859-1, text may be garbled")
     return "GB18030", f"{display_name(dbf)}: no .cpg file and the text is not UTF-8; read it as GBK (GB18030)"
@@ -159,11 +196,21 @@ class OGRReader(Reader):
         return [str(row[0]) for row in listing]
 
     def info(self, path: str) -> list[LayerInfo]:
+        """Per-layer metadata; a layer GDAL cannot describe is listed as unavailable with the
+        reason (``extra["available"] = False``, ``extra["error"]``) and the others still open."""
         encoding, _ = self.encoding(path)
         out = []
         for name in self.layer_names(path):
-            meta = _call(lambda n=name: pyogrio.read_info(path, layer=n, encoding=encoding, force_feature_count=True,
-                                                          force_total_bounds=True), path, self.format_label)
+            try:
+                meta = _call(lambda n=name: pyogrio.read_info(path, layer=n, encoding=encoding,
+                                                              force_feature_count=True, force_total_bounds=True),
+                             path, self.format_label, layer=name)
+            except ReadError as exc:
+                if not str(exc).startswith(f"layer {name!r}"):
+                    raise  # the file itself, not this layer
+                out.append(LayerInfo(name=name, kind="vector", crs=None, bbox=None,
+                                     extra={"available": False, "error": str(exc)}))
+                continue
             bounds = meta.get("total_bounds")
             bbox = [float(v) for v in bounds] if bounds is not None and np.all(np.isfinite(bounds)) else None
             fields = [{"name": str(f), "type": str(t)} for f, t in zip(meta["fields"], meta["dtypes"], strict=True)]
@@ -191,7 +238,8 @@ class OGRReader(Reader):
         encoding, note = self.encoding(path)
         if note:
             notes.append(note)
-        meta = _call(lambda: pyogrio.read_info(path, layer=name, encoding=encoding), path, self.format_label)
+        meta = _call(lambda: pyogrio.read_info(path, layer=name, encoding=encoding), path, self.format_label,
+                     layer=name)
         file_crs = _crs_from_info(meta.get("crs"))
         has_geometry = meta.get("geometry_type") is not None
         if request.columns is not None:
@@ -220,7 +268,7 @@ class OGRReader(Reader):
         if request.limit is not None and request.fids is None:
             kwargs["max_features"] = max(int(request.limit), 1)  # the caller keeps the first `limit`
         try:
-            frame = _call(lambda: pyogrio.read_dataframe(path, **kwargs), path, self.format_label, notes)
+            frame = _call(lambda: pyogrio.read_dataframe(path, **kwargs), path, self.format_label, notes, layer=name)
         except ReadError as exc:
             cause = exc.__cause__
             if isinstance(cause, pyogrio.errors.FeatureError) and "fid" in str(cause):
@@ -243,9 +291,43 @@ class OGRReader(Reader):
         return SourceData(vector, notes, has_geometry=has_geometry)
 
 
+def gpkg_table_names(path: str) -> list[str] | None:
+    """Feature then attribute tables of a GeoPackage, from its ``gpkg_contents`` (read-only), the
+    order GDAL lists them in; None when the file is not a readable SQLite GeoPackage."""
+    import sqlite3
+    from urllib.parse import quote
+
+    try:
+        con = sqlite3.connect("file:" + quote(os.path.abspath(path)) + "?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        rows = con.execute("SELECT table_name, data_type FROM gpkg_contents "
+                           "WHERE data_type IN ('features', 'attributes') ORDER BY rowid").fetchall()
+    except sqlite3.Error:
+        return None
+    finally:
+        con.close()
+    return [str(n) for n, t in rows if t == "features"] + [str(n) for n, t in rows if t == "attributes"]
+
+
 @register_reader("vector", ("*.gpkg",), name="GeoPackage")
 class GeoPackageReader(OGRReader):
     format_label = "a GeoPackage"
+
+    def layer_names(self, path: str) -> list[str]:
+        """GDAL lists all layers at once and fails as a whole on one layer it cannot describe (a
+        "3D Unknown" geometry type); then the names come from ``gpkg_contents`` so every other
+        layer still opens."""
+        try:
+            return super().layer_names(path)
+        except ReadError as exc:
+            if not isinstance(exc.__cause__, pyogrio.errors.GeometryError | pyogrio.errors.DataLayerError):
+                raise
+            names = gpkg_table_names(path)
+            if not names:
+                raise
+            return names
 
 
 @register_reader("vector", ("*.shp",), name="Shapefile")
@@ -259,6 +341,10 @@ class ShapefileReader(OGRReader):
         data = super().read(path, layer, request, context)
         if data.layer.crs is None and _sibling(path, ".prj") is None:
             data.layer.metadata["crs_problem"] = "no .prj file"
+        if _sibling(path, ".dbf") is None:
+            stem = os.path.splitext(display_name(path))[0]
+            data.warnings.append(f"{display_name(path)}: no {stem}.dbf file beside it, so the features have no "
+                                 "attributes; copy the .dbf (and .shx, .prj, .cpg) next to the .shp")
         return data
 
 

@@ -49,6 +49,9 @@ class CityModelLayer(Layer):
         self.triangle_semantic = np.asarray(triangle_semantic, dtype=np.uint8)
         self.objects = objects.rename_axis("fid")
 
+    def _freeze_data(self) -> None:
+        self.objects = self.objects.copy(deep=False)  # copy-on-write snapshot
+
     @property
     def feature_count(self) -> int:
         return len(self.objects)

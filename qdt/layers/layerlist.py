@@ -65,6 +65,12 @@ class LayerList:
         self._layers.insert(new, layer)
         self.events.moved.emit(old, new)
 
+    def frozen(self) -> LayerList:
+        """A list of :meth:`Layer.frozen` copies (same order and ids), for work on another thread."""
+        twin = LayerList()
+        twin._layers = [layer.frozen() for layer in self._layers]
+        return twin
+
     def clear(self) -> None:
         for layer in list(self._layers):
             self.remove(layer)

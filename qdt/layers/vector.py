@@ -79,5 +79,9 @@ class VectorLayer(Layer):
         return {c: rec[c] for c in self.columns}
 
     def replace_frame(self, frame: gpd.GeoDataFrame) -> None:
+        """Swap in new features; listeners hear ``data(DataChange())`` (everything changed)."""
         self.frame = frame.rename_axis("fid")
-        self.events.data.emit()
+        self.notify_data()
+
+    def _freeze_data(self) -> None:
+        self.frame = self.frame.copy(deep=False)  # copy-on-write: a snapshot edits do not reach

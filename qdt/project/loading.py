@@ -34,7 +34,20 @@ def layer_source(entry: LayerEntry) -> LayerSource:
     if table and "." not in table and schema and is_database_source(entry.source):
         table = f"{schema}.{table}"
     return LayerSource(path=entry.source, layer=table, kind=entry.kind, name=entry.name, crs=entry.crs,
-                       feature_class=entry.feature_class, role=entry.role)
+                       feature_class=entry.feature_class, role=entry.role, anchor=_anchor(entry.extra.get("anchor")))
+
+
+def _anchor(value: Any) -> tuple[float, ...] | None:
+    """A layer's ``anchor`` ([x, y, z] or [x, y, z, rotation°] in the project CRS) for local models."""
+    if value is None:
+        return None
+    try:
+        anchor = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ReadError(f"anchor {value!r} is not a list of numbers [x, y, z(, rotation)]") from None
+    if len(anchor) not in (3, 4):
+        raise ReadError(f"anchor {value!r} needs 3 or 4 numbers [x, y, z(, rotation)]")
+    return anchor
 
 
 def guess_feature_class(name: str) -> str | None:

@@ -112,6 +112,25 @@ class Project:
     def dirty(self) -> bool:
         return self._dirty
 
+    def frozen(self) -> Project:
+        """A detached copy for background work (exports): frozen layers
+        (:meth:`qdt.layers.LayerList.frozen`), copies of entries, camera and bookmarks, no listeners.
+        Edits, layer toggles and camera moves in the window after this call do not reach it."""
+        import copy
+
+        twin = copy.copy(self)
+        twin.layers = self.layers.frozen()
+        twin.entries = [copy.copy(e) for e in self.entries]
+        by_id = {layer.id: layer for layer in twin.layers}
+        for entry in twin.entries:
+            if entry.layer is not None:
+                entry.layer = by_id.get(entry.layer.id)
+        twin.camera = copy.deepcopy(self.camera)
+        twin.bookmarks = copy.deepcopy(self.bookmarks)
+        twin.ui = copy.deepcopy(self.ui)
+        twin.events = EventGroup("dirty", "layers_opened")
+        return twin
+
     @dirty.setter
     def dirty(self, value: bool) -> None:
         if bool(value) != self._dirty:

@@ -7,8 +7,8 @@ is atomic (temporary file + rename), so a crash never leaves half a project file
 from __future__ import annotations
 
 import json
+import math
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,11 +16,14 @@ from typing import Any
 from qdt.crs import CRSProblem, parse_crs
 from qdt.io.postgis.connection import URI_PREFIX, DatabaseError, check_conninfo, is_database_source
 from qdt.project.model import Bookmark, Camera, LayerEntry, Project, ProjectError
+from qdt.safe_output import atomic_output, input_files, read_small_text
 from qdt.tasks import CancelFn, ProgressFn
 
 FORMAT = "qdt-project"
 FORMAT_VERSION = 1
-KINDS = ("vector", "raster", "citymodel")
+KINDS = ("vector", "raster", "citymodel", "tileset")
+#: A project file holds settings and paths, never data: anything larger is not one (e.g. /dev/zero).
+MAX_PROJECT_BYTES = 64 * 1024 * 1024
 
 # version → function upgrading a dict of that version to version + 1
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
@@ -49,7 +52,7 @@ def _from_v0(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _migrate(doc: dict[str, Any], path: Path) -> dict[str, Any]:
     version = doc.get("version", 0)
-    if not isinstance(version, int) or version < 0:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:  # JSON true is not 1
         raise ProjectError(f"project '{path}': 'version' must be a whole number, not {version!r}")
     if version > FORMAT_VERSION:
         raise ProjectError(f"project '{path}' was written by a newer QDT (format version {version}; "
@@ -86,6 +89,7 @@ def _entry_from_dict(d: Any, index: int, base: Path, path: Path) -> LayerEntry:
     opacity = d.get("opacity", 1.0)
     if not isinstance(opacity, (int, float)):
         raise ProjectError(f"{where}: 'opacity' must be a number, not {opacity!r}")
+    check_style(d.get("style"), where)
     known = {"name", "kind", "source", "layer", "feature_class", "role", "crs", "visible", "opacity", "style"}
     return LayerEntry(
         name=str(d.get("name") or d.get("layer") or src.stem),
@@ -102,20 +106,81 @@ def _entry_from_dict(d: Any, index: int, base: Path, path: Path) -> LayerEntry:
     )
 
 
+def _check_colour(value: Any, where: str) -> None:
+    ok = (isinstance(value, (list, tuple)) and len(value) in (3, 4)
+          and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in value))
+    if not ok:
+        raise ProjectError(f"{where}: colour {value!r} is not [red, green, blue] with whole numbers 0–255")
+
+
+def check_style(style: Any, where: str) -> None:
+    """ProjectError (one line naming the layer and the bad value) for a style the renderer cannot use.
+
+    Checked when the project is read, so a hand-edited or damaged file is refused with a
+    message instead of failing later, deep in a render, with a traceback.
+    """
+    from qdt.layers.style import RAMPS
+
+    if style is None:
+        return
+    if not isinstance(style, dict):
+        raise ProjectError(f"{where}: 'style' must be an object, not {style!r:.60}")
+    kind = style.get("kind", "single")
+    where = f"{where}: style"
+    if kind not in ("single", "categorised", "graduated"):
+        raise ProjectError(f"{where}: unknown kind {kind!r} (single, categorised or graduated)")
+    if "field" in style and not isinstance(style["field"], str):
+        raise ProjectError(f"{where}: 'field' must be a field name, not {style['field']!r:.60}")
+    for key in ("colour", "default"):
+        if key in style:
+            _check_colour(style[key], f"{where} '{key}'")
+    if kind == "categorised":
+        categories = style.get("categories", {})
+        if not isinstance(categories, dict):
+            raise ProjectError(f"{where}: 'categories' must map values to [label, colour], not {categories!r:.60}")
+        for value, entry in categories.items():
+            if not (isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[0], str)):
+                raise ProjectError(f"{where}: category {value!r} must be [label, colour], not {entry!r:.60}")
+            _check_colour(entry[1], f"{where} category {value!r}")
+    elif kind == "graduated":
+        breaks = style.get("breaks", [])
+        if not (isinstance(breaks, list) and all(isinstance(b, (int, float)) and not isinstance(b, bool)
+                                                 and math.isfinite(b) for b in breaks)):
+            raise ProjectError(f"{where}: 'breaks' must be a list of numbers, not {breaks!r:.60}")
+        if any(a > b for a, b in zip(breaks[:-1], breaks[1:], strict=True)):
+            raise ProjectError(f"{where}: 'breaks' must be in ascending order, not {breaks!r:.60}")
+        if style.get("ramp", "Viridis") not in RAMPS:
+            raise ProjectError(f"{where}: unknown colour ramp {style.get('ramp')!r:.60} (known: {', '.join(RAMPS)})")
+
+
+def default_height_datum(crs: Any) -> str | None:
+    """The height datum a project means when its file names none: the 1985 national datum
+    (EPSG:5737) only for the base map's CGCS2000 Gauss-Krüger CRS; a compound CRS (RD New + NAP,
+    EPSG:7415) carries its own; any other CRS: unknown (None) rather than a wrong 1985 label."""
+    from qdt.crs import PROJECT_CRS, same_crs
+
+    try:
+        parsed = parse_crs(crs)
+    except CRSProblem:
+        return None
+    if parsed.is_compound:
+        return None
+    return "EPSG:5737" if same_crs(parsed, parse_crs(PROJECT_CRS)) else None
+
+
 def load_project(path: str | os.PathLike[str]) -> Project:
     """Parse a .qdt file into a :class:`Project` (layers not opened yet; see :func:`open_layers`)."""
     p = Path(path).resolve()
     if not p.exists():
         raise ProjectError(f"project file '{path}' does not exist")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProjectError(f"cannot read project file '{path}': {exc}") from exc
+    text = read_small_text(p, MAX_PROJECT_BYTES, "project file", ProjectError)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ProjectError(f"project file '{path}' is not valid JSON (line {exc.lineno}, column {exc.colno}: "
                            f"{exc.msg})") from exc
+    except RecursionError:
+        raise ProjectError(f"project file '{path}' is not a QDT project: its JSON is nested too deeply") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ProjectError(f"'{path}' is not a QDT project file (missing \"format\": \"{FORMAT}\")")
     doc = _migrate(doc, p)
@@ -126,7 +191,10 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     except CRSProblem as exc:
         raise ProjectError(f"project '{path}': {exc}") from exc
     project.crs = str(crs)
-    project.height_datum = str(doc.get("height_datum", project.height_datum))
+    if "height_datum" in doc:
+        project.height_datum = str(doc["height_datum"]) if doc["height_datum"] else None  # type: ignore[assignment]
+    else:
+        project.height_datum = default_height_datum(crs)  # type: ignore[assignment]
     layers = doc.get("layers", [])
     if not isinstance(layers, list):
         raise ProjectError(f"project '{path}': 'layers' must be a list")
@@ -185,15 +253,10 @@ def save_project(project: Project, path: str | os.PathLike[str] | None = None) -
         raise ProjectError("the project has no file name yet")
     doc = project_to_dict(project, target.parent)
     text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".qdt-", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise ProjectError(f"cannot write project file '{target}': {exc}") from exc
+    layers = [e.layer for e in project.entries if getattr(e, "layer", None) is not None]
+    sources = [e.source for e in project.entries if getattr(e, "source", None)]
+    with atomic_output(target, inputs=input_files(layers, *sources), error=ProjectError) as temp:
+        temp.write_text(text, encoding="utf-8")
     project.path = target
     project.dirty = False
     return target

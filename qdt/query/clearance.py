@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["COLUMNS", "ClearanceError", "ClearanceReport", "check_clearances"]
+__all__ = ["COLUMNS", "DISPLAY_COLUMNS", "ClearanceError", "ClearanceReport", "check_clearances", "display_frame"]
 
 # Segments whose directions differ by at most this run "alongside" (horizontal rule).
 PARALLEL_ANGLE_DEG = 20.0
@@ -57,8 +57,9 @@ CROSSING_TOLERANCE_M = 1e-6
 # Two alongside segments must overlap by more than this when projected onto each other.
 OVERLAP_TOLERANCE_M = 1e-6
 
-COLUMNS = ["fid_a", "fid_b", "network_a", "network_b", "kind", "measured_m", "required_m", "shortfall_m",
-           "citation", "verified", "rule_note", "x", "y", "depth_a", "depth_b", "message"]
+COLUMNS = ["fid_a", "fid_b", "network_a", "network_b", "network_a_name", "network_b_name", "kind", "kind_zh",
+           "measured_m", "required_m", "shortfall_m", "segment_pairs", "run_length_m", "citation", "verified",
+           "rule_note", "x", "y", "depth_a", "depth_b", "fids_a", "fids_b", "message", "message_zh"]
 
 
 class ClearanceError(ValueError):
@@ -74,16 +75,25 @@ class ClearanceReport:
     layer
         Name of the pipes layer.
     violations
-        One row per pair of pipe features and kind below the minimum (the worst place of
-        that pair), columns :data:`COLUMNS`: ``fid_a < fid_b``, networks, ``kind``
-        ("horizontal" or "vertical"), ``measured_m`` (clear distance, negative when the
-        pipes overlap), ``required_m``, ``shortfall_m``, ``citation`` (standard, table and
-        "(to confirm)" for unverified rows), ``verified``, ``rule_note``, the location ``x``,
-        ``y`` (project CRS), the depths to each pipe's top there, and a one-line ``message``.
+        One row per run below the minimum — consecutive segment pairs of one parallel run
+        (or one crossing) are one finding — at its worst place, columns :data:`COLUMNS`:
+        the worst pair's fids, networks as codes and names, ``kind`` ("horizontal" or
+        "vertical") and ``kind_zh`` (水平/垂直), ``measured_m`` (clear distance, negative when
+        the pipes overlap), ``required_m``, ``shortfall_m``, ``segment_pairs`` and
+        ``run_length_m`` (the run's side-by-side length), ``citation`` (standard and table),
+        ``verified`` (whether that value was checked against the standard's text),
+        ``rule_note``, the location ``x``, ``y`` (project CRS), the depths to each pipe's top
+        there, the features of each side (``fids_a``, ``fids_b``) and one-line messages in
+        English and Chinese.
     segments, candidate_pairs, horizontal_checked, vertical_checked, crossings_without_depth
         What was examined (crossings without known depths cannot be judged vertically).
     ground
         ``"dem"`` when a DEM gave the ground heights, else ``"flat"``.
+    unchecked
+        Pairs that run alongside or cross but that no rule covers, per pair of networks and
+        kind: ``{"kind", "kind_zh", "networks", "names", "pairs", "reason"}`` — 再生水 (its own
+        row in GB 50289, none in QDT's table yet), gas above 1.6 MPa (outside Table 4.1.9) and
+        pairs the table has no row for are counted here, never dropped silently.
     seconds
         Run time.
     """
@@ -97,6 +107,11 @@ class ClearanceReport:
     crossings_without_depth: int = 0
     ground: str = "flat"
     seconds: float = 0.0
+    unchecked: list = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.unchecked is None:
+            self.unchecked = []
 
     @property
     def count(self) -> int:
@@ -112,7 +127,7 @@ class ClearanceReport:
                 "checked": {"segments": self.segments, "candidate_pairs": self.candidate_pairs,
                             "horizontal": self.horizontal_checked, "vertical": self.vertical_checked,
                             "crossings_without_depth": self.crossings_without_depth},
-                "violations": records}
+                "unchecked": self.unchecked, "violations": records}
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -184,12 +199,22 @@ def _rules_for_keys(key_frame: pd.DataFrame, pair_keys: np.ndarray, kind: str
     for n, (ka, kb) in enumerate(pair_keys):
         attrs_a = {k: v for k, v in records[ka].items() if k != "network" and not _missing(v)}
         attrs_b = {k: v for k, v in records[kb].items() if k != "network" and not _missing(v)}
+        if {records[ka]["network"], records[kb]["network"]} & {RECLAIMED, HIGH_GAS}:
+            continue  # its own row (再生水) or outside the table (gas above 1.6 MPa): reported as unchecked
         rule = required_clearance(records[ka]["network"], records[kb]["network"], kind, attrs_a=attrs_a,
                                   attrs_b=attrs_b)
         if rule is not None:
             required[n] = rule.min_m
             rules[n] = rule
     return required, rules
+
+
+def _invert_referenced(network: np.ndarray) -> np.ndarray:
+    """True where the network is surveyed by invert depth (``depth_reference`` in pipe_networks.json)."""
+    from qdt.cim import network_code, pipe_networks
+
+    invert = {code for code, net in pipe_networks().items() if net.depth_reference == "invert"}
+    return np.array([v is not None and network_code(v) in invert for v in network], dtype=bool)
 
 
 def _missing(value: Any) -> bool:
@@ -241,6 +266,13 @@ def check_clearances(pipes: Any, dem: Any = None, *, parallel_angle: float = PAR
     half_h = np.nan_to_num(np.where(diameter > 0, diameter, width) / 2000.0)
     half_v = np.nan_to_num(np.where(diameter > 0, diameter, height) / 2000.0)
     depth_start, depth_end = _numeric(frame, "depth_start"), _numeric(frame, "depth_end")
+    # gravity drainage is surveyed by invert depth: its top is one inner height plus a wall above
+    wall = np.nan_to_num(_numeric(frame, "wall_mm")) / 1000.0
+    invert = _invert_referenced(network)
+    depth_start = np.where(invert, depth_start - 2 * half_v - wall, depth_start)
+    depth_end = np.where(invert, depth_end - 2 * half_v - wall, depth_end)
+    # outer walls: the surveyed size is the inner one where a wall thickness is recorded
+    half_h, half_v = half_h + wall, half_v + wall
 
     seg = _explode(geoms)
     m = len(seg["row"])
@@ -267,6 +299,7 @@ def check_clearances(pipes: Any, dem: Any = None, *, parallel_angle: float = PAR
     for column in condition_fields:
         if column in frame.columns:
             key_columns[column] = frame[column].astype(object).where(frame[column].notna(), None).to_numpy()
+    key_columns["network"] = _rule_networks(frame, network)
     key_frame_all = pd.DataFrame(key_columns)
     key_id = key_frame_all.groupby(list(key_columns), dropna=False, sort=False).ngroup().to_numpy()
     n_keys = int(key_id.max()) + 1 if n else 0
@@ -301,8 +334,9 @@ def check_clearances(pipes: Any, dem: Any = None, *, parallel_angle: float = PAR
     need_h, rules_h = _rules_for_keys(key_frame, pair_keys, "horizontal")
     need_v, rules_v = _rules_for_keys(key_frame, pair_keys, "vertical")
     req_h, req_v = need_h[pair_rule], need_v[pair_rule]
-    ruled = np.isfinite(req_h) | np.isfinite(req_v)
-    i, j, fa, fb, pair_rule, req_h, req_v = (x[ruled] for x in (i, j, fa, fb, pair_rule, req_h, req_v))
+    rule_net = key_columns["network"]
+    same_network = network[fa] == network[fb]  # same-network pairs: GB 50289's tables are between networks
+    i, j, fa, fb, pair_rule, req_h, req_v = (x[~same_network] for x in (i, j, fa, fb, pair_rule, req_h, req_v))
 
     # closest points of the two segments in plan (Ericson, Real-Time Collision Detection §5.1.9), vectorised
     px, py = seg["x0"][i], seg["y0"][i]
@@ -358,6 +392,10 @@ def check_clearances(pipes: Any, dem: Any = None, *, parallel_angle: float = PAR
         top_a, top_b = flat_top_a, flat_top_b
         depth_a, depth_b = -flat_top_a, -flat_top_b
 
+    # pairs that run alongside or cross but whose networks the table has no row for: counted, never silent
+    overlap_m = (hi - lo) * np.sqrt(a)
+    report.unchecked = _unchecked(rule_net[fa], rule_net[fb], alongside & ~np.isfinite(req_h),
+                                  crossing & ~np.isfinite(req_v))
     horizontal = alongside & np.isfinite(req_h)
     clear_h = plan - half_h[fa] - half_h[fb]
     vertical = crossing & np.isfinite(req_v)
@@ -381,19 +419,22 @@ def check_clearances(pipes: Any, dem: Any = None, *, parallel_angle: float = PAR
             "fa": fa[mask], "fb": fb[mask], "kind": kind, "measured_m": measured[mask], "required_m": required[mask],
             "citation": [r.citation for r in rule_objs], "verified": [r.verified for r in rule_objs],
             "rule_note": [r.note for r in rule_objs], "x": loc_x[mask], "y": loc_y[mask],
-            "depth_a": depth_a[mask], "depth_b": depth_b[mask]}))
+            "depth_a": depth_a[mask], "depth_b": depth_b[mask],
+            "overlap_m": overlap_m[mask] if kind == "horizontal" else np.nan}))
     if found:
-        report.violations = _finish(pd.concat(found, ignore_index=True), fids, network)
+        report.violations = _finish(pd.concat(found, ignore_index=True), fids, network, geoms)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _finish(raw: pd.DataFrame, fids: np.ndarray, network: np.ndarray) -> pd.DataFrame:
-    """Feature ids in order, the worst place per pair and kind, and one-line messages."""
+def _finish(raw: pd.DataFrame, fids: np.ndarray, network: np.ndarray, geoms: np.ndarray) -> pd.DataFrame:
+    """Feature ids in order, one finding per run (the worst place, the run's length), and one-line messages."""
     from qdt.cim import pipe_networks
 
+    # side A is the network that sorts first, so the two sides of one run stay on the same side
+    na, nb = network[raw["fa"].to_numpy()].astype(str), network[raw["fb"].to_numpy()].astype(str)
     fid_a, fid_b = fids[raw["fa"].to_numpy()], fids[raw["fb"].to_numpy()]
-    swap = fid_a > fid_b
+    swap = (na > nb) | ((na == nb) & (fid_a > fid_b))
     ra = np.where(swap, raw["fb"], raw["fa"])
     rb = np.where(swap, raw["fa"], raw["fb"])
     depth_a = np.where(swap, raw["depth_b"], raw["depth_a"])
@@ -405,17 +446,139 @@ def _finish(raw: pd.DataFrame, fids: np.ndarray, network: np.ndarray) -> pd.Data
         "shortfall_m": raw["required_m"].to_numpy() - raw["measured_m"].to_numpy(),
         "citation": raw["citation"].to_numpy(), "verified": raw["verified"].to_numpy(dtype=bool),
         "rule_note": raw["rule_note"].to_numpy(), "x": raw["x"].to_numpy(), "y": raw["y"].to_numpy(),
-        "depth_a": depth_a, "depth_b": depth_b})
-    out = out.sort_values("shortfall_m", ascending=False, kind="stable")
-    out = out.drop_duplicates(["fid_a", "fid_b", "kind"], keep="first")
-    out = out.sort_values(["fid_a", "fid_b", "kind"], kind="stable", ignore_index=True)
+        "depth_a": depth_a, "depth_b": depth_b, "overlap_m": raw["overlap_m"].to_numpy(),
+        "row_a": ra, "row_b": rb})
+    out = _group_runs(out, geoms)
     names = {code: net.zh for code, net in pipe_networks().items()}
+    out["network_a_name"] = out["network_a"].map(lambda c: names.get(c, c))
+    out["network_b_name"] = out["network_b"].map(lambda c: names.get(c, c))
+    out["kind_zh"] = out["kind"].map(KIND_ZH)
     columns = [out[c].tolist() for c in ("fid_a", "fid_b", "network_a", "network_b", "kind", "measured_m",
-                                         "required_m", "citation")]
+                                         "required_m", "citation", "verified", "segment_pairs", "run_length_m")]
     out["message"] = [
         f"{names.get(na, na)} {na} pipe {a} and {names.get(nb, nb)} {nb} pipe {b} "
         + (f"run alongside {meas:.2f} m apart (outer walls)" if kind == "horizontal"
            else f"cross {meas:.2f} m apart vertically" if meas >= 0 else f"cross overlapping by {-meas:.2f} m")
-        + f", below the standard's minimum of {req:.2f} m — {cite}"
-        for a, b, na, nb, kind, meas, req, cite in zip(*columns, strict=True)]
+        + (f" over {length:.0f} m ({pairs} segment pairs)" if pairs > 1 else "")
+        + f", below the standard's minimum of {req:.2f} m — {cite}" + ("" if ok else " (value to confirm)")
+        for a, b, na, nb, kind, meas, req, cite, ok, pairs, length in zip(*columns, strict=True)]
+    out["message_zh"] = [
+        f"{names.get(na, na)}管 {a} 与{names.get(nb, nb)}管 {b} "
+        + (f"平行敷设，外壁水平净距 {meas:.2f} m" if kind == "horizontal"
+           else f"交叉，垂直净距 {meas:.2f} m" if meas >= 0 else f"交叉，相互重叠 {-meas:.2f} m")
+        + (f"（平行段长 {length:.0f} m，{pairs} 对管段）" if pairs > 1 else "")
+        + f"，小于 {cite} 规定的最小净距 {req:.2f} m" + ("" if ok else "（规范值待核实）")
+        for a, b, na, nb, kind, meas, req, cite, ok, pairs, length in zip(*columns, strict=True)]
     return out[COLUMNS]
+
+
+def _group_runs(out: pd.DataFrame, geoms: np.ndarray) -> pd.DataFrame:
+    """One finding per run: segment pairs of the same two networks and kind whose features share a
+    feature or touch end to end (consecutive segments of one parallel run) are one finding.
+
+    The finding keeps the worst pair's place, fids and distances, and gains ``segment_pairs``,
+    ``run_length_m`` (sum of the pairs' side-by-side lengths; NaN for crossings) and the
+    features of each side (``fids_a``, ``fids_b``, text).
+    """
+    from scipy import sparse
+    from scipy.sparse import csgraph
+
+    n = len(out)
+    # features of either side are joined when they share an end vertex (rounded to a millimetre)
+    rows = np.unique(np.r_[out["row_a"].to_numpy(), out["row_b"].to_numpy()])
+    ends = [shapely.get_point(geoms[rows], 0), shapely.get_point(geoms[rows], -1)]
+    xy = np.round(np.r_[np.column_stack([shapely.get_x(ends[0]), shapely.get_y(ends[0])]),
+                        np.column_stack([shapely.get_x(ends[1]), shapely.get_y(ends[1])])], 3)
+    _, vertex = np.unique(xy, axis=0, return_inverse=True)
+    vertex = vertex.ravel()
+    nr = rows.size
+    # graph: violation rows — features (by side) — shared vertices
+    group_key = (out["network_a"].astype(str) + "|" + out["network_b"].astype(str) + "|" + out["kind"]).to_numpy()
+    gk = pd.factorize(group_key)[0]
+    fa = np.searchsorted(rows, out["row_a"].to_numpy())
+    fb = np.searchsorted(rows, out["row_b"].to_numpy())
+    # node ids: violation i → i; (group, feature) → n + …; (group, vertex) nodes come after
+    feat_a = n + gk * nr + fa
+    feat_b = n + gk * nr + fb
+    n_groups = int(gk.max()) + 1 if n else 0
+    base_v = n + n_groups * nr
+    n_vert = int(vertex.max()) + 1 if vertex.size else 0
+    feat_vertex_a = [base_v + gk * n_vert + vertex[fa], base_v + gk * n_vert + vertex[fa + nr]]
+    feat_vertex_b = [base_v + gk * n_vert + vertex[fb], base_v + gk * n_vert + vertex[fb + nr]]
+    src = np.r_[np.arange(n), np.arange(n), feat_a, feat_a, feat_b, feat_b]
+    dst = np.r_[feat_a, feat_b, feat_vertex_a[0], feat_vertex_a[1], feat_vertex_b[0], feat_vertex_b[1]]
+    size = base_v + n_groups * n_vert
+    g = sparse.coo_matrix((np.ones(src.size), (src, dst)), shape=(size, size))
+    _, label = csgraph.connected_components(g, directed=False)
+    out = out.assign(run=label[:n])
+    agg = out.groupby("run").agg(segment_pairs=("fid_a", "size"), run_length_m=("overlap_m", "sum"),
+                                 fids_a=("fid_a", lambda s: " ".join(map(str, sorted(set(s))))),
+                                 fids_b=("fid_b", lambda s: " ".join(map(str, sorted(set(s))))))
+    worst = out.sort_values("shortfall_m", ascending=False, kind="stable").drop_duplicates("run", keep="first")
+    worst = worst.drop(columns=["overlap_m", "row_a", "row_b"]).join(agg, on="run").drop(columns=["run"])
+    worst["run_length_m"] = np.where(worst["kind"] == "horizontal", worst["run_length_m"].round(2), np.nan)
+    return worst.sort_values(["fid_a", "fid_b", "kind"], kind="stable", ignore_index=True)
+
+
+KIND_ZH = {"horizontal": "水平", "vertical": "垂直"}
+RECLAIMED = "再生水"  # GB 50289-2016 gives 再生水 its own rows (none in QDT's table yet): never judged as 给水
+HIGH_GAS = "高压燃气"  # gas above 1.6 MPa: outside Table 4.1.9 (GB 50028 applies)
+
+
+def _rule_networks(frame: pd.DataFrame, network: np.ndarray) -> np.ndarray:
+    """The network each pipe is judged as: its code, 再生水 for reclaimed water (JS/ZS), 高压燃气 above 1.6 MPa."""
+    from qdt.cim import network_code
+
+    out = np.array([network_code(v) if v is not None else None for v in network], dtype=object)
+    if "subtype" in frame.columns:
+        out[(frame["subtype"].astype(object).to_numpy() == "ZS") & (out == "JS")] = RECLAIMED
+    high = np.zeros(len(frame), dtype=bool)
+    if "pressure" in frame.columns:
+        high |= frame["pressure"].astype(object).isin(["H", "高压"]).to_numpy()
+    if "pressure_mpa" in frame.columns:
+        high |= pd.to_numeric(frame["pressure_mpa"], errors="coerce").to_numpy(dtype=float, na_value=np.nan) > 1.6
+    out[high & (out == "RQ")] = HIGH_GAS
+    return out
+
+
+def _unchecked(net_a: np.ndarray, net_b: np.ndarray, alongside: np.ndarray, crossing: np.ndarray
+               ) -> list[dict[str, Any]]:
+    """Pairs near each other that no rule covers, counted per pair of networks and kind, with the reason."""
+    from qdt.cim import pipe_networks
+
+    names = {code: net.zh for code, net in pipe_networks().items()}
+    out = []
+    for kind, mask in (("horizontal", alongside), ("vertical", crossing)):
+        if not mask.any():
+            continue
+        a, b = net_a[mask].astype(str), net_b[mask].astype(str)
+        lo, hi = np.where(a <= b, a, b), np.where(a <= b, b, a)
+        pairs = pd.Series(1, index=pd.MultiIndex.from_arrays([lo, hi])).groupby(level=[0, 1]).size()
+        for (x, y), count in pairs.items():
+            reason = ("gas above 1.6 MPa is outside GB 50289-2016 Table 4.1.9 (GB 50028 applies)"
+                      if HIGH_GAS in (x, y) else "no GB 50289-2016 rule for this pair in QDT's table")
+            out.append({"kind": kind, "kind_zh": KIND_ZH[kind], "networks": [x, y],
+                        "names": [names.get(x, x), names.get(y, y)], "pairs": int(count), "reason": reason})
+    return out
+
+
+DISPLAY_COLUMNS = ["network_a_name", "network_b_name", "kind_zh", "measured_m", "required_m", "shortfall_m",
+                   "run_length_m", "segment_pairs", "citation", "verified", "rule_note", "fid_a", "fid_b", "x", "y"]
+
+
+def display_frame(violations: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """The findings as people read them: network names, 水平/垂直, the standard and a verified column (是/否).
+
+    ``lang="en"`` gives English names and words. Same rows as ``violations``.
+    """
+    from qdt.cim import pipe_networks
+
+    out = violations.reindex(columns=DISPLAY_COLUMNS).copy()
+    if lang != "zh":
+        names = {code: net.en for code, net in pipe_networks().items()}
+        out["network_a_name"] = violations["network_a"].map(lambda c: names.get(c, c))
+        out["network_b_name"] = violations["network_b"].map(lambda c: names.get(c, c))
+        out["kind_zh"] = violations["kind"]
+    yes, no = ("是", "否") if lang == "zh" else ("yes", "no")
+    out["verified"] = np.where(violations["verified"].astype(bool), yes, no)
+    return out.reset_index(drop=True)

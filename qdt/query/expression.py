@@ -639,6 +639,9 @@ class _Cond:
     false: Any
 
 
+#: The name of the feature id in expressions (``fid = 3``, ``fid IN (1, 2)``), when no column has it.
+FID_FIELD = "fid"
+
 _KIND_NOUNS = {"num": "number", "str": "text", "date": "date", "bool": "true/false", "null": "NULL"}
 
 
@@ -685,6 +688,7 @@ class _Evaluator:
         self.resolver = resolver
         self.n = len(frame)
         self.columns: dict[str, tuple[str, np.ndarray, np.ndarray]] = {}
+        self.stored_values: dict[str, set[Any]] = {}
 
     def fail(self, message: str, where: Node | int, hint: str = "") -> ExpressionError:
         offset = where if isinstance(where, int) else where.pos
@@ -712,7 +716,9 @@ class _Evaluator:
     def field(self, node: Field) -> _Value:
         column = self.resolver.resolve(node.name)
         if column not in self.columns:
-            self.columns[column] = _column_value(self.frame[column])
+            series = self.frame[column] if column != FID_FIELD or FID_FIELD in self.frame.columns else \
+                pd.Series(self.frame.index.to_numpy(), index=self.frame.index)  # the feature id (index)
+            self.columns[column] = _column_value(series)
         kind, data, null = self.columns[column]
         return _Value(kind, data, null, node, column)
 
@@ -781,7 +787,7 @@ class _Evaluator:
         if value.column is None:
             return None
         fd = self.resolver.field_def(value.column)
-        if fd is None or not fd.codelist:
+        if fd is None or not fd.codelist or value.column in self.frame.attrs.get("qdt_uncoded_fields", ()):
             return None
         from qdt.cim import catalogue
 
@@ -790,9 +796,25 @@ class _Evaluator:
         except KeyError:
             return None
 
+    def stored(self, field: _Value, text: str) -> bool:
+        """Whether ``text`` is literally one of the column's stored values."""
+        if field.kind != "str":
+            return False
+        values = self.stored_values.get(field.column)
+        if values is None:
+            values = self.stored_values[field.column] = set(np.asarray(field.data)[~np.asarray(field.null)].tolist())
+        return text in values
+
     def adapt(self, field: _Value, other: _Value) -> _Value:
-        """Make a text literal fit a coded, numeric or date field (labels → codes, ISO text → dates)."""
+        """Make a text literal fit a coded, numeric or date field (labels → codes, ISO text → dates).
+
+        A literal that is stored as-is in the column is compared as it is: a label is translated
+        to its code only when it is not itself a stored value (third-party layers keep their own
+        words in coded fields).
+        """
         if other.kind != "str" or not isinstance(other.node, Literal) or field.column is None:
+            return other
+        if self.stored(field, other.data):
             return other
         codelist = self._codelist(field)
         if codelist is not None:
@@ -971,6 +993,8 @@ def evaluate(expression: Expression | str, frame: pd.DataFrame, feature_class: A
         feature_class = catalogue().feature_class(feature_class)
     geometry = getattr(frame, "_geometry_column_name", None)
     columns: Sequence[str] = [c for c in frame.columns if c != geometry]
+    if frame.index.name == FID_FIELD and FID_FIELD not in columns:
+        columns = [*columns, FID_FIELD]  # the feature id, as in QGIS's $id / OGR SQL's FID
     evaluator = _Evaluator(expr, frame, FieldResolver(columns, feature_class))
     evaluator.check_fields(expr.root)
     result = evaluator.cond(expr.root)

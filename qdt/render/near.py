@@ -101,6 +101,34 @@ class NearSet:
             self.rows = np.empty(0, dtype=np.int64)
             self.rebuild()
 
+    def rows_of(self, fids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, which): the set's rows of the sorted unique ``fids`` and the index in ``fids`` of each."""
+        if not hasattr(self, "_fid_order"):
+            self._fid_order = np.argsort(self.fids, kind="stable")
+        ordered = self.fids[self._fid_order]
+        lo = np.searchsorted(ordered, fids, side="left")
+        counts = np.searchsorted(ordered, fids, side="right") - lo
+        which = np.repeat(np.arange(len(fids)), counts)
+        first = np.repeat(lo - np.cumsum(counts) + counts, counts)
+        return self._fid_order[first + np.arange(counts.sum())], which
+
+    def recolour(self, fids: np.ndarray, colours: np.ndarray) -> bool:
+        """New feature colours (k, 3) for sorted unique ``fids``: the full per-feature arrays are
+        updated, and the actors refilled when some of these features are drawn now."""
+        rows, which = self.rows_of(fids)
+        if rows.size == 0:
+            return False
+        for array in self._styled_colours():
+            array[rows] = colours[which]
+        if np.isin(rows, self.rows).any():
+            self.rebuild()
+            return True
+        return False
+
+    def _styled_colours(self) -> list[np.ndarray]:
+        """The (n, 3) per-feature colour arrays that follow the style (subclasses)."""
+        return []
+
     def _colours(self, base: np.ndarray, fids: np.ndarray) -> np.ndarray:
         colours = np.ascontiguousarray(base, dtype=np.uint8)
         if self.selected.size:
@@ -129,13 +157,21 @@ class GlyphNear(NearSet):
 
     ``pieces`` holds, per part, the full per-feature arrays (shared between pieces where equal):
     ``xy`` (n, 2) and ``z`` (n,) float32 (the piece's base, or the dot), ``colours`` (n, 3)
-    uint8 and, for glyph pieces, ``height`` (n,) float32 (the template's z scale).
+    uint8 and, for glyph pieces, ``height`` (n,) float32 (the template's z scale); ``styled``
+    (optional, True) marks the colour arrays that follow the style (the others are constant).
     """
 
     def __init__(self, lo: np.ndarray, hi: np.ndarray, max_mpp: float, parts: list[VisualPart], fids: np.ndarray,
                  pieces: list[dict[str, np.ndarray]]) -> None:
         super().__init__(lo, hi, max_mpp, parts, fids)
         self.pieces = pieces
+
+    def _styled_colours(self) -> list[np.ndarray]:
+        unique: dict[int, np.ndarray] = {}
+        for piece in self.pieces:
+            if piece.get("styled") is not None and piece["styled"] is not False:
+                unique[id(piece["colours"])] = piece["colours"]
+        return list(unique.values())
 
     def rebuild(self) -> None:
         rows = self.rows
@@ -170,6 +206,9 @@ class TubeNear(NearSet):
         super().__init__(lo, hi, max_mpp, parts, fids)
         self.centre, self.line, self.radius = centre, line, radius
         self.row_start, self.row_colours, self.sides = row_start, row_colours, sides
+
+    def _styled_colours(self) -> list[np.ndarray]:
+        return [self.row_colours]
 
     def rebuild(self) -> None:
         rows = self.rows

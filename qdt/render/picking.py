@@ -173,6 +173,33 @@ def _tube_t(origin: np.ndarray, direction: np.ndarray, a: np.ndarray, b: np.ndar
     return np.where(hit, t, np.inf)
 
 
+def _fat_tube_t(origin: np.ndarray, direction: np.ndarray, a: np.ndarray, b: np.ndarray, radius: np.ndarray,
+                mpp_per_metre: float, min_px: float) -> np.ndarray:
+    """Ray parameter where the ray passes within the drawn width of each segment: the true radius or
+    ``min_px`` pixels at the distance of the closest approach, whichever is wider; inf where it misses.
+
+    Closest approach of the ray ``origin + t·direction`` (t ≥ 0) and the segment a→b, clamped to
+    both; the returned t is the ray's point of closest approach (orders hits along the ray).
+    """
+    axis = b - a
+    ee = np.maximum((axis * axis).sum(axis=1), 1e-18)
+    dd = float(direction @ direction)
+    w = origin - a
+    de = axis @ direction
+    we = (w * axis).sum(axis=1)
+    wd = w @ direction
+    denom = dd * ee - de * de
+    parallel = denom <= 1e-12 * dd * ee
+    s = np.where(parallel, 0.0, (dd * we - de * wd) / np.where(parallel, 1.0, denom))
+    s = np.clip(s, 0.0, 1.0)
+    t = np.maximum(((a + s[:, None] * axis - origin) @ direction) / dd, 0.0)
+    s = np.clip(((w + t[:, None] * direction) * axis).sum(axis=1) / ee, 0.0, 1.0)  # back onto the segment
+    gap = origin + t[:, None] * direction - (a + s[:, None] * axis)
+    distance = np.sqrt((gap * gap).sum(axis=1))
+    reach = np.maximum(radius, min_px * mpp_per_metre * t * np.sqrt(dd))
+    return np.where(distance <= reach, t, np.inf)
+
+
 def _nearest(candidates: np.ndarray) -> tuple[float, int]:
     if candidates.size == 0:
         return np.inf, -1
@@ -203,21 +230,35 @@ def _index(shape: object) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     return shape._index  # type: ignore[attr-defined, return-value]
 
 
-def _rows_on_ray(shape: object, origin: np.ndarray, direction: np.ndarray) -> np.ndarray:
+def _rows_on_ray(shape: object, origin: np.ndarray, direction: np.ndarray,
+                 margin_per_metre: float = 0.0) -> np.ndarray:
+    """Rows of the groups whose box the ray meets; boxes grow by ``margin_per_metre`` × their farthest
+    distance from the ray's origin (shapes picked within a number of pixels)."""
     order, start, lo, hi = _index(shape)
+    if margin_per_metre > 0 and len(lo):
+        far = np.sqrt((np.maximum(np.abs(lo - origin), np.abs(hi - origin)) ** 2).sum(axis=1))
+        margin = (margin_per_metre * far)[:, None]
+        lo, hi = lo - margin, hi + margin
     groups = np.flatnonzero(np.isfinite(ray_box_entry(origin, direction, lo, hi)))
     return rows_of_groups(order, start, groups)
 
 
-def _shape_hit(shape: object, origin: np.ndarray, direction: np.ndarray) -> tuple[float, int]:
+def _shape_hit(shape: object, origin: np.ndarray, direction: np.ndarray,
+               scene: Scene | None = None) -> tuple[float, int]:
     """Nearest hit of the ray on an analytic shape set: (t, row) or (inf, -1)."""
-    rows = _rows_on_ray(shape, origin, direction)
+    min_px = float(getattr(shape, "min_px", 0.0)) if scene is not None else 0.0
+    mpp = _mpp_per_metre(scene) if min_px > 0 else 0.0
+    rows = _rows_on_ray(shape, origin, direction, min_px * mpp)
     if rows.size == 0:
         return np.inf, -1
     if isinstance(shape, PickCylinders):
         t = _cylinder_t(origin, direction, shape.centre[rows], shape.z0[rows], shape.z1[rows], shape.radius[rows])
     elif isinstance(shape, PickBoxes):
         t = _box_t(origin, direction, shape.lo[rows], shape.hi[rows])
+    elif min_px > 0:  # the true surface where the ray meets it, else within the drawn line's width
+        ends = shape.ends(rows)
+        t = _tube_t(origin, direction, *ends)
+        t = np.where(np.isfinite(t), t, _fat_tube_t(origin, direction, *ends, mpp, min_px))
     else:
         t = _tube_t(origin, direction, *shape.ends(rows))
     best, i = _nearest(t)
@@ -356,7 +397,7 @@ def _visual_hit(scene: Scene, x: float, y: float, visual: LayerVisual, origin: n
                 fid = int(field.fids[field.cell_row[i, j]])
             best = (t, rank + field.rank_offset, fid, origin + t * direction)
     for shape in (*visual.cylinders, *visual.boxes, *visual.tubes):
-        t, row = _shape_hit(shape, origin, direction)
+        t, row = _shape_hit(shape, origin, direction, scene)
         if row >= 0 and (best is None or t < best[0]):
             best = (t, rank, int(shape.fids[row]), origin + t * direction)
     for sprite in visual.sprites:

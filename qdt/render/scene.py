@@ -12,9 +12,20 @@ mesh instead (exports).
 The underground view (:meth:`Scene.set_underground`) is a display mode of the scene: it fades
 the ground, buildings and drapes without touching the layers' own opacity.
 
+A data change (``layer.events.data(change)``, a :class:`qdt.layers.DataChange`) is applied as
+narrowly as the visual allows: fields the layer's builder does not draw change nothing; colour
+fields recolour just the named features in the colour arrays VTK already reads (``Modified()``);
+geometry, a drawn size or a reload rebuild the layer.
+
+Threads: the scene handles its layers' events on the thread that emits them unless
+:attr:`Scene.deliver` routes them elsewhere; the Qt view sets it to a queued Qt connection to
+the GUI thread (:class:`qdt.ui.view3d.GuiRelay`). Exports build their own scene over
+:meth:`qdt.layers.LayerList.frozen` copies, which never emit.
+
 Events (``scene.events``):
 
 - ``built(layer)``: the layer's visual was (re)built.
+- ``recoloured(layer, fids)``: features of the layer were recoloured in place (no rebuild).
 - ``build_failed(layer, message)``: building failed; ``message`` is one line. When nothing
   is connected to this event the error propagates to the caller instead.
 - ``underground(on)``: the underground view was switched on or off (bool).
@@ -45,6 +56,10 @@ from qdt.render.visual import BuildContext, LayerVisual
 # Opacity of each role in the underground view: the ground stays readable as a veil, buildings
 # become ghosts, drapes (roads, zones) a tint; pipes and manholes stay opaque.
 UNDERGROUND_OPACITY = {"ground": 0.3, "building": 0.22, "drape": 0.35}
+# surface symbols (lights, poles, cabinets) step back in the underground view: faded, dots at 60 % size
+UNDERGROUND_SURFACE_OPACITY = 0.6
+UNDERGROUND_SURFACE_POINT_SCALE = 0.6
+SELECTION_MARKER_PX = 9.0  # selected features get a dot this size on top, so a selection shows at district scale
 FEATURE_MIN_VIEW = 40.0  # m: fly_to_feature frames at least this much around a small feature
 NEAR_CLIPPING_TOLERANCE = 1e-4  # near plane ≥ far × this: 3 m at 30 km, so street level stays unclipped
 
@@ -64,6 +79,11 @@ def _cell_point_ids(poly: Any, cells: np.ndarray) -> np.ndarray:
 
 def _no_render() -> None:
     """Default render request: nothing (offscreen callers render explicitly)."""
+
+
+def _direct(handler: Callable[..., None], args: tuple) -> None:
+    """Default delivery of layer events: call the handler now, on the emitting thread."""
+    handler(*args)
 
 
 def setup_renderer(renderer: vtkRenderer) -> None:
@@ -125,19 +145,19 @@ class _LayerBinding:
         events.selection.disconnect(self.on_selection)
 
     def on_visible(self, visible: bool) -> None:
-        self.scene._layer_visible(self.layer, visible)
+        self.scene.deliver(self.scene._layer_visible, (self.layer, visible))
 
     def on_opacity(self, opacity: float) -> None:
-        self.scene._layer_opacity(self.layer, opacity)
+        self.scene.deliver(self.scene._layer_opacity, (self.layer, opacity))
 
     def on_style(self, _style: object) -> None:
-        self.scene._layer_changed(self.layer)
+        self.scene.deliver(self.scene._layer_changed, (self.layer,))
 
-    def on_data(self) -> None:
-        self.scene._layer_changed(self.layer, data=True)
+    def on_data(self, change: object = None) -> None:
+        self.scene.deliver(self.scene._layer_data, (self.layer, change))
 
     def on_selection(self, fids: frozenset[int]) -> None:
-        self.scene._layer_selection(self.layer, fids)
+        self.scene.deliver(self.scene._layer_selection, (self.layer, fids))
 
 
 class Scene:
@@ -154,7 +174,10 @@ class Scene:
         self.renderer = renderer if renderer is not None else vtkRenderer()
         self.origin: SceneOrigin | None = None
         self.request_render: Callable[[], None] = _no_render
-        self.events = EventGroup("built", "build_failed", "underground")
+        #: how layer and layer-list events reach the scene: ``deliver(handler, args)``; the default
+        #: calls at once, the Qt view replaces it by a queued connection to the GUI thread
+        self.deliver: Callable[[Callable[..., None], tuple], None] = _direct
+        self.events = EventGroup("built", "build_failed", "underground", "recoloured")
         self.lod = bool(lod)
         self.fxaa = True
         self.interactive = False  # set while the user drags (qdt.render.interaction): FXAA off meanwhile
@@ -166,10 +189,11 @@ class Scene:
         self._context: BuildContext | None = None
         self._context_key: tuple[str | None, str | None] = (None, None)
         self._closed = False
+        self._markers = None  # the selection markers' actor (see _update_markers)
         setup_renderer(self.renderer)
         self._lod_manager = LodManager(self) if self.lod else None
-        layer_list.events.inserted.connect(self._on_inserted)
-        layer_list.events.removed.connect(self._on_removed)
+        layer_list.events.inserted.connect(self._inserted_event)
+        layer_list.events.removed.connect(self._removed_event)
         for layer in layer_list:
             self._bindings[layer.id] = _LayerBinding(self, layer)
         self._ensure_origin()
@@ -196,14 +220,17 @@ class Scene:
         if self._closed:
             return
         self._closed = True
-        self.layer_list.events.inserted.disconnect(self._on_inserted)
-        self.layer_list.events.removed.disconnect(self._on_removed)
+        self.layer_list.events.inserted.disconnect(self._inserted_event)
+        self.layer_list.events.removed.disconnect(self._removed_event)
         for binding in self._bindings.values():
             binding.disconnect()
         self._bindings.clear()
         for visual in list(self._visuals.values()):
             self._remove_actors(visual)
         self._visuals.clear()
+        if self._markers is not None:
+            self.renderer.RemoveActor(self._markers)
+            self._markers = None
         self._context = None
         if self._lod_manager is not None:
             self._lod_manager.close()
@@ -375,7 +402,15 @@ class Scene:
         return world_to_display(self, world_xyz)
 
     # --- layer list events -------------------------------------------------------------------
+    def _inserted_event(self, index: int, layer: Layer) -> None:
+        self.deliver(self._on_inserted, (index, layer))
+
+    def _removed_event(self, index: int, layer: Layer) -> None:
+        self.deliver(self._on_removed, (index, layer))
+
     def _on_inserted(self, _index: int, layer: Layer) -> None:
+        if self._closed:
+            return
         self._bindings[layer.id] = _LayerBinding(self, layer)
         first = self.origin is None
         self._ensure_origin()
@@ -386,6 +421,8 @@ class Scene:
         self.request_render()
 
     def _on_removed(self, _index: int, layer: Layer) -> None:
+        if self._closed:
+            return
         binding = self._bindings.pop(layer.id, None)
         if binding is not None:
             binding.disconnect()
@@ -398,20 +435,42 @@ class Scene:
 
     # --- layer events ----------------------------------------------------------------------------
     def _layer_visible(self, layer: Layer, visible: bool) -> None:
+        if self._closed:
+            return
         if isinstance(layer, RasterLayer) and layer.role == "ortho" and self._refresh_context():
             self._rebuild_terrain()
         visual = self._visuals.get(layer.id)
         if visual is not None:
             visual.set_visible(visible)
+        if layer.selection:
+            self._update_markers()
         self.request_render()
 
     def _layer_opacity(self, layer: Layer, opacity: float) -> None:
+        if self._closed:
+            return
         visual = self._visuals.get(layer.id)
         if visual is not None:
             visual.set_opacity(opacity)
         self.request_render()
 
+    def _layer_data(self, layer: Layer, change: object = None) -> None:
+        """A data change: nothing, a recolour of the named features, or a rebuild (module docstring)."""
+        if self._closed:
+            return
+        visual = self._visuals.get(layer.id)
+        decision = True if visual is None else visual.needs_rebuild(change)
+        if decision is None:
+            return
+        if decision is False and visual is not None and visual.recolour(change.fids):  # type: ignore[union-attr]
+            self.events.recoloured.emit(layer, change.fids)  # type: ignore[union-attr]
+            self.request_render()
+            return
+        self._layer_changed(layer, data=True)
+
     def _layer_changed(self, layer: Layer, data: bool = False) -> None:
+        if self._closed:
+            return
         if data and self._context is not None and layer is self._context.dem:
             self._context = None  # drop the cached terrain grid
             self._refresh_context()
@@ -425,10 +484,52 @@ class Scene:
         self.request_render()
 
     def _layer_selection(self, layer: Layer, fids: frozenset[int]) -> None:
+        if self._closed:
+            return
         visual = self._visuals.get(layer.id)
         if visual is not None:
             visual.set_selection(fids)
+        self._update_markers()
         self.request_render()
+
+    def selection_markers(self) -> np.ndarray:
+        """(k, 3) local positions of the selection markers drawn now."""
+        if self._markers is None:
+            return np.empty((0, 3), dtype=np.float32)
+        return from_vtk(self._markers.GetMapper().GetInput().GetPoints().GetData())
+
+    def _update_markers(self) -> None:
+        """A dot of SELECTION_MARKER_PX pixels in the highlight colour on top of every selected feature
+        of a shown layer: a selected lamp or pipe is a fraction of a pixel at district scale."""
+        from qdt.render.arrays import make_polydata
+        from qdt.render.colours import HIGHLIGHT
+
+        points = [visual.anchors(np.fromiter(visual.layer.selection, dtype=np.int64))
+                  for visual in self._visuals.values() if visual.layer.selection and visual.shown]
+        points = [p for p in points if len(p)]
+        if self._markers is not None:
+            self.renderer.RemoveActor(self._markers)
+            self._markers = None
+        if not points:
+            return
+        from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
+
+        xyz = np.concatenate(points).astype(np.float32)
+        xyz[:, 2] += 0.5  # just above the top, so the dot is not buried in the roof or the lamp
+        poly = make_polydata(xyz, verts=np.arange(len(xyz)).reshape(-1, 1))
+        mapper = vtkPolyDataMapper()
+        mapper.SetInputData(poly)
+        mapper.ScalarVisibilityOff()
+        actor = vtkActor()
+        actor.SetMapper(mapper)
+        prop = actor.GetProperty()
+        prop.SetColor(*(c / 255 for c in HIGHLIGHT))
+        prop.SetPointSize(SELECTION_MARKER_PX)
+        prop.SetRenderPointsAsSpheres(True)
+        prop.LightingOff()
+        actor.PickableOff()
+        self._markers = actor
+        self.renderer.AddActor(actor)
 
     # --- building --------------------------------------------------------------------------------
     def _ensure_origin(self) -> None:
@@ -509,6 +610,8 @@ class Scene:
             self.renderer.AddActor(actor)
         self._visuals[layer.id] = visual
         self.build_times[layer.id] = time.perf_counter() - start
+        if layer.selection or self._markers is not None:
+            self._update_markers()
         self.events.built.emit(layer)
 
     def _remove_actors(self, visual: LayerVisual) -> None:
@@ -519,4 +622,9 @@ class Scene:
 
     def _apply_display(self, visual: LayerVisual) -> None:
         opacity = UNDERGROUND_OPACITY.get(visual.role, 1.0) if self._underground else 1.0
+        point_scale = 1.0
+        if self._underground and visual.surface_symbol:
+            opacity = UNDERGROUND_SURFACE_OPACITY
+            point_scale = UNDERGROUND_SURFACE_POINT_SCALE
         visual.set_display(True, opacity)
+        visual.set_symbol_scale(point_scale)

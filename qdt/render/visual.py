@@ -137,7 +137,16 @@ class VisualPart:
     lod_hi: float = math.inf
     lod_shown: bool = True
     skirt: bool = False  # terrain skirt: hidden while the ground is translucent
+    #: how the part's colour rows follow their feature's style colour when a feature is recoloured
+    #: (:meth:`LayerVisual.recolour`): None, they do not (a constant colour: pole metal, terrain);
+    #: a float or a per-row float array, the factor applied (1.0: the feature colour; roofs 0.9)
+    shade: float | np.ndarray | None = None
+    #: screen-size symbols: the dot diameter or line width in pixels as built (0: neither); the
+    #: scene scales dots (underground view); snapshots scale both with the image size
+    point_px: float = 0.0
+    line_px: float = 0.0
     _bounds: np.ndarray | None = field(default=None, repr=False)
+    _fid_order: np.ndarray | None = field(default=None, repr=False)
 
     def bounds(self) -> np.ndarray:
         """(6,) local (xmin, xmax, ymin, ymax, zmin, zmax) of the input, cached (NaN when empty)."""
@@ -147,6 +156,46 @@ class VisualPart:
             else:
                 self._bounds = np.array(self.polydata.GetBounds(), dtype=np.float64)
         return self._bounds
+
+    def rows_of(self, fids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, which): the colour rows of the sorted unique ``fids`` and the index in ``fids`` of
+        each, by binary search in an argsort of ``colour_fids`` made once (no pass over all rows)."""
+        if self.colour_fids is None or len(self.colour_fids) == 0 or len(fids) == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        if self._fid_order is None or len(self._fid_order) != len(self.colour_fids):
+            self._fid_order = np.argsort(self.colour_fids, kind="stable")
+        ordered = self.colour_fids[self._fid_order]
+        lo = np.searchsorted(ordered, fids, side="left")
+        hi = np.searchsorted(ordered, fids, side="right")
+        counts = hi - lo
+        if not counts.any():
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        which = np.repeat(np.arange(len(fids)), counts)
+        first = np.repeat(lo - np.cumsum(counts) + counts, counts)
+        return self._fid_order[first + np.arange(counts.sum())], which
+
+    def recolour(self, fids: np.ndarray, colours: np.ndarray, selected: np.ndarray) -> bool:
+        """Give the rows of ``fids`` (sorted unique) their features' new ``colours`` (k, 3) uint8,
+        keeping selected ones highlighted; True when a row changed (the arrays are Modified)."""
+        if self.shade is None or self.colours is None or self.base_colours is None:
+            return False
+        rows, which = self.rows_of(fids)
+        if rows.size == 0:
+            return False
+        new = colours[which]
+        if not (np.isscalar(self.shade) and float(self.shade) == 1.0):
+            shade = self.shade if np.isscalar(self.shade) else np.asarray(self.shade)[rows, None]
+            new = np.clip(new * shade, 0, 255).astype(np.uint8)  # truncating, as the builders do
+        self.base_colours[rows] = new
+        if selected.size:
+            new = new.copy()
+            new[np.isin(self.colour_fids[rows], selected)] = HIGHLIGHT
+        self.colours[rows] = new
+        if self.colour_array is not None:
+            self.colour_array.Modified()
+        if self.polydata is not None:
+            self.polydata.Modified()
+        return True
 
     def set_highlight(self, selected: np.ndarray) -> None:
         """Show ``selected`` fids (sorted int64 array) in the highlight colour, others as built."""
@@ -219,12 +268,17 @@ class PickTubes:
     Segment ``i`` runs from ``vertices[start[i]]`` to ``vertices[start[i] + 1]`` with the radius
     of its first vertex (``radius`` per vertex) and feature id ``fids[i]``. Float32 vertices
     keep a city's million segments small; picking computes in float64.
+
+    ``min_px``: what is drawn is what is picked. Pipes far away are drawn as lines a few pixels
+    wide, far wider on screen than their true radius; a click within ``min_px`` pixels of the
+    centre line picks the pipe at any distance (the true radius wins where it is wider).
     """
 
     vertices: np.ndarray
     start: np.ndarray
     radius: np.ndarray
     fids: np.ndarray
+    min_px: float = 0.0
     _index: object = field(default=None, repr=False)
 
     def ends(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -277,10 +331,22 @@ class LayerVisual:
     near: list = field(default_factory=list)  # qdt.render.near.NearSet, rebuilt around the camera
     heightfields: list = field(default_factory=list)  # qdt.render.heightfield.Heightfield: picked by marching
     role: str = "facility"
+    #: a symbol standing on the surface (lights, poles, cabinets): it steps back (smaller, faded)
+    #: in the underground view so the pipes show
+    surface_symbol: bool = False
     layer_visible: bool = True
     layer_opacity: float = 1.0
     display_shown: bool = True
     display_opacity: float = 1.0
+    #: fields the builder drew shapes or sizes from (height, depth, diameter …): a change rebuilds;
+    #: None (a builder that does not say): any data change rebuilds the layer
+    drawn_fields: frozenset[str] | None = None
+    #: fields the colours come from (the style's field, or the class default such as ``status``)
+    colour_fields: frozenset[str] = frozenset()
+    #: new style colours of features at frame positions (k,) → (k, 3) uint8; None: recolouring
+    #: is not supported and a colour change rebuilds the layer
+    feature_colours: Callable[[np.ndarray], np.ndarray] | None = None
+    _selected: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
     _lod_arrays: tuple | None = field(default=None, repr=False)
 
     @property
@@ -320,8 +386,46 @@ class LayerVisual:
         if changed_opacity:
             self.apply_opacity()
 
+    def needs_rebuild(self, change: object | None) -> bool | None:
+        """For a :class:`qdt.layers.DataChange`: True to rebuild the layer, False to recolour the
+        changed features (:meth:`recolour`), None when nothing drawn changed."""
+        if change is None or getattr(change, "everything", True) or getattr(change, "geometry", True):
+            return True
+        if self.drawn_fields is None or change.touches(self.drawn_fields):
+            return True
+        if change.touches(self.colour_fields):
+            return False if self.feature_colours is not None else True
+        return None
+
+    def recolour(self, fids: np.ndarray) -> bool:
+        """Recolour features ``fids`` from the layer's current attributes without rebuilding: the
+        colour arrays VTK reads are updated in place and marked Modified. False when the visual
+        cannot (the caller rebuilds)."""
+        if self.feature_colours is None:
+            return False
+        fids = np.unique(np.asarray(fids, dtype=np.int64))
+        frame = getattr(self.layer, "frame", None)
+        if frame is None:
+            return False
+        pos = frame.index.get_indexer(fids)
+        if (pos < 0).any():
+            return False  # features added or removed: a rebuild, not a recolour
+        colours = np.ascontiguousarray(self.feature_colours(pos), dtype=np.uint8).reshape(-1, 3)
+        for part in self.parts:
+            part.recolour(fids, colours, self._selected)
+        for near in self.near:
+            near.recolour(fids, colours)
+        return True
+
+    def set_symbol_scale(self, point_scale: float) -> None:
+        """Draw the screen-size dots of the visual at ``point_scale`` × their built size (at least 1 px)."""
+        for part in self.parts:
+            if part.point_px:
+                part.actor.GetProperty().SetPointSize(max(1.0, part.point_px * point_scale))
+
     def set_selection(self, fids: frozenset[int] | set[int]) -> None:
         selected = np.array(sorted(int(f) for f in fids), dtype=np.int64)
+        self._selected = selected
         for part in self.parts:
             part.set_highlight(selected)
         for near in self.near:
@@ -333,6 +437,47 @@ class LayerVisual:
         self.set_opacity(self.layer.opacity)
         if self.layer.selection:
             self.set_selection(self.layer.selection)
+
+    def anchors(self, fids: np.ndarray, limit: int = 5000) -> np.ndarray:
+        """(k, 3) local points, one per selected feature drawn (its top centre), for selection markers;
+        vectorised over the pick shapes and the mesh parts' cells (at most ``limit`` features)."""
+        fids = np.unique(np.asarray(fids, dtype=np.int64))[:limit]
+        rows_fid, rows_xyz = [], []
+        for shape in (*self.cylinders, *self.boxes, *self.sprites, *self.tubes):
+            hit = np.flatnonzero(np.isin(shape.fids, fids))
+            if hit.size == 0:
+                continue
+            lo, hi = shape.extent()
+            top = np.column_stack([(lo[hit, :2] + hi[hit, :2]) / 2, hi[hit, 2]])
+            rows_fid.append(np.asarray(shape.fids)[hit])
+            rows_xyz.append(top)
+        if not rows_fid:
+            from qdt.render.arrays import from_vtk
+
+            for part in self.parts:
+                if part.cell_fids is None or part.polydata is None or not part.polydata.GetNumberOfCells():
+                    continue
+                cells = np.flatnonzero(np.isin(part.cell_fids, fids))
+                if cells.size == 0:
+                    continue
+                polys = part.polydata.GetPolys()
+                if polys.GetNumberOfCells() != len(part.cell_fids):
+                    continue
+                offsets = from_vtk(polys.GetOffsetsArray())
+                first = from_vtk(polys.GetConnectivityArray())[offsets[cells]]  # a corner per cell is enough
+                rows_fid.append(np.asarray(part.cell_fids)[cells])
+                rows_xyz.append(from_vtk(part.polydata.GetPoints().GetData())[first])
+        if not rows_fid:
+            return np.empty((0, 3), dtype=np.float32)
+        fid = np.concatenate(rows_fid)
+        xyz = np.concatenate(rows_xyz).astype(np.float64)
+        order = np.argsort(fid, kind="stable")
+        fid, xyz = fid[order], xyz[order]
+        starts = np.flatnonzero(np.r_[True, fid[1:] != fid[:-1]])
+        counts = np.diff(np.r_[starts, len(fid)])
+        centre = np.add.reduceat(xyz[:, :2], starts, axis=0) / counts[:, None]
+        top = np.maximum.reduceat(xyz[:, 2], starts)
+        return np.column_stack([centre, top]).astype(np.float32)
 
     def lod_arrays(self) -> tuple[list[VisualPart], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The tiled parts and their (n, 3) box corners lo/hi and LOD ranges lo/hi, cached."""
@@ -424,7 +569,8 @@ def mesh_parts(ctx: BuildContext, points: np.ndarray, cells: np.ndarray, *, cell
                row_fids: np.ndarray | None, colours: np.ndarray | None, lines: bool = False,
                normals: np.ndarray | None = None, opacity_factor: float = 1.0, pick_cells: bool = True,
                lod: tuple[float, float] = (0.0, math.inf), tile_of_row: np.ndarray | None = None,
-               configure: Callable[[VisualPart], None] | None = None) -> list[VisualPart]:
+               configure: Callable[[VisualPart], None] | None = None,
+               shade: float | np.ndarray | None = 1.0) -> list[VisualPart]:
     """Mesh actors coloured per cell, one per scene tile when the context has tiles.
 
     Parameters
@@ -441,6 +587,9 @@ def mesh_parts(ctx: BuildContext, points: np.ndarray, cells: np.ndarray, *, cell
         The tile of each feature row (default: the tile of its first vertex).
     configure
         Called with every part made (mapper offsets, line widths …).
+    shade
+        How the cell colours follow the feature colours on a recolour (see ``VisualPart.shade``;
+        a per-cell array is split with the cells).
 
     Returns
     -------
@@ -454,7 +603,7 @@ def mesh_parts(ctx: BuildContext, points: np.ndarray, cells: np.ndarray, *, cell
     kind = "lines" if lines else "polys"
 
     def one(pts: np.ndarray, cls: np.ndarray, fids: np.ndarray | None, rgb: np.ndarray | None,
-            nrm: np.ndarray | None, tile: int) -> VisualPart:
+            nrm: np.ndarray | None, tile: int, part_shade: float | np.ndarray | None) -> VisualPart:
         cell_data = {}
         if fids is not None:
             cell_data["fid"] = fids
@@ -468,12 +617,14 @@ def mesh_parts(ctx: BuildContext, points: np.ndarray, cells: np.ndarray, *, cell
             part.actor.PickableOff()
         part.tile = tile
         part.lod_lo, part.lod_hi = lod
+        part.shade = part_shade if rgb is not None and fids is not None else None
         if configure is not None:
             configure(part)
         return part
 
+    per_cell_shade = shade is not None and not np.isscalar(shade)
     if ctx.tiles is None or len(cells) == 0:
-        return [one(points, cells, cell_fids, colours, normals, -1)]
+        return [one(points, cells, cell_fids, colours, normals, -1, shade)]
     if tile_of_row is None:
         n_rows = int(cell_row.max()) + 1
         tile_of_row = feature_tiles(ctx.tiles, first_vertex_of_rows(points, cells, cell_row, n_rows))
@@ -481,7 +632,8 @@ def mesh_parts(ctx: BuildContext, points: np.ndarray, cells: np.ndarray, *, cell
     for piece in split_mesh(points, cells, tile_of_row[cell_row]):
         ci, pi = piece.cell_index, piece.point_index
         out.append(one(piece.points, piece.cells, None if cell_fids is None else cell_fids[ci],
-                       None if colours is None else colours[ci], None if normals is None else normals[pi], piece.tile))
+                       None if colours is None else colours[ci], None if normals is None else normals[pi], piece.tile,
+                       np.asarray(shade)[ci] if per_cell_shade else shade))
     return out
 
 
@@ -511,9 +663,11 @@ def point_parts(ctx: BuildContext, position: np.ndarray, colours: np.ndarray, fi
         part = coloured_part(poly, rgb, fids[rows], on_cells=False, pick_cells=False)
         prop = part.actor.GetProperty()
         prop.SetPointSize(size_px)
+        part.point_px = float(size_px)
         prop.SetRenderPointsAsSpheres(spheres)
         part.actor.PickableOff()
         part.tile = tile
         part.lod_lo, part.lod_hi = lod
+        part.shade = 1.0
         out.append(part)
     return out

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from qdt.edit import EditError
+from qdt.layers import NULL_TEXT
 from qdt.query import ExpressionError, evaluate, feature_class_of
 from qdt.ui.editing import FieldDelegate, create_field_editor, editor_value, field_info
 from qdt.ui.i18n import language, tr
@@ -164,7 +165,7 @@ class AttributeTableModel(QAbstractTableModel):
         except (TypeError, ValueError):
             null = False
         if null:
-            return "NULL"
+            return NULL_TEXT
         labels = self._labels.get(name)
         if labels is not None:
             key = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
@@ -305,6 +306,17 @@ class AttributeTableModel(QAbstractTableModel):
         self.filter_changed.emit()
         return len(self._rows)
 
+    def set_fid_filter(self, fids: Any, label: str) -> int:
+        """Show only features ``fids`` (a query result); ``filter_text`` becomes ``label``."""
+        mask = self.layer.frame.index.isin(np.asarray(fids, dtype=np.int64))
+        self.beginResetModel()
+        self.filter_text = label
+        self._mask = np.asarray(mask, dtype=bool)
+        self._rows = self._ordered(np.flatnonzero(self._mask).astype(np.int64))
+        self.endResetModel()
+        self.filter_changed.emit()
+        return len(self._rows)
+
     def _ordered(self, positions: np.ndarray) -> np.ndarray:
         if self._sort is None:
             return positions
@@ -343,13 +355,22 @@ class AttributeTableModel(QAbstractTableModel):
 class BatchEditDialog(QDialog):
     """Choose a field and a value for every selected feature (one undo step)."""
 
-    def __init__(self, layer: Any, fields: list[str], count: int, parent: QWidget | None = None) -> None:
+    def __init__(self, layer: Any, fields: list[str], count: int, parent: QWidget | None = None,
+                 hidden: int = 0) -> None:
         super().__init__(parent)
         self.setWindowTitle(tr("批量修改所选要素"))
+        self.setObjectName("BatchEditDialog")
         self.layer = layer
         self.fields = fields
         form = QFormLayout(self)
-        form.addRow(QLabel(tr("将修改 {n} 个所选要素").format(n=count)))
+        self.count_label = QLabel(tr("将修改 {n} 个所选要素").format(n=count))
+        form.addRow(self.count_label)
+        if hidden:
+            # only what the user sees is changed: say so for rows the filter hides
+            note = QLabel(tr("另有 {n} 个已选要素被筛选条件隐藏，不会修改").format(n=hidden))
+            note.setObjectName("hidden_note")
+            note.setStyleSheet("color: #a15c00;")
+            form.addRow(note)
         self.field_box = QComboBox(self)
         for name in fields:
             fdef, _ = field_info(layer, name)
@@ -385,8 +406,12 @@ class AttributeTableDock(QDockWidget):
     ``bench`` is the :class:`qdt.ui.workbench.Workbench` (scene, view, edit manager, messages).
     """
 
+    # layer data events may come from any thread (a live feed): a Qt signal brings them to the GUI thread
+    _data_arrived = Signal(object)
+
     def __init__(self, bench: Any) -> None:
         super().__init__(tr("属性表"), bench.dialog_parent)
+        self._data_arrived.connect(self._apply_data_change)
         self.setObjectName("AttributeTableDock")
         self.bench = bench
         self.edits = bench.edits
@@ -403,7 +428,8 @@ class AttributeTableDock(QDockWidget):
         self.layer_box = QComboBox(body)
         self.layer_box.setMinimumWidth(140)
         self.filter_edit = QLineEdit(body)
-        self.filter_edit.setPlaceholderText(tr("筛选表达式，例如 状态 = '故障' AND 额定功率 > 100"))
+        self._placeholder = tr("筛选表达式，例如 状态 = '故障' AND 额定功率 > 100")
+        self.filter_edit.setPlaceholderText(self._placeholder)
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_button = QToolButton(body)
         self.filter_button.setText(tr("筛选"))
@@ -461,7 +487,8 @@ class AttributeTableDock(QDockWidget):
         self.act_edit.toggled.connect(self._toggle_edit)
         self.act_commit.triggered.connect(self.commit)
         self.act_rollback.triggered.connect(self.rollback)
-        self.act_batch.triggered.connect(self.batch_edit)
+        # triggered(bool) must not land in batch_edit's field parameter
+        self.act_batch.triggered.connect(lambda _checked=False: self.batch_edit())
         self.act_zoom.triggered.connect(self.zoom_to_selected)
         self.act_clear.triggered.connect(self.clear_selection)
         self.edits.changed.connect(self._on_edits_changed)
@@ -532,6 +559,7 @@ class AttributeTableDock(QDockWidget):
         if old is not None:
             old.deleteLater()
         self.filter_edit.clear()
+        self.filter_edit.setPlaceholderText(self._placeholder)
         self.error_label.hide()
         self._update_count()
         self._update_actions()
@@ -542,12 +570,17 @@ class AttributeTableDock(QDockWidget):
             self.layer.events.data.disconnect(self._data_cb)
         self._selection_cb = self._data_cb = None
 
-    def _layer_data_changed(self) -> None:
+    def _layer_data_changed(self, change: Any = None) -> None:
+        self._data_arrived.emit(change)
+
+    def _apply_data_change(self, change: Any) -> None:
+        """Repaint what a :class:`qdt.layers.DataChange` names (the columns of its fields), or reload."""
         if self.model is not None and self.edits.editor(self.layer) is None:
             if self.model.columns != list(self.layer.columns) or len(self.model._mask) != len(self.layer.frame):
                 self.model.reload()
             else:
-                self.model.cells_changed(None, None)
+                fields = None if change is None or change.fields is None else change.fields
+                self.model.cells_changed(None, fields)
 
     # --- filter -------------------------------------------------------------------------------------
     def apply_filter(self) -> bool:
@@ -555,6 +588,7 @@ class AttributeTableDock(QDockWidget):
         if self.model is None:
             return False
         text = self.filter_edit.text()
+        self.filter_edit.setPlaceholderText(self._placeholder)
         try:
             self.model.set_filter(text)
         except ExpressionError as exc:
@@ -568,6 +602,21 @@ class AttributeTableDock(QDockWidget):
         self._layer_selection_changed(self.layer.selection)
         self._update_count()
         return True
+
+    def show_fids(self, layer: Any, fids: Any, description: str) -> None:
+        """Show ``layer`` filtered to ``fids`` (a query result), saying so in the filter box; typing a
+        filter or clearing it shows the layer again."""
+        self.set_layer(layer)
+        if self.model is None:
+            return
+        self.filter_edit.clear()
+        self.filter_edit.setPlaceholderText(description)
+        self.model.set_fid_filter(fids, description)
+        self.error_label.hide()
+        self._layer_selection_changed(self.layer.selection)
+        self._update_count()
+        self.show()
+        self.raise_()
 
     def _update_count(self) -> None:
         if self.model is None:
@@ -705,14 +754,22 @@ class AttributeTableDock(QDockWidget):
             self.edits.rollback(self.layer)
 
     def batch_edit(self, field: str | None = None, value: Any = None) -> bool:
-        """Set one field of every selected feature (one undo step). Without ``field``, asks in a dialog."""
+        """Set one field of the selected features the table shows (one undo step); selected rows the
+        filter hides are left alone, and the dialog says how many. Without ``field``, asks in a dialog."""
         editor = self.edits.editor(self.layer) if self.layer is not None else None
         if editor is None or not self.layer.selection:
             self._message(tr("请先进入编辑模式并选择要素"))
             return False
-        fids = np.sort(np.fromiter(self.layer.selection, dtype=np.int64, count=len(self.layer.selection)))
+        selected = np.sort(np.fromiter(self.layer.selection, dtype=np.int64, count=len(self.layer.selection)))
+        shown = self.model.fids_of_rows(np.arange(self.model.rowCount())) if self.model is not None else selected
+        fids = np.intersect1d(selected, shown)
+        hidden = len(selected) - len(fids)
+        if len(fids) == 0:
+            self._message(tr("所选要素都被筛选条件隐藏：请清除筛选后再批量修改"))
+            return False
         if field is None:
-            dialog = BatchEditDialog(self.layer, editor.session.editable_fields, len(fids), self)
+            dialog = BatchEditDialog(self.layer, editor.session.editable_fields, len(fids), self, hidden=hidden)
+            self.batch_dialog = dialog  # for tests and screenshots
             if dialog.exec() != QDialog.DialogCode.Accepted:
                 return False
             field, value = dialog.field, dialog.value()

@@ -84,13 +84,31 @@ class BookmarksDock(QDockWidget):
         self.changed.emit()
         return bookmark
 
-    def add_current(self) -> None:
+    def add_current(self) -> Bookmark | None:
+        """Ask for a name (a numbered default offered), show the panel and bookmark the current view;
+        None when cancelled or without a scene."""
+        from PySide6.QtWidgets import QDialog, QInputDialog
+
+        if self.bench.scene is None or self.bench.project is None:
+            return None
         names = {b.name for b in self.bookmarks}
         n = len(self.bookmarks) + 1
         while f"{tr('书签')} {n}" in names:
             n += 1
-        if self.add(f"{tr('书签')} {n}") is not None:
-            self._edit_current()
+        dialog = QInputDialog(self.bench.dialog_parent)
+        dialog.setObjectName("BookmarkNameDialog")
+        dialog.setWindowTitle(tr("新建空间书签"))
+        dialog.setLabelText(tr("书签名称："))
+        dialog.setTextValue(f"{tr('书签')} {n}")
+        self.name_dialog = dialog  # for tests
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        name = dialog.textValue().strip()
+        dialog.deleteLater()
+        if not accepted or not name:
+            return None
+        self.show()  # the new bookmark is seen where it lives
+        self.raise_()
+        return self.add(name)
 
     def go_to(self, row: int) -> None:
         scene = self.bench.scene

@@ -1,5 +1,8 @@
-"""Statistics panel (pyqtgraph): facility counts by status and pipe length by network, for the
-whole project or for the current selection.
+"""Statistics panel (pyqtgraph): facility status shares per class and pipe length by network, for
+the whole project or for the current selection.
+
+Status bars show each class's share (% of its features), so 2 500 manholes do not flatten the
+dozen faulty lights a planner looks for; the counts stay in :attr:`ChartsDock.counts`.
 
 The figures come from :func:`status_counts` and :func:`pipe_lengths` (pandas/shapely, no loop
 per feature), so tests check them against the data directly.
@@ -13,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyqtgraph as pg
 import shapely
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QDockWidget, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from qdt.ui.i18n import tr
@@ -93,6 +96,9 @@ def pipe_lengths(layers: Any, selection_only: bool = False) -> pd.Series:
 class ChartsDock(QDockWidget):
     """Two bar charts; ``scope`` combo: whole project or the current selection."""
 
+    # layer events may come from any thread (a live feed); a Qt signal takes them to the GUI thread
+    _poke = Signal()
+
     def __init__(self, bench: Any = None) -> None:
         super().__init__(tr("统计图表"), getattr(bench, "dialog_parent", None))
         self.setObjectName("ChartsDock")
@@ -109,14 +115,16 @@ class ChartsDock(QDockWidget):
         top.addWidget(self.scope_box)
         top.addStretch(1)
         layout.addLayout(top)
-        self.status_plot = pg.PlotWidget(body, background="w", title=tr("设施状态统计（个）"))
+        self.status_plot = pg.PlotWidget(body, background="w", title=tr("设施状态占比（各类设施的 %）"))
         self.pipe_plot = pg.PlotWidget(body, background="w", title=tr("管线长度按类别（km）"))
         for plot in (self.status_plot, self.pipe_plot):
             plot.setMenuEnabled(False)
             plot.hideButtons()
             plot.setMouseEnabled(x=False, y=False)
             plot.setMinimumHeight(150)
-        self.legend = self.status_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        # every series in the legend, in columns across the top (one column clipped the last ones)
+        self.legend = self.status_plot.addLegend(offset=(5, 1), labelTextSize="7pt", colCount=3,
+                                                 verSpacing=-6, horSpacing=6)
         layout.addWidget(self.status_plot, 1)
         layout.addWidget(self.pipe_plot, 1)
         self.setWidget(body)
@@ -127,6 +135,7 @@ class ChartsDock(QDockWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(100)  # coalesce bursts of selection/edit events
         self._timer.timeout.connect(self.refresh)
+        self._poke.connect(self._timer.start)
         self.scope_box.currentIndexChanged.connect(lambda _i: self.refresh())
 
     @property
@@ -144,12 +153,12 @@ class ChartsDock(QDockWidget):
             layer.events.data.connect(self._on_data)
         self.refresh()
 
-    def _on_data(self) -> None:
-        self._timer.start()
+    def _on_data(self, _change: Any = None) -> None:
+        self._poke.emit()
 
     def _on_selection(self, _fids: Any) -> None:
         if self.selection_only:
-            self._timer.start()
+            self._poke.emit()
 
     def refresh(self) -> None:
         if self.layers is None:
@@ -171,15 +180,16 @@ class ChartsDock(QDockWidget):
         n = len(table.columns)
         width = 0.8 / max(n, 1)
         x = np.arange(len(table.index), dtype=float)
+        shares = self.shares = 100.0 * table / table.sum(axis=0).replace(0, 1)
         for i, name in enumerate(table.columns):
             colour = LAYER_COLOURS[i % len(LAYER_COLOURS)]
-            bar = pg.BarGraphItem(x=x - 0.4 + width * (i + 0.5), height=table[name].to_numpy(dtype=float),
+            bar = pg.BarGraphItem(x=x - 0.4 + width * (i + 0.5), height=shares[name].to_numpy(dtype=float),
                                   width=width, brush=pg.mkBrush(*colour), pen=pg.mkPen(None), name=name)
             plot.addItem(bar)  # named items join the legend by themselves
             self.bars.append(bar)
         plot.getAxis("bottom").setTicks([[(float(i), str(label)) for i, label in enumerate(table.index)]])
         plot.setXRange(-0.6, len(table.index) - 0.4, padding=0)
-        plot.setYRange(0, max(1.0, float(table.to_numpy().max()) * 1.1), padding=0)
+        plot.setYRange(0, 100.0 * (1.0 + 0.18 * -(-n // 3)), padding=0)  # headroom for the legend rows
 
     def _draw_pipes(self) -> None:
         plot = self.pipe_plot

@@ -39,11 +39,10 @@ from PySide6.QtWidgets import (
 )
 
 from qdt.edit import EditError, EditSession, editing_session, start_editing
+from qdt.layers import NULL_TEXT  # noqa: E402,F401 - one way to write a missing value (re-exported)
 from qdt.tasks import Task
 from qdt.ui.i18n import tr
 from qdt.ui.inspector import catalogue_name
-
-NULL_TEXT = "NULL"
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,11 +279,27 @@ class EditManager(QObject):
             return None
         return editor.commit(self.runner)
 
-    def rollback(self, layer: Any) -> None:
+    def rollback(self, layer: Any) -> bool:
+        """Discard every uncommitted edit of ``layer`` after asking (the undo history goes with them);
+        True when discarded."""
         editor = self.editor(layer)
-        if editor is not None:
-            editor.rollback()
-            self.message.emit(f"{layer.name}: {tr('已撤销全部未提交的编辑')}")
+        if editor is None or not editor.has_changes:
+            return False
+        if self.ask:
+            box = QMessageBox(QMessageBox.Icon.Warning, tr("撤销全部编辑"),
+                              tr("放弃“{name}”的全部 {n} 处未提交编辑？放弃后不能再撤销或重做。").format(
+                                  name=layer.name, n=editor.cell_count),
+                              QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                              self.dialog_parent)
+            box.setObjectName("RollbackDialog")
+            box.button(QMessageBox.StandardButton.Discard).setText(tr("放弃编辑"))
+            box.button(QMessageBox.StandardButton.Cancel).setText(tr("取消"))
+            box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+            if box.exec() != QMessageBox.StandardButton.Discard:
+                return False
+        editor.rollback()
+        self.message.emit(f"{layer.name}: {tr('已撤销全部未提交的编辑')}")
+        return True
 
     # --- window close -----------------------------------------------------------------------------
     def has_uncommitted_edits(self) -> bool:

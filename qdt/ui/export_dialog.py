@@ -51,6 +51,14 @@ PREVIEW_WIDTH = 360
 QUERY_RESULT = "\x00query-result"  # the report's table source: the query panel's last result
 
 
+def documents_dir() -> Path:
+    """The user's documents folder (Qt's ``DocumentsLocation``), where exports go by default."""
+    from PySide6.QtCore import QStandardPaths
+
+    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return Path(folder) if folder and Path(folder).is_dir() else Path.home()
+
+
 def _titles() -> dict[str, str]:
     return {"snapshot": tr("导出快照"), "report": tr("导出报告"), "selection": tr("导出所选要素"),
             "scene": tr("导出三维场景")}
@@ -106,6 +114,11 @@ class ExportDialog(QDialog):
     @property
     def project(self) -> Any:
         return self.bench.project
+
+    def frozen_project(self) -> Any:
+        """The project as it is now, detached from the window (:meth:`qdt.project.Project.frozen`):
+        the export task reads this copy on its worker while the user keeps editing and toggling."""
+        return self.project.frozen()
 
     def _camera(self) -> Any:
         scene = self.bench.scene
@@ -263,7 +276,7 @@ class ExportDialog(QDialog):
         return [lyr for lyr in getattr(self.project, "layers", []) if isinstance(lyr, VectorLayer)]
 
     def _default_path(self) -> Path:
-        base = self.project.base_dir if self.project is not None else Path.cwd()
+        base = documents_dir()  # never the project's (maybe tracked or shared) data folder
         stem = (self.project.path.stem if self.project is not None and self.project.path else "qdt")
         if self.kind == "selection":
             layer = self.layer_combo.currentData() or "selection"
@@ -309,7 +322,7 @@ class ExportDialog(QDialog):
         if self.kind == "snapshot":
             from qdt.export import snapshot_task
 
-            return snapshot_task(self.project, self.snapshot_options(), path)
+            return snapshot_task(self.frozen_project(), self.snapshot_options(), path)
         if self.kind == "report":
             return self._report_task(path)
         if self.kind == "selection":
@@ -318,22 +331,25 @@ class ExportDialog(QDialog):
             name = self.layer_combo.currentData()
             if name is None:
                 raise ExportError(tr("没有选中的要素：请先在三维视图或属性表中选择要素"))
-            return export_selection_task(self.project.layers[name], path, bom=self.bom_box.isChecked())
+            return export_selection_task(self.project.layers[name].frozen(), path, bom=self.bom_box.isChecked())
         from qdt.export.gltf import export_gltf_task
 
-        return export_gltf_task(self.project, path, underground=self.underground_box.isChecked())
+        return export_gltf_task(self.frozen_project(), path, underground=self.underground_box.isChecked())
 
     def _report_task(self, path: Path) -> Task:
+        from dataclasses import replace
+
         from qdt.export.report import ReportTable, write_report
         from qdt.export.snapshot import project_crs_text
         from qdt.query import parse_expression
 
-        project = self.project
+        project = self.frozen_project()
         source = self.layer_combo.currentData()
         where = self.where_edit.text().strip() or None
         table = None
         if source == QUERY_RESULT:
             table = self._query_table()  # fids only: the query already ran
+            table = replace(table, layer=project.layers[table.layer.id])  # the frozen copy
         elif source is not None and where:
             parse_expression(where)  # a malformed filter is reported at once; evaluating it is the task's
         settings = self.report_settings()
@@ -369,7 +385,7 @@ class ExportDialog(QDialog):
         w, h = self.width_spin.value(), self.height_spin.value()
         scale = PREVIEW_WIDTH / max(w, h * 16 / 9)
         options = self.snapshot_options(max(16, round(w * scale)), max(16, round(h * scale)))
-        project = self.project
+        project = self.frozen_project()
         from qdt.export.snapshot import project_crs_text
 
         crs_text = project_crs_text(project)  # PROJ on the GUI thread (see snapshot_project)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import os
 from functools import cache
-from pathlib import Path
 
-CATALOGUE_DIR = Path(__file__).resolve().parents[2] / "assets" / "i18n"
+from qdt.resources import asset
+
+CATALOGUE_DIR = asset("i18n")
 LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh_CN"
 
@@ -35,6 +36,9 @@ def set_language(code: str) -> None:
     if code not in LANGUAGES:
         raise ValueError(f"unknown interface language {code!r}; choose one of {', '.join(LANGUAGES)}")
     _language = code
+    from qdt import language as shared
+
+    shared.set_language(code)  # the window's language is everyone's in this process (snapshots, reports)
 
 
 @cache

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from qdt.crs import to_lonlat
+from qdt.layers import NULL_TEXT
 from qdt.ui.i18n import language, tr
 
 FIELD_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -34,8 +35,9 @@ MODIFIED_BRUSH = QBrush(QColor(255, 236, 150))
 
 
 def display_value(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
-        return "—"
+    """A value as the inspector shows it; missing ones as NULL, as everywhere in QDT."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return NULL_TEXT
     if isinstance(value, (float, np.floating)):
         return f"{float(value):.3f}".rstrip("0").rstrip(".")
     if isinstance(value, pd.Timestamp):
@@ -76,7 +78,7 @@ def describe_fields(layer: Any, values: dict[str, Any]) -> list[tuple[str, str, 
             english = language() == "en"
             label = catalogue_name(fdef) or name
             tip = f"{name} · {fdef.zh if english else fdef.en}" if fdef.en else name
-            if fdef.codelist and shown != "—":
+            if fdef.codelist and shown != NULL_TEXT:
                 try:
                     codes = cat.codelist(fdef.codelist)
                     text = codes.label(value, "en" if english else "zh") or codes.label(value)
@@ -84,7 +86,7 @@ def describe_fields(layer: Any, values: dict[str, Any]) -> list[tuple[str, str, 
                         shown = f"{text} ({shown})"
                 except (KeyError, ValueError, TypeError):
                     pass
-            elif fdef.unit and shown != "—":
+            elif fdef.unit and shown != NULL_TEXT:
                 shown = f"{shown} {fdef.unit}"
         rows.append((label, shown, tip))
     return rows

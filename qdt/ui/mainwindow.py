@@ -54,6 +54,7 @@ from qdt.ui.panels import install_panels
 from qdt.ui.resources import app_icon, icon
 from qdt.ui.style_dialog import StyleDialog
 from qdt.ui.tasks import TaskHandle
+from qdt.ui.tiles_streaming import attach_tile_streaming
 from qdt.ui.view3d import View3D
 from qdt.ui.workbench import Workbench
 
@@ -113,11 +114,17 @@ class MainWindow(QMainWindow):
         self.log_dock.hide()
 
         self._build_actions()
+        from qdt.ui.statusbar import ElidingStatusBar
+
+        self.setStatusBar(ElidingStatusBar(self))  # long messages never cover the coordinates
         self._build_status_bar()
+        self.view.camera_shown.connect(self._show_camera)  # programmatic moves too (fly to, bookmarks)
         self.view.cursor_moved.connect(self._show_cursor)
         bench.camera_changed.connect(self.camera_moved)
         self.view.picked.connect(self._on_picked)
-        self.view.picked.connect(bench.picked)  # after the window's selection and inspector update
+        # after the window's selection and inspector update; measuring clicks place points, they do not
+        # choose features, so the panels (the attribute table's layer and filter) do not hear them
+        self.view.picked.connect(lambda result: None if self.measure.active else bench.picked.emit(result))
         bench.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         bench.logged.connect(self._log)
         bench.error.connect(self._report_error)
@@ -139,6 +146,8 @@ class MainWindow(QMainWindow):
         # it moves, and learn of other workstations' commits
         self.db_refresher = attach_view_window_loading(bench)
         self.db_refresher.listen()
+        # 3D Tiles layers load for the camera in the background (a GUI-thread timer, loader threads)
+        self.tile_streaming = attach_tile_streaming(bench)
 
     # --- the workbench's state, for scripts and tests (docks use the workbench itself) ---------
     @property
@@ -307,6 +316,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.setText(tr("取消"))
         self.cancel_button.hide()
         self.cancel_button.clicked.connect(self.cancel_loading)
+        sb.addPermanentWidget(self.view.render_indicator)  # "rendering" while frames lag the mouse
         sb.addPermanentWidget(self.coord_label)
         sb.addPermanentWidget(self.camera_label)
         sb.addPermanentWidget(self.progress)
@@ -522,6 +532,7 @@ class MainWindow(QMainWindow):
             box.open()  # non-modal: the window stays usable
         if any(e.needs_fix for e in project.entries):
             self.offer_table_fixes()
+        self.offer_server_approval()
         n = len(project.layers)
         self.statusBar().showMessage(tr("已打开项目 {name}：{n} 个图层").format(name=project.name, n=n), 8000)
         self._show_camera()
@@ -533,6 +544,49 @@ class MainWindow(QMainWindow):
             self._remember(project.path)
         self.workbench.project_loaded.emit(project)  # the panels first, then the window's listeners
         self.project_loaded.emit(project)
+
+    def offer_server_approval(self) -> None:
+        """Database servers a (shared) project names that the user never approved: QDT did not
+        connect, so no stored password went to them. Ask once; a yes is remembered and the
+        project reopens (a non-modal question: the window stays usable)."""
+        from qdt.io.postgis.connection import (
+            DatabaseError,
+            approve_server,
+            conninfo_of,
+            is_database_source,
+            unapproved_servers,
+        )
+
+        pending: dict[str, list[str]] = {}
+        for entry in self.project.unavailable if self.project is not None else []:
+            if not is_database_source(entry.source):
+                continue
+            try:
+                conninfo = conninfo_of(entry.source)
+                servers = unapproved_servers(conninfo)
+            except DatabaseError:
+                continue
+            if servers:
+                pending[conninfo] = servers
+        if not pending:
+            return
+        hosts = sorted({h for servers in pending.values() for h in servers})
+        box = QMessageBox(QMessageBox.Icon.Question, tr("连接未确认的数据库服务器？"),
+                          tr("此项目要求连接以下数据库服务器，QDT 从未连接过它们，因此尚未连接。"
+                             "连接时，您保存的数据库密码（.pgpass 或 PGPASSWORD）可能发送给它们。是否信任并连接？")
+                          + "\n" + "\n".join(hosts),
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setObjectName("ServerApprovalBox")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def approve() -> None:
+            for conninfo in pending:
+                approve_server(conninfo, remember=True)
+            if self.project is not None and self.project.path is not None and not self.project.dirty:
+                self.open_project(self.project.path)
+
+        box.accepted.connect(approve)
+        box.open()
 
     def offer_table_fixes(self) -> None:
         """Database tables that lack a primary key (unavailable) or a spatial index (slow): offer to
@@ -640,7 +694,8 @@ class MainWindow(QMainWindow):
     # --- adding and removing layers -------------------------------------------------------------
     def choose_layers(self) -> None:
         start = str(self.project.base_dir) if self.project else str(Path.cwd())
-        filters = (tr("空间数据") + " (*.gpkg *.shp *.geojson *.json *.tif *.tiff);;" + tr("所有文件") + " (*)")
+        filters = (tr("空间数据") + " (*.gpkg *.shp *.geojson *.json *.tif *.tiff *.gml *.ifc);;"
+                   + tr("三维模型") + " (tileset.json *.gml *.citygml *.ifc *.city.json);;" + tr("所有文件") + " (*)")
         paths, _ = QFileDialog.getOpenFileNames(self, tr("添加图层"), start, filters)
         if paths:
             self.add_layer_files(paths)
@@ -1050,6 +1105,7 @@ class MainWindow(QMainWindow):
         self.workbench.edits.close_all()  # what was left was saved or discarded by maybe_save()
         self.cancel_all_tasks()
         self.db_refresher.close()  # stop polling the database and close its listeners
+        self.tile_streaming.close()  # stop the tile timer and the loader threads
         self.tasks.wait(5000)
         settings = QSettings()
         settings.setValue("mainWindow/geometry", self.saveGeometry())

@@ -50,7 +50,7 @@ AREAS = {"left": Qt.DockWidgetArea.LeftDockWidgetArea, "right": Qt.DockWidgetAre
          "bottom": Qt.DockWidgetArea.BottomDockWidgetArea, "top": Qt.DockWidgetArea.TopDockWidgetArea}
 
 #: Modules whose import registers more panels (wave 2 appends its modules here).
-PANEL_MODULES: list[str] = []
+PANEL_MODULES: list[str] = ["qdt.ui.anchor_panel", "qdt.ui.network_panel"]
 
 
 def data_menu() -> str:

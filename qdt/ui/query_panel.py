@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qdt.layers import NULL_TEXT
 from qdt.query import (
     PREDICATES,
     ExpressionError,
@@ -46,6 +47,7 @@ from qdt.query import (
     find_layer,
     run_query,
 )
+from qdt.safe_output import input_files
 from qdt.tasks import Task, check_cancel
 from qdt.ui.i18n import tr
 from qdt.ui.inspector import catalogue_name, display_value
@@ -83,7 +85,7 @@ class FrameModel(QAbstractTableModel):
         value = self._columns[index.column()][index.row()]
         try:
             if pd.isna(value):
-                return "NULL"
+                return NULL_TEXT
         except (TypeError, ValueError):
             pass
         labels = self._labels[index.column()]
@@ -178,6 +180,16 @@ class QueryDialog(QDialog):
         self.predicate_box.currentIndexChanged.connect(self._mode_changed)
         self.refresh_layers()
         self._mode_changed()
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        """Open beside the 3D view (over the right-hand panels), never over what a query zooms to."""
+        super().showEvent(event)
+        window = self.bench.dialog_parent
+        if window is not None and not getattr(self, "_placed", False):
+            self._placed = True
+            frame = window.frameGeometry()
+            self.adjustSize()
+            self.move(max(frame.left(), frame.right() - self.width() - 8), frame.top() + 80)
 
     def refresh_layers(self) -> None:
         layers = _vector_layers(self.bench)
@@ -383,7 +395,10 @@ class ResultsDock(QDockWidget):
         """List a QueryResult or a ClearanceReport and select it in its layer."""
         self.result = result
         if hasattr(result, "violations"):  # ClearanceReport
-            rows = result.violations.drop(columns=["message"], errors="ignore").reset_index(drop=True)
+            from qdt.query.clearance import display_frame
+            from qdt.ui.i18n import language
+
+            rows = display_frame(result.violations, "zh" if language() == "zh_CN" else "en")
             text = tr("管线净距检查：{n} 处不满足 GB 50289-2016 最小净距（检查 {s} 段管线，用时 {t:.2f} s）").format(
                 n=result.count, s=result.segments, t=result.seconds)
             headers = [tr(_CLEARANCE_HEADERS.get(c, c)) for c in rows.columns]
@@ -415,6 +430,15 @@ class ResultsDock(QDockWidget):
         self.show()
         self.raise_()
         self.select_result()
+        self._show_in_table(text)
+
+    def _show_in_table(self, text: str) -> None:
+        """The attribute table shows the result's layer filtered to the result (as QGIS's "show
+        selected features")."""
+        table = getattr(self.bench, "panels", {}).get("table")
+        layer = self._result_layer()
+        if table is not None and layer is not None and hasattr(table, "show_fids"):
+            table.show_fids(layer, self.result_fids(), tr("仅显示查询结果：") + text)
 
     def _result_layer(self) -> Any:
         if self.result is None:
@@ -445,8 +469,23 @@ class ResultsDock(QDockWidget):
             self.bench.request_render()
 
     def _zoom_current(self) -> None:
-        index = self.view.currentIndex()
-        self.zoom_to_row(index.row() if index.isValid() else 0)
+        """The 缩放到 button frames every result (double-click a row for one feature)."""
+        self.zoom_to_all()
+
+    def zoom_to_all(self) -> None:
+        """Frame all the result's features in the 3D view."""
+        import shapely
+
+        layer = self._result_layer()
+        if self.result is None or layer is None or self.bench is None or not getattr(layer, "has_geometry", False):
+            return
+        fids = self.result_fids()
+        pos = layer.frame.index.get_indexer(fids)
+        bounds = shapely.total_bounds(layer.geometry[pos[pos >= 0]])
+        if not np.all(np.isfinite(bounds)):
+            return
+        pad = max(20.0, 0.1 * max(bounds[2] - bounds[0], bounds[3] - bounds[1]))
+        self.bench.fly_to_extent((bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad))
 
     def zoom_to_row(self, row: int) -> None:
         """Fly to the feature of result row ``row`` (a violation: to its location)."""
@@ -488,7 +527,10 @@ class ResultsDock(QDockWidget):
         else:
             frame, name = self.result.frame(), str(self.result.layer.source_layer or self.result.layer.name)
         target = path
-        task = Task(tr("正在导出查询结果…"), lambda _p, _c: export_frame(frame, target, layer_name=name),
+        layers = [getattr(self.result, "layer", None), getattr(self.result, "other", None)]
+        inputs = input_files([lay for lay in layers if lay is not None])
+        task = Task(tr("正在导出查询结果…"),
+                    lambda _p, _c: export_frame(frame, target, layer_name=name, inputs=inputs),
                     cancellable=False)  # one write through a temporary file: nothing to stop halfway
         self.last_error = ""
         runner = self.bench.tasks if self.bench is not None else self._runner()
@@ -519,6 +561,8 @@ _CLEARANCE_HEADERS = {
     "fid_a": "要素A", "fid_b": "要素B", "network_a": "管线类别A", "network_b": "管线类别B", "kind": "净距类型",
     "measured_m": "实测净距 (m)", "required_m": "规范净距 (m)", "shortfall_m": "不足 (m)", "citation": "依据",
     "verified": "已核实", "rule_note": "说明", "x": "X", "y": "Y", "depth_a": "埋深A (m)", "depth_b": "埋深B (m)",
+    "network_a_name": "管线A", "network_b_name": "管线B", "kind_zh": "净距类型", "run_length_m": "长度 (m)",
+    "segment_pairs": "管段对数",
 }
 
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+from qdt.resources import assets_dir
+
+ASSETS = assets_dir()
 
 
 def asset_path(name: str) -> Path:

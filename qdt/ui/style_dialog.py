@@ -97,6 +97,12 @@ def graduate(layer: Any, field: str, classes: int, method: str, ramp: str) -> Gr
     return make(field, values, classes=classes, ramp=ramp)
 
 
+def _method_of(breaks: list[float]) -> str:
+    """"equal" for evenly spaced class breaks, else "quantile" (what the dialog offers)."""
+    steps = np.diff(np.asarray(breaks, dtype=float))
+    return "equal" if steps.size and np.allclose(steps, steps[0], rtol=1e-6) else "quantile"
+
+
 def numeric_fields(layer: Any) -> list[str]:
     frame = layer.frame
     types = pd.api.types
@@ -177,7 +183,7 @@ class StyleDialog(QDialog):
         layout = QVBoxLayout(page)
         row = QHBoxLayout()
         self.cat_field = QComboBox()
-        self.cat_field.addItems(self.layer.columns)
+        self._fill_fields(self.cat_field, self.layer.columns)
         self.classify_button = QPushButton(tr("生成分类"))
         self.classify_button.clicked.connect(self.classify)
         row.addWidget(QLabel(tr("字段")))
@@ -194,7 +200,7 @@ class StyleDialog(QDialog):
         layout = QVBoxLayout(page)
         form = QFormLayout()
         self.grad_field = QComboBox()
-        self.grad_field.addItems(numeric_fields(self.layer))
+        self._fill_fields(self.grad_field, numeric_fields(self.layer))
         self.grad_method = QComboBox()
         self.grad_method.addItem(tr("等间距"), "equal")
         self.grad_method.addItem(tr("分位数"), "quantile")
@@ -229,6 +235,16 @@ class StyleDialog(QDialog):
         return tree
 
     # --- state -----------------------------------------------------------------------------
+    def _fill_fields(self, combo: QComboBox, names: list[str]) -> None:
+        """Fields by their catalogue name in the interface language, the column in brackets (data: the column)."""
+        from qdt.ui.editing import field_info
+        from qdt.ui.inspector import catalogue_name
+
+        for name in names:
+            fdef, _ = field_info(self.layer, name)
+            label = catalogue_name(fdef) if fdef is not None else ""
+            combo.addItem(f"{label} ({name})" if label and label != name else name, name)
+
     def _load(self, style: Style) -> None:
         if isinstance(style, SingleStyle):
             self._single_colour = tuple(style.colour)  # type: ignore[assignment]
@@ -237,13 +253,14 @@ class StyleDialog(QDialog):
         if index >= 0:
             self.kind.setCurrentIndex(index)
         if isinstance(style, CategorisedStyle) and self.kind.findData("categorised") >= 0:
-            self.cat_field.setCurrentText(style.field)
+            self.cat_field.setCurrentIndex(max(self.cat_field.findData(style.field), 0))
             self._categories = CategorisedStyle(style.field, dict(style.categories), style.default)
             self._fill_categories()
         elif isinstance(style, GraduatedStyle) and self.kind.findData("graduated") >= 0:
-            for combo, value in ((self.grad_field, style.field), (self.grad_ramp, style.ramp)):
+            for combo, value in ((self.grad_field, style.field), (self.grad_ramp, style.ramp),
+                                 (self.grad_method, _method_of(style.breaks))):
                 combo.blockSignals(True)
-                combo.setCurrentText(value)
+                combo.setCurrentIndex(max(combo.findData(value), 0))
                 combo.blockSignals(False)
             self.grad_classes.blockSignals(True)
             self.grad_classes.setValue(max(len(style.breaks) - 1, 2))
@@ -267,7 +284,7 @@ class StyleDialog(QDialog):
     def classify(self) -> None:
         """One category per distinct value of the chosen field."""
         try:
-            self._categories = categorise(self.layer, self.cat_field.currentText())
+            self._categories = categorise(self.layer, self.cat_field.currentData() or "")
         except ValueError as exc:
             self.message.setText(str(exc))
             return
@@ -296,11 +313,11 @@ class StyleDialog(QDialog):
 
     def graduate(self) -> None:
         """Classes from the chosen field, method, count and ramp."""
-        if not self.grad_field.currentText():
+        if not self.grad_field.currentData():
             self.message.setText(tr("该图层没有数值字段"))
             return
         try:
-            self._graduated = graduate(self.layer, self.grad_field.currentText(), self.grad_classes.value(),
+            self._graduated = graduate(self.layer, self.grad_field.currentData(), self.grad_classes.value(),
                                        self.grad_method.currentData(), self.grad_ramp.currentData())
         except ValueError as exc:
             self.message.setText(str(exc))
@@ -319,11 +336,11 @@ class StyleDialog(QDialog):
         """The style the dialog describes; None (with a message) when it is not classified yet."""
         kind = self.kind.currentData()
         if kind == "categorised":
-            if self._categories is None or self._categories.field != self.cat_field.currentText():
+            if self._categories is None or self._categories.field != self.cat_field.currentData():
                 self.classify()
             return self._categories
         if kind == "graduated":
-            if self._graduated is None or self._graduated.field != self.grad_field.currentText():
+            if self._graduated is None or self._graduated.field != self.grad_field.currentData():
                 self.graduate()
             return self._graduated
         return SingleStyle(colour=self._single_colour)

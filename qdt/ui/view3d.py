@@ -2,14 +2,21 @@
 
 Renders are requested, never forced: any number of requests within one event-loop turn
 produce one render, and nothing renders into a hidden or closed widget.
+
+Navigation never queues up. A render request starts a zero-interval QTimer, which Qt fires only
+after every input event already waiting has been handled; the mouse moves that arrived while a
+slow frame (software OpenGL) was drawn therefore all move the camera first (cheap), and one frame
+shows the latest state: a tilt stops when the mouse stops. While frames take longer than
+:data:`LAG_FRAME_S` a quiet "rendering" label (:attr:`View3D.render_indicator`, shown in the main
+window's status bar) is visible during the frame, and hover picking pauses during drags.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import PySide6.QtCore  # noqa: F401 - select PySide6 for vtkmodules.qt before importing it
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTerrain
 from vtkmodules.vtkRenderingCore import vtkRenderer
@@ -18,6 +25,29 @@ from qdt.render.interaction import QdtInteractorStyle
 from qdt.render.offscreen import grab_image
 
 CLICK_TOLERANCE_PX = 4  # a press and release closer than this is a click, not a drag
+LAG_FRAME_S = 0.1  # frames slower than this (10 a second) lag behind the mouse: say so
+
+
+class GuiRelay(QObject):
+    """Delivers a scene's layer events on the thread this object lives in (the GUI thread).
+
+    ``deliver(handler, args)`` emits a Qt signal connected to :meth:`_call` with an automatic
+    connection: emitted on the GUI thread the handler runs at once (the edit is visible when the
+    call returns); emitted on any other thread (a live IoT feed, a worker) Qt queues it to the GUI
+    thread's event loop, so VTK objects are only touched where they are drawn.
+    """
+
+    _relay = Signal(object, object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._relay.connect(self._call, Qt.ConnectionType.AutoConnection)
+
+    def deliver(self, handler, args: tuple) -> None:  # noqa: ANN001 - any callable
+        self._relay.emit(handler, args)
+
+    def _call(self, handler, args: tuple) -> None:  # noqa: ANN001
+        handler(*args)
 
 
 class View3D(QWidget):
@@ -27,6 +57,7 @@ class View3D(QWidget):
     picked = Signal(object)
     cursor_moved = Signal(object)
     camera_changed = Signal()
+    camera_shown = Signal()  # a frame shows a camera that moved since the last frame (any cause)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -44,8 +75,26 @@ class View3D(QWidget):
         self.interactor = self.render_window.GetInteractor()
         self.interactor.SetInteractorStyle(vtkInteractorStyleTerrain())
         self.scene = None
+        self.relay = GuiRelay(self)
         self._closed = False
         self._render_pending = False
+        self.last_frame_s = 0.0
+        self.frames = 0  # frames drawn (tests and benchmarks read it)
+        from qdt.ui.i18n import tr
+
+        self.render_indicator = QLabel(tr("渲染中…"))
+        self.render_indicator.setObjectName("render_indicator")
+        self.render_indicator.setStyleSheet("color: #888;")
+        self.render_indicator.hide()
+        # a real zero timer (not a posted call): it fires after the input events already queued
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(0)
+        self._render_timer.timeout.connect(self._render_now)
+        self._indicator_timer = QTimer(self)  # the label goes when the view has been still a moment
+        self._indicator_timer.setSingleShot(True)
+        self._indicator_timer.setInterval(300)
+        self._indicator_timer.timeout.connect(self._hide_indicator)
         self._press_pos: tuple[int, int] | None = None
         self._hover_pos: tuple[int, int] | None = None
         self._hover_timer = QTimer(self)
@@ -64,6 +113,7 @@ class View3D(QWidget):
     def set_scene(self, scene) -> None:  # noqa: ANN001 - qdt.render.scene.Scene
         self.scene = scene
         scene.request_render = self.request_render
+        scene.deliver = self.relay.deliver  # layer events reach the scene on the GUI thread
         # map navigation (pan under the cursor, orbit, zoom to the cursor, speed scaled by distance);
         # the view keeps the reference VTK does not hold
         self.style = QdtInteractorStyle(scene)
@@ -75,13 +125,32 @@ class View3D(QWidget):
         if self._closed or self._render_pending:
             return
         self._render_pending = True
-        QTimer.singleShot(0, self._render_now)
+        if self.last_frame_s > LAG_FRAME_S:
+            self.render_indicator.show()
+        self._render_timer.start()
 
     def _render_now(self) -> None:
+        import time
+
         self._render_pending = False
         if self._closed or not self.isVisible():
             return
+        start = time.perf_counter()
         self.render_window.Render()
+        self.last_frame_s = time.perf_counter() - start
+        self.frames += 1
+        camera_time = self.renderer.GetActiveCamera().GetMTime()
+        if camera_time != getattr(self, "_camera_time", None):
+            self._camera_time = camera_time
+            self.camera_shown.emit()
+        if self.last_frame_s <= LAG_FRAME_S:
+            self.render_indicator.hide()
+        else:
+            self._indicator_timer.start()
+
+    def _hide_indicator(self) -> None:
+        if not self._render_pending:
+            self.render_indicator.hide()
 
     def render_image(self) -> np.ndarray:
         """Render now and return the window's image as (h, w, 3) uint8, top row first."""
@@ -112,6 +181,9 @@ class View3D(QWidget):
         return result
 
     def _on_move(self, *_: object) -> None:
+        style = getattr(self, "style", None)
+        if style is not None and getattr(style, "_dragging", False):
+            return  # no hover picks while the user drags: every millisecond goes to the frame
         self._hover_pos = self._event_pos()
         if not self._hover_timer.isActive():
             self._hover_timer.start()
@@ -128,6 +200,8 @@ class View3D(QWidget):
             return
         self._closed = True
         self._hover_timer.stop()
+        self._render_timer.stop()
+        self._indicator_timer.stop()
         if self.scene is not None:
             self.scene.close()
             self.scene = None

@@ -10,6 +10,9 @@ file. Everything libpq reads from the environment (``PGHOST``, ``PGSERVICE`` …
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 from qdt.io.errors import ReadError
@@ -29,6 +32,16 @@ class DatabaseError(ReadError):
 
     ``str()`` is one line naming the database (never a password) and, where known, the table.
     """
+
+
+class ServerNotApproved(DatabaseError):
+    """A connection to a database server the user has not approved (a shared project naming a
+    host): refused before libpq could offer it a password from ``~/.pgpass`` or ``PGPASSWORD``.
+    ``hosts`` are the servers to approve (``host:port``) with :func:`approve_server`."""
+
+    def __init__(self, message: str, *, hosts: list[str], conninfo: str) -> None:
+        super().__init__(message)
+        self.hosts, self.conninfo = hosts, conninfo
 
 
 class TableNeedsFix(DatabaseError):
@@ -89,6 +102,7 @@ def make_uri(*, dsn: str | None = None, service: str | None = None) -> str:
     else:
         conninfo = ""  # libpq defaults: PGSERVICE, PGHOST, PGDATABASE … from the environment
     check_conninfo(conninfo)
+    approve_server(conninfo, remember=False)  # typed by the user now: trusted for this process
     return URI_PREFIX + conninfo
 
 
@@ -119,8 +133,89 @@ def _first_line(exc: BaseException) -> str:
     return " ".join(lines[:2]) if lines else text
 
 
+# --- which servers may be sent a password ----------------------------------------------------
+#
+# libpq offers a password from ~/.pgpass or PGPASSWORD to whatever server a connection string
+# names, so a project file shared by someone else could send it anywhere. QDT connects only to
+# servers the user approved: local ones (Unix socket, localhost), libpq service names (defined
+# in the user's own pg_service.conf), hosts from the user's environment (PGHOST), hosts typed
+# on the command line in this process, and hosts approved once and remembered in
+# ``<config>/qdt/approved_servers.json`` (``qdt db approve``, or the window's prompt).
+
+_LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
+_SESSION_APPROVED: set[str] = set()
+
+
+def approvals_file() -> Path:
+    """Where approved servers are remembered: ``$XDG_CONFIG_HOME/qdt/approved_servers.json``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "qdt" / "approved_servers.json"
+
+
+def _remembered() -> set[str]:
+    try:
+        data = json.loads(approvals_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    return {str(h) for h in data.get("servers", [])} if isinstance(data, dict) else set()
+
+
+def remote_servers(conninfo: str) -> list[str]:
+    """The ``host:port`` servers a conninfo names that are not local, not from a service file
+    and not from the user's own environment — the ones that need approval."""
+    params = check_conninfo(conninfo)
+    if params.get("service") and not params.get("host") and not params.get("hostaddr"):
+        return []
+    hosts = (params.get("host") or params.get("hostaddr") or "").split(",")
+    ports = (params.get("port") or os.environ.get("PGPORT") or "5432").split(",")
+    out = []
+    for i, host in enumerate(hosts):
+        host = host.strip()
+        if host.startswith("/") or host.lower() in _LOCAL_HOSTS or host == os.environ.get("PGHOST"):
+            continue
+        out.append(f"{host}:{ports[min(i, len(ports) - 1)].strip() or '5432'}")
+    return out
+
+
+def unapproved_servers(conninfo: str) -> list[str]:
+    known = _SESSION_APPROVED | _remembered()
+    return [s for s in remote_servers(conninfo) if s not in known]
+
+
+def approve_server(conninfo: str, *, remember: bool = True) -> list[str]:
+    """Approve the servers of ``conninfo`` for this process and, with ``remember``, for good
+    (written atomically to :func:`approvals_file`). Returns the servers approved."""
+    servers = remote_servers(conninfo)
+    _SESSION_APPROVED.update(servers)
+    if remember and servers:
+        from qdt.safe_output import atomic_output
+
+        path = approvals_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        doc = {"servers": sorted(_remembered() | set(servers))}
+        with atomic_output(path, error=DatabaseError) as temp:
+            temp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    return servers
+
+
+def check_approved(conninfo: str) -> None:
+    """ServerNotApproved unless every server of ``conninfo`` is approved."""
+    missing = unapproved_servers(conninfo)
+    if missing:
+        raise ServerNotApproved(
+            f"QDT has not connected to database server {', '.join(missing)} before and did not, so no stored "
+            f"password was offered to it; if you trust it, approve it (qdt db approve --dsn \"{conninfo}\", or "
+            "answer the prompt in the window) — or use a service name from your own pg_service.conf",
+            hosts=missing, conninfo=conninfo)
+
+
 def connect(conninfo: str, *, autocommit: bool = False, timeout_s: int = CONNECT_TIMEOUT_S) -> Any:
     """Open a psycopg connection (UTC session time zone, ``application_name=qdt``).
+
+    Refuses a server the user has not approved (:class:`ServerNotApproved`, before any packet
+    is sent) and asks for TLS when the server offers it (``sslmode=prefer`` unless the
+    connection string, ``PGSSLMODE`` or a service file says otherwise); gives up after
+    ``timeout_s`` (libpq ``connect_timeout``).
 
     Raises
     ------
@@ -128,10 +223,14 @@ def connect(conninfo: str, *, autocommit: bool = False, timeout_s: int = CONNECT
         Unreachable server, authentication failure, unknown service or database — one line.
     """
     psycopg = _psycopg()
-    check_conninfo(conninfo)
+    params = check_conninfo(conninfo)
+    check_approved(conninfo)
+    safe: dict[str, Any] = {}
+    if not params.get("sslmode") and not os.environ.get("PGSSLMODE") and not params.get("service"):
+        safe["sslmode"] = "prefer"  # TLS whenever the server offers it (a service file sets its own)
     try:
         con = psycopg.connect(conninfo, autocommit=autocommit, connect_timeout=timeout_s,
-                              application_name="qdt")
+                              application_name="qdt", **safe)
     except psycopg.Error as exc:
         raise DatabaseError(f"cannot connect to {describe(conninfo)}: {_first_line(exc)}") from exc
     try:

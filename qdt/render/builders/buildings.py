@@ -82,15 +82,25 @@ def build_buildings(layer: Layer, ctx: BuildContext) -> LayerVisual:
     cell_row[:n_walls] = np.repeat(coord_row[edge], 2)
     cell_row[n_walls:] = part_row[roof_part]
     wall_row, roof_row = cell_row[:n_walls], cell_row[n_walls:]
-    if is_default_style(layer.style):
+    styled = not is_default_style(layer.style)
+    if not styled:
         wall_rgb = np.tile(np.array(BUILDING_WALL, dtype=np.uint8), (n, 1))
         roof_rgb = np.tile(np.array(BUILDING_ROOF, dtype=np.uint8), (n, 1))
     else:
         wall_rgb = layer.style.colours(frame, n).astype(np.uint8)
-        roof_rgb = (wall_rgb * ROOF_SHADE).round().astype(np.uint8)
+        roof_rgb = (wall_rgb * ROOF_SHADE).astype(np.uint8)
     colours = np.ascontiguousarray(np.concatenate([wall_rgb[wall_row], roof_rgb[roof_row]]))
+    shade = None  # the default colours are constant: nothing to recolour
+    if styled:
+        shade = np.ones(len(triangles), dtype=np.float32)
+        shade[n_walls:] = ROOF_SHADE
     # walls face out and roofs up, so back faces can be culled before rasterisation: a third
     # fewer triangles for software OpenGL to bin and draw, and none of them could be seen
     parts = mesh_parts(ctx, local, triangles, cell_row=cell_row, row_fids=fids, colours=colours,
-                       configure=lambda part: part.actor.GetProperty().BackfaceCullingOn())
-    return LayerVisual(layer=layer, parts=parts, role="building")
+                       configure=lambda part: part.actor.GetProperty().BackfaceCullingOn(), shade=shade)
+    visual = LayerVisual(layer=layer, parts=parts, role="building")
+    visual.drawn_fields = frozenset({"height", "floors", "base_elevation"})
+    if styled:
+        visual.colour_fields = frozenset({getattr(layer.style, "field", "")} - {""})
+        visual.feature_colours = lambda pos: layer.style.colours(layer.frame.iloc[pos], len(pos)).astype(np.uint8)
+    return visual

@@ -49,7 +49,8 @@ def build_city_model(layer: Layer, ctx: BuildContext) -> LayerVisual:
         points = ctx.origin.to_local(layer.vertices[np.asarray(layer.triangles).reshape(-1)])
         cells = np.arange(len(points)).reshape(-1, 3)
         unique_fids, row = np.unique(fids, return_inverse=True)
-        parts = mesh_parts(ctx, points, cells, cell_row=row, row_fids=unique_fids, colours=colours)
+        parts = mesh_parts(ctx, points, cells, cell_row=row, row_fids=unique_fids, colours=colours, shade=None)
+        # roofs keep their semantic colour: no recolour in place (shade None), a data change rebuilds
         return LayerVisual(layer=layer, parts=parts, role="building")
     poly = make_polydata(ctx.origin.to_local(layer.vertices), polys=layer.triangles,
                          cell_data={"fid": fids, "colours": colours})

@@ -16,6 +16,9 @@ from qdt.render.registry import register_builder
 from qdt.render.visual import BuildContext, LayerVisual, VisualPart, coloured_part, compact_ids, mesh_parts
 
 ROAD_LIFT = 0.3  # m above the ground, plus a polygon offset, so the drape wins the depth test
+# where ribbons of different colours cross (a junction of two road classes) each style class lies
+# this much above the previous one, so the depth test decides and they do not z-fight
+CLASS_STEP = 0.04
 ZONE_LIFT = 0.6
 DEFAULT_ROAD_WIDTH = 7.0  # m, two lanes (display default when `width` is missing)
 DEFAULT_LINE_WIDTH = 1.0  # m, any other line
@@ -32,11 +35,40 @@ def _drape_spacing(ctx: BuildContext) -> float | None:
     return float(np.clip(spacing, 2.0, 20.0))
 
 
-def _colours(layer: VectorLayer, default: tuple[int, int, int]) -> np.ndarray:
-    n = len(layer.frame)
+def _colours(layer: VectorLayer, default: tuple[int, int, int], frame: pd.DataFrame | None = None) -> np.ndarray:
+    frame = layer.frame if frame is None else frame
+    n = len(frame)
     if is_default_style(layer.style):
         return np.tile(np.array(default, dtype=np.uint8), (n, 1))
-    return layer.style.colours(layer.frame, n).astype(np.uint8)
+    return layer.style.colours(frame, n).astype(np.uint8)
+
+
+def styled_recolour(visual: LayerVisual, layer: VectorLayer, default: tuple[int, int, int],
+                    drawn: frozenset[str] = frozenset()) -> LayerVisual:
+    """Declare what ``visual`` draws: geometry from ``drawn`` fields, colours from the style's field
+    (recoloured in place, see :meth:`LayerVisual.recolour`)."""
+    visual.drawn_fields = drawn
+    visual.colour_fields = (frozenset() if is_default_style(layer.style)
+                            else frozenset({getattr(layer.style, "field", "")} - {""}))
+    visual.feature_colours = lambda pos: _colours(layer, default, layer.frame.iloc[pos])
+    return visual
+
+
+def _class_rank(layer: VectorLayer) -> np.ndarray:
+    """Per feature, the rank of its style class (0 for single-colour layers): the first class of a
+    categorised style (e.g. 快速路) is drawn on top where ribbons of different classes overlap."""
+    style = layer.style
+    field = getattr(style, "field", "")
+    n = len(layer.frame)
+    if is_default_style(style) or not field or field not in layer.frame.columns:
+        return np.zeros(n)
+    categories = list(getattr(style, "categories", {}) or {})
+    keys = layer.frame[field].astype(str).to_numpy()
+    if categories:
+        order = {key: len(categories) - i for i, key in enumerate(categories)}
+        return np.array([order.get(k, 0) for k in pd.unique(keys)], dtype=float)[pd.factorize(keys)[0]]
+    values = pd.to_numeric(layer.frame[field], errors="coerce").to_numpy(dtype=float)  # graduated: by value
+    return np.nan_to_num(pd.Series(values).rank(method="dense").to_numpy(), nan=0.0)
 
 
 def _lift(mapper_part: VisualPart, units: float) -> None:
@@ -56,6 +88,7 @@ def build_ribbons(layer: VectorLayer, ctx: BuildContext, default_width: float,
              if "width" in layer.frame.columns else np.full(len(layer.frame), np.nan))
     width = np.where(np.isfinite(width) & (width > 0), width, default_width)
     ground = ctx.ground(verts.xy[:, 0], verts.xy[:, 1]) + ROAD_LIFT - ctx.origin.z
+    ground = ground + CLASS_STEP * _class_rank(layer)[row]
     local_xy = verts.xy - [ctx.origin.x, ctx.origin.y]
     points, triangles, tri_vertex = ribbon(local_xy, ground, verts.line, width[row] / 2.0)
     cell_row = row[tri_vertex]
@@ -63,7 +96,8 @@ def build_ribbons(layer: VectorLayer, ctx: BuildContext, default_width: float,
     # no normals: VTK shades each triangle by its own facet normal, as the terrain under it
     parts = mesh_parts(ctx, points, triangles, cell_row=cell_row, row_fids=layer.fids, colours=colours,
                        configure=lambda part: _lift(part, 4.0))
-    return LayerVisual(layer=layer, parts=parts, role="drape")
+    return styled_recolour(LayerVisual(layer=layer, parts=parts, role="drape"), layer, default_colour,
+                           frozenset({"width"}))
 
 
 @register_builder("vector", "road")
@@ -117,7 +151,7 @@ def build_zones(layer: Layer, ctx: BuildContext) -> LayerVisual:
     spacing = _drape_spacing(ctx)
     feature_rgb = _colours(layer, ZONE_DEFAULT)
     fids = layer.fids
-    visual = LayerVisual(layer=layer, role="drape")
+    visual = styled_recolour(LayerVisual(layer=layer, role="drape"), layer, ZONE_DEFAULT)
     if len(parts) == 0:
         return visual
 
@@ -154,7 +188,7 @@ def build_zones(layer: Layer, ctx: BuildContext) -> LayerVisual:
 
     visual.parts.extend(mesh_parts(ctx, outline_pts, np.stack([edge, edge + 1], axis=1), cell_row=edge_row,
                                    row_fids=fids, colours=edge_rgb, lines=True, pick_cells=False,
-                                   configure=outline_style))
+                                   configure=outline_style, shade=0.8))
     return visual
 
 
@@ -188,6 +222,7 @@ def _tiled_fill(parts: np.ndarray, part_row: np.ndarray, feature_rgb: np.ndarray
         part = coloured_part(poly, colours, cell_fids, on_cells=True, cell_fids=cell_fids,
                              opacity_factor=ZONE_FILL_OPACITY, pick_cells=pick)
         part.actor.GetProperty().LightingOff()  # a flat tint: no normals to store, the cheapest fragments
+        part.shade = 1.0
         _lift(part, 2.0)
         part.tile = block.index
         part.lod_lo, part.lod_hi = terrain_lod.level_range(spacing, block.level, levels)

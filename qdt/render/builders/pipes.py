@@ -30,6 +30,7 @@ TUBE_SIDES = 12
 NEAR_TUBE_SIDES = 10
 TUBE_MAX_MPP = 0.35  # tubes while a pixel is at most 0.35 m (a DN300 pipe ≥ 1 px); coloured lines beyond
 LINE_PX = 2.0
+PICK_SLACK_PX = 3.0  # a click this many pixels beside a drawn pipe line still picks it
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -44,6 +45,19 @@ def pipe_depths(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     start = np.where(np.isfinite(start), start, end)
     end = np.where(np.isfinite(end), end, start)
     return np.where(np.isfinite(start), start, DEFAULT_DEPTH), np.where(np.isfinite(end), end, DEFAULT_DEPTH)
+
+
+def invert_referenced(frame: pd.DataFrame) -> np.ndarray:
+    """True per feature whose depths are invert depths (管内底: gravity drainage, per the catalogue's
+    ``depth_reference`` of its network in ``pipe_networks.json``), False where they reach the top."""
+    from qdt.cim import network_code, pipe_networks
+
+    if "network" not in frame.columns or len(frame) == 0:
+        return np.zeros(len(frame), dtype=bool)
+    invert = {code for code, net in pipe_networks().items() if net.depth_reference == "invert"}
+    values = frame["network"].astype(object)
+    codes = {v: network_code(v) for v in values.dropna().unique()}
+    return values.map(codes).isin(invert).to_numpy()
 
 
 def pipe_radius(frame: pd.DataFrame) -> np.ndarray:
@@ -64,11 +78,12 @@ class PipeCentreLine:
 
 
 def pipe_centre_line(layer: VectorLayer, ctx: BuildContext, max_segment: float = MAX_SEGMENT) -> PipeCentreLine:
-    """Centre line at ground − depth − radius at every (densified) vertex.
+    """Centre line at every (densified) vertex: ground − depth − radius for depths to the top,
+    ground − depth + radius for invert depths (gravity drainage: the pipe's bottom sits there).
 
-    ``depth_start``/``depth_end`` are burial depths to the pipe top (CJJ 61-2017 §3.0.2
-    records depth per end), interpolated by distance along the line; ground is the DEM
-    under every vertex, or 0 m without one. Vertices come ordered by feature row.
+    ``depth_start``/``depth_end`` are burial depths (CJJ 61-2017 §3.0.2 records depth per end),
+    interpolated by distance along the line; ground is the DEM under every vertex, or 0 m
+    without one. Vertices come ordered by feature row.
     """
     verts, rows = line_vertices_of(layer.geometry, max_segment)
     row = rows[verts.line]
@@ -79,12 +94,14 @@ def pipe_centre_line(layer: VectorLayer, ctx: BuildContext, max_segment: float =
     centre = np.empty((len(row), 3))
     centre[:, 0] = verts.xy[:, 0] - ctx.origin.x
     centre[:, 1] = verts.xy[:, 1] - ctx.origin.y
-    centre[:, 2] = ground - depth - radius - ctx.origin.z
+    sign = np.where(invert_referenced(layer.frame)[row], 1.0, -1.0)
+    centre[:, 2] = ground - depth + sign * radius - ctx.origin.z
     return PipeCentreLine(centre=centre, radius=radius, line=verts.line, row=row)
 
 
-def _network_colours(layer: VectorLayer) -> np.ndarray:
-    frame = layer.frame
+def _network_colours(layer: VectorLayer, frame: pd.DataFrame | None = None) -> np.ndarray:
+    """Per-feature colours of ``frame`` (default the layer's): network colours or the style's."""
+    frame = layer.frame if frame is None else frame
     n = len(frame)
     if is_default_style(layer.style) and "network" in frame.columns:
         return lookup_colours(network_key(frame["network"].to_numpy()), pipe_network_colours(), PIPE_UNKNOWN)
@@ -106,6 +123,10 @@ def build_pipes(layer: Layer, ctx: BuildContext) -> LayerVisual:
     assert isinstance(layer, VectorLayer)
     feature_rgb = _network_colours(layer)
     visual = LayerVisual(layer=layer, role="underground")
+    visual.drawn_fields = frozenset({"depth_start", "depth_end", "diameter_mm"})
+    visual.colour_fields = (frozenset({"network"}) if is_default_style(layer.style)
+                            else frozenset({getattr(layer.style, "field", "")} - {""}))
+    visual.feature_colours = lambda pos: _network_colours(layer, layer.frame.iloc[pos])
     if ctx.tiles is not None:
         return _tiled_pipes(layer, ctx, visual, feature_rgb)
     axis = pipe_centre_line(layer, ctx)
@@ -117,8 +138,23 @@ def build_pipes(layer: Layer, ctx: BuildContext) -> LayerVisual:
                          cell_data={"fid": cell_fids, "colours": colours})
     part = coloured_part(poly, colours, cell_fids, on_cells=True, cell_fids=cell_fids)
     part.actor.GetProperty().SetSpecular(0.25)
+    part.shade = 1.0
     visual.parts.append(part)
+    # the centre line drawn at least LINE_PX wide, so a district-wide view (a snapshot) still shows
+    # pipes far thinner than a pixel; inside the tube wherever the tube is wider on screen
+    segment = np.flatnonzero(axis.line[:-1] == axis.line[1:]) if len(axis.line) > 1 else np.empty(0, np.int64)
+    seg_row = axis.row[segment]
+    visual.parts.extend(mesh_parts(ctx, axis.centre, np.stack([segment, segment + 1], axis=1), cell_row=seg_row,
+                                   row_fids=layer.fids, colours=feature_rgb[seg_row], lines=True, pick_cells=False,
+                                   configure=_line_style))
     return visual
+
+
+def _line_style(part: VisualPart) -> None:
+    prop = part.actor.GetProperty()
+    prop.SetLineWidth(LINE_PX)
+    prop.LightingOff()
+    part.line_px = LINE_PX
 
 
 def _tiled_pipes(layer: VectorLayer, ctx: BuildContext, visual: LayerVisual, feature_rgb: np.ndarray) -> LayerVisual:
@@ -132,18 +168,13 @@ def _tiled_pipes(layer: VectorLayer, ctx: BuildContext, visual: LayerVisual, fea
     segment = np.flatnonzero(axis.line[:-1] == axis.line[1:]) if len(axis.line) > 1 else np.empty(0, np.int64)
     seg_row = axis.row[segment]
 
-    def line_style(part: VisualPart) -> None:
-        prop = part.actor.GetProperty()
-        prop.SetLineWidth(LINE_PX)
-        prop.LightingOff()
-
     visual.parts.extend(mesh_parts(ctx, axis.centre, np.stack([segment, segment + 1], axis=1), cell_row=seg_row,
                                    row_fids=fids, colours=feature_rgb[seg_row], lines=True, pick_cells=False,
-                                   configure=line_style))
+                                   configure=_line_style))
     vertices = axis.centre.astype(np.float32)
     radius = axis.radius.astype(np.float32)
     visual.tubes.append(PickTubes(vertices=vertices, start=segment.astype(np.int32), radius=radius,
-                                  fids=compact_ids(fids)[seg_row]))
+                                  fids=compact_ids(fids)[seg_row], min_px=LINE_PX / 2 + PICK_SLACK_PX))
     # per feature: its box (for choosing the near ones) and where its vertices start
     lo = np.full((n, 3), np.inf)
     hi = np.full((n, 3), -np.inf)

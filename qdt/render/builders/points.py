@@ -88,9 +88,21 @@ def _numeric(frame: pd.DataFrame, column: str, default: float) -> np.ndarray:
     return np.where(np.isfinite(values) & (values > 0), values, default)
 
 
-def _feature_colours(layer: VectorLayer, feature_class: str) -> np.ndarray:
-    """Per-feature colours: the layer's style, or the class default (status / network code lists)."""
-    frame = layer.frame
+def _colour_fields(layer: VectorLayer, feature_class: str) -> frozenset[str]:
+    """The fields :func:`_feature_colours` reads."""
+    if not is_default_style(layer.style):
+        return frozenset({getattr(layer.style, "field", "")} - {""})
+    if feature_class == "manhole":
+        return frozenset({"network"})
+    if feature_class in ("streetlight", "smart_pole", "cabinet"):
+        return frozenset({"status"})
+    return frozenset()
+
+
+def _feature_colours(layer: VectorLayer, feature_class: str, frame: pd.DataFrame | None = None) -> np.ndarray:
+    """Per-feature colours of ``frame`` (default the layer's): the layer's style, or the class
+    default (status / network code lists)."""
+    frame = layer.frame if frame is None else frame
     n = len(frame)
     if not is_default_style(layer.style):
         return layer.style.colours(frame, n).astype(np.uint8)
@@ -163,6 +175,10 @@ def build_point_facilities(layer: Layer, ctx: BuildContext, feature_class: str) 
     xy = np.column_stack([lx, ly]).astype(np.float32)
     fids = compact_ids(fids)
     visual = LayerVisual(layer=layer, role="facility")  # manholes too: their covers show on the street
+    visual.surface_symbol = feature_class != "manhole"  # steps back in the underground view
+    visual.drawn_fields = frozenset({"pole_height", "depth"})
+    visual.colour_fields = _colour_fields(layer, feature_class)
+    visual.feature_colours = lambda pos: _feature_colours(layer, feature_class, layer.frame.iloc[pos])
     for piece in pieces:
         z0 = piece.z0.astype(np.float32)
         z1 = (piece.z0 + piece.height).astype(np.float32)
@@ -180,10 +196,14 @@ def build_point_facilities(layer: Layer, ctx: BuildContext, feature_class: str) 
         scale = np.stack([np.ones(n), np.ones(n), piece.height], axis=1).astype(np.float32)
         colours = np.ascontiguousarray(piece.colours, dtype=np.uint8)
         poly = make_polydata(centres, point_data={"fid": fids, "colours": colours, "scale": scale})
-        visual.parts.append(glyph_part(poly, _template_source(piece), colours, fids, scale_array="scale"))
+        part = glyph_part(poly, _template_source(piece), colours, fids, scale_array="scale")
+        part.shade = 1.0 if piece.colours is colour else None  # constant pieces (pole metal) keep theirs
+        visual.parts.append(part)
     if lamp_z is not None and n:
         position = np.column_stack([xy, lamp_z.astype(np.float32)])
-        visual.parts.append(_sprite_part(position, colour, fids))
+        sprite = _sprite_part(position, colour, fids)
+        sprite.shade = 1.0
+        visual.parts.append(sprite)
         visual.sprites.append(PickSprites(position=position, fids=fids, radius_px=SPRITE_PX / 2 + 2))
     return visual
 
@@ -207,13 +227,14 @@ def _near_and_dots(visual: LayerVisual, ctx: BuildContext, feature_class: str, p
                                      np.empty(0, np.int64), scale_array="scale"))
         z0 = piece.z0.astype(np.float32)
         height = piece.height.astype(np.float32)
-        arrays.append({"xy": xy, "z": z0, "height": height, "colours": piece.colours})
+        arrays.append({"xy": xy, "z": z0, "height": height, "colours": piece.colours,
+                       "styled": piece.colours is colour})
         np.minimum(bottom, z0, out=bottom)
         np.maximum(top, z0 + height, out=top)
     dot_z = lamp_z.astype(np.float32) if lamp_z is not None else top
     if lamp_z is not None:
         near_parts.append(_sprite_part(empty, np.empty((0, 3), np.uint8), np.empty(0, np.int64)))
-        arrays.append({"xy": xy, "z": dot_z, "colours": colour})
+        arrays.append({"xy": xy, "z": dot_z, "colours": colour, "styled": True})
     visual.parts.extend(near_parts)
     lo = np.column_stack([xy, bottom])
     hi = np.column_stack([xy, top])
@@ -235,6 +256,7 @@ def _sprite_part(position: np.ndarray | vtkPolyData, colour: np.ndarray, fids: n
     part = coloured_part(poly, colours, fids, on_cells=False, pick_cells=False)
     prop = part.actor.GetProperty()
     prop.SetPointSize(SPRITE_PX)
+    part.point_px = SPRITE_PX
     prop.SetRenderPointsAsSpheres(True)
     part.actor.PickableOff()
     return part
