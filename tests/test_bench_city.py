@@ -23,4 +23,4 @@ def test_city_benchmark_prints_the_issues_keys_last(tmp_path, capsys):
     for key in KEYS[1:-2]:
         assert isinstance(figures[key], (int, float)) and math.isfinite(figures[key]) and figures[key] > 0, key
     assert figures["query_count"] == figures["gdal_query_count"] > 0
-    assert any("streamed: " in line and "检查井" in line for line in lines)  # manholes stream at this size
+    assert any("streamed: " in line and "地下管线" in line for line in lines)  # pipes stream at this size
