@@ -6,6 +6,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # empty: the app opens the user's own copy of the sample (made on the first start), never the tracked files
 PROJECT ?=
+# `make run DEMO_FEED=1`: also start a loopback MQTT broker with the demo facility feed (qdt.live.demo)
+DEMO_FEED ?=
+DEMO_PORT ?= 18830
 
 .PHONY: run test setup sysdeps lint bench-scene clean
 
@@ -29,6 +32,12 @@ run: setup
 	@if [ -z "$$DISPLAY" ] && [ -z "$$WAYLAND_DISPLAY" ]; then \
 	  echo "No display: cannot open the QDT window here. Render headless with: $(VENV)/bin/qdt snapshot $(or $(PROJECT),sample_data/qingdao_shinan.qdt) --out view.png"; \
 	  exit 1; \
+	fi
+	@if [ -n "$(DEMO_FEED)" ]; then \
+	  echo "Demo IoT feed: Mosquitto and a demo publisher on 127.0.0.1:$(DEMO_PORT) (QDT connects by itself)"; \
+	  $(PY) -m qdt.live.demo $(PROJECT) --with-broker $(DEMO_PORT) & demo=$$!; \
+	  QDT_LIVE_BROKER=mqtt://127.0.0.1:$(DEMO_PORT) $(PY) main.py $(PROJECT); status=$$?; \
+	  kill $$demo 2>/dev/null; wait $$demo 2>/dev/null; exit $$status; \
 	fi
 	$(PY) main.py $(PROJECT)
 

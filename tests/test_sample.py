@@ -18,6 +18,8 @@ from tests.conftest import SAMPLE_DIR, SAMPLE_GPKG, SAMPLE_PROJECT
 CLASSES = {"buildings": "building", "roads": "road", "streetlights": "streetlight", "smart_poles": "smart_pole",
            "smart_pole_devices": "smart_pole_device", "pipes": "pipe", "pipe_points": "pipe_point",
            "manholes": "manhole", "cabinets": "cabinet", "zones": "zone"}
+CLASSES.update({"traffic_signal_poles": "traffic_signal_pole", "sign_poles": "sign_pole",  # 多杆合一 pole kinds
+                "camera_poles": "camera_pole"})
 DISTRICT = (533_600, 3_991_500, 535_600, 3_993_000)  # 市南区, 五四广场 / 浮山湾, EPSG:4549
 
 

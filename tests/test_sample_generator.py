@@ -30,6 +30,7 @@ from tests.conftest import SAMPLE_DIR, SAMPLE_GPKG, SAMPLE_PROJECT
 
 LAYERS = ["buildings", "roads", "streetlights", "smart_poles", "smart_pole_devices", "pipes", "pipe_points", "manholes",
           "cabinets", "zones"]
+LAYERS += ["traffic_signal_poles", "sign_poles", "camera_poles"]  # 多杆合一 pole kinds
 FILES = ["qingdao_shinan.gpkg", "dem.tif", "ortho.tif", "landmarks.city.json", "qingdao_shinan.qdt"]
 BBOX = (ORIGIN[0], ORIGIN[1], ORIGIN[0] + DISTRICT_W, ORIGIN[1] + DISTRICT_H)
 

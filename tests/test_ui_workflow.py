@@ -120,7 +120,7 @@ def test_click_a_pipe_from_300_m_in_the_underground_view(window):
     assert window.scene.underground
     try:
         pipes = next(layer for layer in window.project.layers if getattr(layer, "feature_class", "") == "pipe")
-        fid = int(pipes.fids[len(pipes.fids) // 2])
+        fid = int(pipes.frame.geometry.length.idxmax())  # a long run: its middle is far from any manhole
         line = pipes.frame.geometry.loc[fid]
         mid = line.interpolate(0.5, normalized=True)
         lo = window.scene.feature_bounds(pipes, fid)
@@ -133,7 +133,6 @@ def test_click_a_pipe_from_300_m_in_the_underground_view(window):
         hit = click_display(window, x, y)
         assert hit is not None and hit.layer is pipes, hit
         shot(window, "underground_pick_300m.png")
-        assert window.inspector.isVisible() or True
     finally:
         window.act_underground.trigger()
     assert not window.scene.underground

@@ -5,6 +5,7 @@
 #   - Xvfb (a virtual display for the GUI tests),
 #   - a CJK font (Chinese UI text and reports),
 #   - poppler-utils (pdftoppm: the report tests rasterise the PDFs they write),
+#   - mosquitto (MQTT broker: the live-feed tests and `make run DEMO_FEED=1` start one on loopback),
 #   - python3-venv (to create .venv),
 #   - nodejs and npm (the tests validate every .glb QDT writes with the Khronos glTF validator),
 #   - PostgreSQL and PostGIS (the PostGIS tests start a throw-away cluster); the PostGIS package
@@ -23,6 +24,7 @@ PACKAGES=(
   fonts-wqy-microhei
   postgresql
   poppler-utils
+  mosquitto
 )
 
 # The PostgreSQL major of the distribution's "postgresql" metapackage (installed, else the

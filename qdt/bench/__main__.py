@@ -10,7 +10,9 @@ import sys
 
 BENCHES = {"scene": "qdt.bench.scene", "query": "qdt.bench.query", "edit": "qdt.bench.edit", "db": "qdt.bench.db",
            "table": "qdt.bench.table", "tiles": "qdt.bench.tiles",
-           "network": "qdt.bench.network", "city": "qdt.bench.city"}
+           "network": "qdt.bench.network"}
+BENCHES.update({"poles": "qdt.bench.poles", "live": "qdt.bench.live"})
+BENCHES.update({"city": "qdt.bench.city"})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -644,6 +644,100 @@ def _poles(lay: Layout, d: Districts, rng: np.random.Generator) -> tuple[gpd.Geo
     return poles, devices
 
 
+# --- pole kinds consolidated into smart poles (多杆合一): signal, sign and camera poles -----------------
+SIGNAL_CORNER = (2.5, 4.0)  # m beyond the kerbs of the NS and EW road: ~2.7 m from the corner's smart pole
+SIGN_SPACING, SIGN_PHASE = 150.0, 0.37  # sign poles on both sidewalks; the phase puts many 5–10 m from a light
+CAMERA_SPACING, CAMERA_PHASE = 250.0, 0.6  # camera poles on the east/north sidewalk of arterials
+POLE_SEED_KEY = 18  # the pole kinds draw from their own stream: the other layers stay as they were
+POLE_OWNERS = {"traffic_signal_pole": "青岛市公安局交通警察支队", "sign_pole": "青岛市公安局交通警察支队",
+               "camera_pole": "青岛市公安局市南分局"}
+POLE_MAINTAINERS = ["青岛市交通设施维护有限公司", "青岛海信网络科技股份有限公司"]
+
+
+def _signal_pole_sites(lay: Layout) -> pd.DataFrame:
+    """Four signal poles at every junction of two roads wider than 16 m (branch-road crossings are unsignalised)."""
+    j = lay.junctions
+    signalised = np.flatnonzero(np.maximum(j.w_ns.to_numpy(), j.w_ew.to_numpy()) > 16.0)
+    ji = np.repeat(signalised, 4)
+    corner = np.tile(np.array([[1, 1], [-1, -1], [1, -1], [-1, 1]], dtype=float), (signalised.size, 1))
+    x = j.x.to_numpy()[ji] + corner[:, 0] * (j.w_ns.to_numpy()[ji] / 2 + SIGNAL_CORNER[0])
+    y = j.y.to_numpy()[ji] + corner[:, 1] * (j.w_ew.to_numpy()[ji] / 2 + SIGNAL_CORNER[1])
+    road = np.array(j.name.str.split("与").str[0])[ji]  # the signal heads face the east-west road
+    return pd.DataFrame({"x": x, "y": y, "road_name": road, "junction": ji})
+
+
+def _sign_pole_sites(lay: Layout) -> pd.DataFrame:
+    roads = lay.roads
+    parts = []
+    for side in (-1.0, 1.0):
+        off = side * (roads.width.to_numpy() / 2 + 1.5)
+        x, y, ri = _along(roads, SIGN_SPACING, off, phase=SIGN_PHASE, junction_gap=8.0)
+        parts.append(pd.DataFrame({"x": x, "y": y, "road": ri}))
+    sites = pd.concat(parts, ignore_index=True)
+    sites["road_name"] = roads.name.to_numpy()[sites.road.to_numpy()]
+    return sites
+
+
+def _camera_pole_sites(lay: Layout) -> pd.DataFrame:
+    roads = lay.roads
+    arterial = roads[roads.road_class == "ART"].reset_index(drop=True)
+    x, y, ri = _along(arterial, CAMERA_SPACING, arterial.width.to_numpy() / 2 + 2.0, phase=CAMERA_PHASE,
+                      junction_gap=8.0)
+    return pd.DataFrame({"x": x, "y": y, "road_name": arterial.name.to_numpy()[ri]})
+
+
+def _pole_frame(kind: str, minor: str, prefix: str, sites: pd.DataFrame, d: Districts,
+                rng: np.random.Generator, devices: np.ndarray, extra: dict[str, np.ndarray]) -> gpd.GeoDataFrame:
+    di, si = _tile(len(sites), d)
+    s = sites.iloc[si]
+    n = si.size
+    wx, wy = d.world(di, s.x.to_numpy(), s.y.to_numpy())
+    return gpd.GeoDataFrame({
+        "code": _code(minor, np.arange(n) + 1),
+        "pole_code": _join(prefix, "-", _digits(di, 3), "-", _digits(si + 1, 4)),
+        "pole_height": extra.pop("pole_height"),
+        "arm_length": extra.pop("arm_length"),
+        "devices": devices,
+        **extra,
+        "status": _status(rng, n),
+        "install_date": _dates(rng, n, 2003, 2024),
+        "owner": np.full(n, POLE_OWNERS[kind]),
+        "maintainer": rng.choice(POLE_MAINTAINERS, n),
+        "pole_material": rng.choice(["ST", "AL"], n, p=[0.85, 0.15]),
+        "road_name": s.road_name.to_numpy(),
+    }, geometry=shapely.points(wx, wy), crs=PROJECT_CRS)
+
+
+def _pole_kinds(lay: Layout, d: Districts, seed: int) -> dict[str, gpd.GeoDataFrame]:
+    """Traffic-signal, sign and camera poles of every district (the poles 多杆合一 consolidates)."""
+    rng = np.random.default_rng([seed, POLE_SEED_KEY])
+    signal_sites, sign_sites, camera_sites = _signal_pole_sites(lay), _sign_pole_sites(lay), _camera_pole_sites(lay)
+    n_sig, n_sign, n_cam = (len(s) * len(d) for s in (signal_sites, sign_sites, camera_sites))
+    with_camera = rng.random(n_sig) < 0.3  # some signal poles carry an enforcement camera
+    signals = _pole_frame("traffic_signal_pole", "0151", "XH", signal_sites, d, rng,
+                          np.where(with_camera, "交通信号灯、视频监控", "交通信号灯"), {
+                              "pole_height": rng.choice([6.0, 7.5], n_sig),
+                              "arm_length": rng.choice([6.0, 8.0, 10.0], n_sig),
+                              "signal_heads": rng.integers(2, 6, n_sig).astype(np.int32),
+                              "cabinet_code": _join("XK-", _digits(np.repeat(np.arange(len(d)), len(signal_sites)), 3),
+                                                    "-", _digits(np.tile(signal_sites.junction.to_numpy(), len(d)), 4)),
+                          })
+    support = rng.choice(["COL", "CANT", "GANTRY"], n_sign, p=[0.7, 0.25, 0.05])
+    signs = _pole_frame("sign_pole", "0152", "BZ", sign_sites, d, rng, np.full(n_sign, "交通标志"), {
+        "pole_height": np.where(support == "COL", 3.5, np.where(support == "CANT", 7.0, 7.5)),
+        "arm_length": np.where(support == "COL", 0.0, np.where(support == "CANT", 6.0, 12.0)),
+        "sign_type": rng.choice(["WARN", "BAN", "MAND", "GUIDE", "NOTICE"], n_sign, p=[0.2, 0.25, 0.2, 0.3, 0.05]),
+        "support_form": support,
+    })
+    cameras = _pole_frame("camera_pole", "0153", "JK", camera_sites, d, rng, np.full(n_cam, "视频监控"), {
+        "pole_height": rng.choice([6.0, 8.0], n_cam),
+        "arm_length": rng.choice([1.0, 2.0], n_cam),
+        "camera_count": rng.integers(1, 4, n_cam).astype(np.int32),
+        "camera_use": rng.choice(["SEC", "TRAFFIC", "ENF"], n_cam, p=[0.5, 0.3, 0.2]),
+    })
+    return {"traffic_signal_poles": signals, "sign_poles": signs, "camera_poles": cameras}
+
+
 # Survey deliveries (CJJ 61-2017): point prefixes of the 物探点号 per network run, how far drainage inverts
 # fall per metre toward the outfall, and the planted survey errors the network check must find
 DRAIN_SLOPE = 0.002  # 2‰: above GB 50014-2021's minimum slopes for the diameters generated (to confirm)
@@ -1192,6 +1286,9 @@ PROJECT_LAYERS = [
     {"name": "地标建筑(LOD2)", "kind": "citymodel", "source": "landmarks.city.json"},
     {"name": "路灯", "kind": "vector", "layer": "streetlights", "feature_class": "streetlight"},
     {"name": "智慧杆", "kind": "vector", "layer": "smart_poles", "feature_class": "smart_pole"},
+    {"name": "交通信号灯杆", "kind": "vector", "layer": "traffic_signal_poles", "feature_class": "traffic_signal_pole"},
+    {"name": "交通标志杆", "kind": "vector", "layer": "sign_poles", "feature_class": "sign_pole"},
+    {"name": "监控杆", "kind": "vector", "layer": "camera_poles", "feature_class": "camera_pole"},
     {"name": "杆载设备", "kind": "vector", "layer": "smart_pole_devices", "feature_class": "smart_pole_device"},
     {"name": "地下管线", "kind": "vector", "layer": "pipes", "feature_class": "pipe"},
     {"name": "管线点", "kind": "vector", "layer": "pipe_points", "feature_class": "pipe_point"},
@@ -1266,6 +1363,7 @@ def _chunk_layers(lay: Layout, d: Districts, rng: np.random.Generator) -> dict[s
     layers["streetlights"] = _lights(lay, d, rng)
     layers["smart_poles"], layers["smart_pole_devices"] = _poles(lay, d, rng)
     layers["pipes"], layers["pipe_points"], layers["manholes"] = _pipes(lay, d, rng)
+    layers.update(_pole_kinds(lay, d, seed))
     layers["cabinets"] = _cabinets(lay, d, layers["streetlights"], rng)
     layers["zones"] = _zone_frame(lay, d, rng)
     for frame in layers.values():
@@ -1345,6 +1443,7 @@ def generate(out_dir: str | Path, scale: int | None = None, seed: int = SEED,
     verts, objects = _landmarks(d, LANDMARK_DISTRICTS)
     _write_cityjson(out / "landmarks.city.json", verts, objects)
     styles = _styles(layers["buildings"])
+    styles.update({name: styles["smart_poles"] for name in ("traffic_signal_poles", "sign_poles", "camera_poles")})
     project_layers = []
     for entry in PROJECT_LAYERS:
         e = dict(entry)

@@ -29,6 +29,8 @@ COMMANDS = {
     "export-scene": "qdt.cli.export_scene",
     "export-tiles": "qdt.cli.export_tiles",
     "network": "qdt.cli.network",
+    "poles": "qdt.cli.poles",
+    "live": "qdt.cli.live",
 }
 
 

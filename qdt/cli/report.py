@@ -45,6 +45,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="add a table of this layer's features (repeatable)")
     p.add_argument("--where", metavar="EXPR", action=_QueryAction, dest="queries",
                    help="attribute filter of the preceding --query-layer")
+    p.add_argument("--poles", nargs="?", type=float, const=15.0, metavar="D",
+                   help="add the 多杆合一 consolidation section (link distance D m, default 15)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run, queries=None)
 
@@ -74,8 +76,17 @@ def run(args: argparse.Namespace) -> int:
                                                              dpi=int(shot["dpi"]), overlays=tuple(shot["overlays"]),
                                                              bookmark=args.bookmark,
                                                              highlight={t.layer.id: t.fids for t in tables}))
+    sections = []
+    if args.poles is not None:
+        from qdt.export.poles_report import ConsolidationSection
+        from qdt.poles import ConsolidationError, consolidate_layers
+
+        try:
+            sections.append(ConsolidationSection(consolidate_layers(list(project.layers), args.poles)))
+        except ConsolidationError as exc:
+            raise UserError(f"{args.project}: {exc}") from None
     task = report_task(project, out, title=args.title, author=args.author, tables=tables, template=template,
-                       page_size=args.page_size, snapshot=snapshot)
+                       page_size=args.page_size, snapshot=snapshot, sections=sections)
     written = task.run_sync(progress_printer("report", args.quiet))
     print(in_language(f"已写入 {written}（{len(tables)} 个表）", f"wrote {written} ({len(tables)} table(s))"))
     return 0

@@ -18,6 +18,7 @@ import datetime as _dt
 import io
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -462,7 +463,8 @@ def write_report(project: Any, path: str | os.PathLike[str], *, title: str | Non
                  template: dict[str, Any] | str | os.PathLike[str] | None = None,
                  page_size: str | None = None, snapshot: Any = None, date: _dt.date | None = None,
                  progress: ProgressFn | None = None, is_cancelled: CancelFn | None = None,
-                 crs_text: str | None = None, camera: Any = None, underground: bool = False) -> Path:
+                 crs_text: str | None = None, camera: Any = None, underground: bool = False,
+                 sections: Sequence[Any] = ()) -> Path:
     """Write a PDF report of ``project`` to ``path``.
 
     Parameters
@@ -477,6 +479,9 @@ def write_report(project: Any, path: str | os.PathLike[str], *, title: str | Non
         "A4" or "A3" (landscape); default the template's.
     snapshot
         A :class:`qdt.export.Snapshot` to use; None renders one (see :func:`report_snapshot_options`).
+    sections
+        More sections after the tables: objects with ``flowables(styles, accent, frame_width)`` returning
+        reportlab flowables (e.g. :class:`qdt.export.poles_report.ConsolidationSection`).
     camera, underground
         The view the rendered snapshot shows: a camera state (the GUI passes the 3D view's, so
         the report shows what the user sees) or None for the project's saved camera; and
@@ -563,6 +568,9 @@ def write_report(project: Any, path: str | os.PathLike[str], *, title: str | Non
         check_cancel(is_cancelled)
         progress(0.8 + 0.15 * n / max(len(tables), 1), f"正在生成表格 {table.layer.name}…")
         story += _table_section(table, tpl, styles, accent, frame_width, is_cancelled)
+    for section in sections:
+        check_cancel(is_cancelled)
+        story += section.flowables(styles, accent, frame_width)
     footer = str(tpl.get("footer") or "")
 
     def decorate(canvas: Any, doc: Any) -> None:

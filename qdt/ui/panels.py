@@ -51,6 +51,7 @@ AREAS = {"left": Qt.DockWidgetArea.LeftDockWidgetArea, "right": Qt.DockWidgetAre
 
 #: Modules whose import registers more panels (wave 2 appends its modules here).
 PANEL_MODULES: list[str] = ["qdt.ui.anchor_panel", "qdt.ui.network_panel"]
+PANEL_MODULES += ["qdt.ui.poles_panel", "qdt.ui.live_panel"]  # 多杆合一 planning, live facility feed (issue 18)
 
 
 def data_menu() -> str:
@@ -151,6 +152,13 @@ def install_panels(window: QMainWindow, bench: Any, panels_menu: QMenu | None = 
             toolbar.addAction(item.action)
         if item.menu is None and item.toolbar is None:
             window.addAction(item.action)  # a shortcut only
+    for widget in bench.status_widgets:
+        window.statusBar().addPermanentWidget(widget)
+    inspector = window.findChild(QDockWidget, "InspectorDock")
+    body = inspector.widget() if inspector is not None else None
+    for widget in bench.inspector_widgets:
+        if body is not None and body.layout() is not None:
+            body.layout().addWidget(widget)
     view_menu = panels_menu if panels_menu is not None else _menu(window, tr("视图(&V)"))
     for spec, widget in built:
         if spec.menu_toggle and isinstance(widget, QDockWidget):

@@ -98,6 +98,8 @@ class Workbench(QObject):
         self.edits.dialog_parent = dialog_parent
         self.panels: dict[str, QWidget] = {}
         self.actions: list[PanelAction] = []
+        self.status_widgets: list[QWidget] = []  # placed at the right of the window's status bar
+        self.inspector_widgets: list[QWidget] = []  # placed under the inspector's attribute tree
         self._progress_tasks: list[TaskHandle] = []
         view.camera_changed.connect(self.camera_changed)
 
@@ -124,6 +126,16 @@ class Workbench(QObject):
         Call it from a panel factory; the window places the actions after building the panels."""
         self.actions.append(PanelAction(action, menu, toolbar, before))
         return action
+
+    def add_status_widget(self, widget: QWidget) -> QWidget:
+        """Show ``widget`` permanently in the window's status bar (e.g. a broker state); from a panel factory."""
+        self.status_widgets.append(widget)
+        return widget
+
+    def add_inspector_widget(self, widget: QWidget) -> QWidget:
+        """Show ``widget`` in the inspector under the picked feature's attributes (e.g. its history chart)."""
+        self.inspector_widgets.append(widget)
+        return widget
 
     # --- view ------------------------------------------------------------------------------------
     def request_render(self) -> None:
