@@ -1341,6 +1341,7 @@ def build_chunks(scale: int | None = None, seed: int = SEED) -> Iterator[tuple[D
     per_district = max(MIN_DISTRICT_TILES, math.ceil(n / len(CITY_DISTRICTS)))
     lay = layout()
     rng = np.random.default_rng(seed)
+    chunk = 0
     for k, (code, name) in enumerate(CITY_DISTRICTS):
         first, last = k * per_district, min(n, (k + 1) * per_district)
         division = _Division(code, name)
@@ -1349,14 +1350,15 @@ def build_chunks(scale: int | None = None, seed: int = SEED) -> Iterator[tuple[D
             division.next_chunk(a - first)
             d = Districts(city.dx[a:b], city.dy[a:b])
             token = _DIVISION.set(division)
-            try:
-                layers = _chunk_layers(lay, d, rng)
+            try:  # the pole kinds draw from their own seed: the first chunk's is the sample's
+                layers = _chunk_layers(lay, d, rng, seed if chunk == 0 else seed + chunk * 1_000_003)
+                chunk += 1
             finally:
                 _DIVISION.reset(token)
             yield d, layers
 
 
-def _chunk_layers(lay: Layout, d: Districts, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+def _chunk_layers(lay: Layout, d: Districts, rng: np.random.Generator, seed: int) -> dict[str, pd.DataFrame]:
     layers: dict[str, pd.DataFrame] = {}
     layers["buildings"] = _buildings(lay, d, rng)
     layers["roads"] = _road_frame(lay, d, rng)
