@@ -15,7 +15,7 @@ import json
 
 from qdt.cli.main import UserError
 from qdt.cli.query import SourceLayers, print_warnings
-from qdt.language import message as in_language
+from qdt.language import ENGLISH, cli_text, language
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +33,8 @@ def _pipes_name(source: SourceLayers) -> str:
     for e in source.entries:
         if e.kind == "vector" and (e.feature_class == "pipe" or e.layer_name == "pipes" or e.name == "pipes"):
             return e.name
-    raise UserError(f"no pipes layer in '{source.path}'; name it with --layer (layers: {', '.join(source.names())})")
+    raise UserError(cli_text("“{path}”中没有管线图层；请用 --layer 指定（图层：{layers}）", path=source.path,
+                             layers=", ".join(source.names())))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,12 +42,12 @@ def run(args: argparse.Namespace) -> int:
     from qdt.safe_output import input_files
 
     if args.out and not args.out.lower().endswith((".csv", ".geojson", ".gpkg")):
-        raise UserError(f"cannot write '{args.out}': use a file ending in .csv (or .geojson, .gpkg)")
+        raise UserError(cli_text("无法写入“{out}”：请使用以 .csv 结尾的文件（或 .geojson、.gpkg）", out=args.out))
     source = SourceLayers(args.source)
     name = args.layer or _pipes_name(source)
     pipes = source.layer(name)
     if getattr(pipes, "frame", None) is None or not pipes.has_geometry:
-        raise UserError(f"layer '{name}' is not a layer of pipe lines")
+        raise UserError(cli_text("图层“{layer}”不是管线图层", layer=name))
     dem = source.dem()
     print_warnings("clearance", source.warnings)
     report = check_clearances(pipes, dem, name=name)
@@ -59,17 +60,23 @@ def run(args: argparse.Namespace) -> int:
             doc["out"] = str(out)
         print(json.dumps(doc, ensure_ascii=False))
         return 0
-    ground = "DEM" if report.ground == "dem" else "flat ground"
-    print(f"{name}: {report.count} pipe pairs below the standard's minimum clearance "
-          f"({report.segments} segments, {report.horizontal_checked} alongside and {report.vertical_checked} "
-          f"crossing pairs checked; heights from {ground})")
-    for message, x, y in zip(report.violations["message"].tolist(), report.violations["x"].tolist(),
+    ground = cli_text("数字高程模型") if report.ground == "dem" else cli_text("平地")
+    print(cli_text(
+        "{name}：{count} 对管线净距不足（{segments} 段；{horizontal} 对平行、{vertical} 对交叉；高程：{ground}）",
+        name=name, count=report.count, segments=report.segments,
+        horizontal=report.horizontal_checked, vertical=report.vertical_checked, ground=ground))
+    english = language(ENGLISH) == ENGLISH  # the command line's language (English unless one is named)
+    column = "message" if english else "message_zh"
+    for message, x, y in zip(report.violations[column].tolist(), report.violations["x"].tolist(),
                              report.violations["y"].tolist(), strict=True):
-        print(f"{message} at ({x:.2f}, {y:.2f})")
+        print(cli_text("{message}，位于 ({x}, {y})", message=message, x=f"{x:.2f}", y=f"{y:.2f}"))
     for u in report.unchecked:
-        print(f"unchecked: {u['pairs']} {u['kind']} pairs of {' and '.join(u['names'])} — {u['reason']}")
+        kind = u["kind"] if english else u.get("kind_zh", u["kind"])
+        print(cli_text("未检查：{names} 之间 {pairs} 对{kind} — {reason}", pairs=u["pairs"], kind=kind,
+                       names=cli_text("、").join(u["names_en"] if english else u["names"]),
+                       reason=u["reason"] if english else u.get("reason_zh", u["reason"])))
     if report.crossings_without_depth:
-        print(f"{report.crossings_without_depth} crossings could not be judged: a pipe has no depth")
+        print(cli_text("{n} 处交叉无法判断：有管线没有埋深", n=report.crossings_without_depth))
     if out is not None:
-        print(f"{in_language('已写入', 'wrote')} {out}")
+        print(f"{cli_text('已写入')} {out}")
     return 0

@@ -19,6 +19,7 @@ import json
 import sys
 
 from qdt.cli.main import UserError
+from qdt.language import cli_text
 
 
 def _connection_args(p: argparse.ArgumentParser) -> None:
@@ -65,7 +66,7 @@ def _conninfo(args: argparse.Namespace) -> str:
 def _schema(args: argparse.Namespace) -> str:
     schema = str(args.schema or "").strip()
     if not schema:
-        raise UserError("--schema must not be empty")
+        raise UserError(cli_text("--schema 不能为空"))
     return schema
 
 
@@ -74,7 +75,8 @@ def run_init(args: argparse.Namespace) -> int:
 
     conninfo = _conninfo(args)
     init_schema(conninfo, _schema(args))
-    print(f"{describe(conninfo)}: schema '{args.schema}' ready (change log, row-version trigger)")
+    print(cli_text("{database}：模式“{schema}”已就绪（变更日志、行版本触发器）", database=describe(conninfo),
+                   schema=args.schema))
     return 0
 
 
@@ -85,7 +87,7 @@ def run_import(args: argparse.Namespace) -> int:
 
     def progress(fraction: float, message: str) -> None:
         if not args.json:
-            print(f"[{fraction * 100:3.0f}%] {message}", file=sys.stderr)
+            print(f"[{fraction * 100:3.0f}%] {cli_text(message)}", file=sys.stderr)
 
     report = import_geopackage(conninfo, args.source, schema=_schema(args), layers=args.layer,
                                replace=args.replace, progress=progress)
@@ -94,10 +96,11 @@ def run_import(args: argparse.Namespace) -> int:
                           "seconds": round(report.seconds, 3)}, ensure_ascii=False))
         return 0
     for w in report.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+        print(f"{cli_text('警告')}: {w}", file=sys.stderr)
     for table, count in report.tables.items():
-        print(f"{report.schema}.{table}: {count} rows")
-    print(f"{describe(conninfo)}: imported {len(report.tables)} table(s) in {report.seconds:.1f} s")
+        print(cli_text("{table}：{count} 行", table=f"{report.schema}.{table}", count=count))
+    print(cli_text("{database}：用时 {seconds} 秒导入 {n} 个表", database=describe(conninfo), n=len(report.tables),
+                   seconds=f"{report.seconds:.1f}"))
     return 0
 
 
@@ -107,7 +110,7 @@ def run_fix(args: argparse.Namespace) -> int:
     conninfo = _conninfo(args)
     schema, table = split_layer(args.table, _schema(args))
     done = fix_table(conninfo, schema, table)
-    print("\n".join(done) if done else f"{schema}.{table}: primary key and spatial index already present")
+    print("\n".join(done) if done else cli_text("{table}：主键和空间索引都已存在", table=f"{schema}.{table}"))
     return 0
 
 
@@ -121,9 +124,10 @@ def run_tables(args: argparse.Namespace) -> int:
         print(json.dumps([i.as_dict() for i in infos], ensure_ascii=False))
         return 0
     for i in infos:
-        extra = [] if i.extra.get("primary_key") else ["NO PRIMARY KEY"]
-        extra += [] if i.extra.get("spatial_index") else ["no spatial index"]
-        print(f"{i.name}\t{i.geometry_type}\t~{i.count} rows" + (f"\t({', '.join(extra)})" if extra else ""))
+        extra = [] if i.extra.get("primary_key") else [cli_text("没有主键")]
+        extra += [] if i.extra.get("spatial_index") else [cli_text("没有空间索引")]
+        rows = cli_text("约 {count} 行", count=i.count)
+        print(f"{i.name}\t{i.geometry_type}\t{rows}" + (f"\t({', '.join(extra)})" if extra else ""))
     return 0
 
 
@@ -132,7 +136,7 @@ def run_approve(args: argparse.Namespace) -> int:
 
     servers = approve_server(_conninfo(args), remember=True)
     if not servers:
-        print("nothing to approve: local servers and service names are always trusted")
+        print(cli_text("无需批准：本机服务器和服务名总是受信任的"))
         return 0
-    print(f"approved {', '.join(servers)} (remembered in {approvals_file()})")
+    print(cli_text("已批准 {servers}（记录在 {file}）", servers=", ".join(servers), file=approvals_file()))
     return 0

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from qdt.cli.main import UserError
+from qdt.language import cli_text
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -49,7 +50,7 @@ def _entry(args: argparse.Namespace) -> tuple[Any, str, str]:
 
     path = Path(args.path)
     if not path.exists():
-        raise UserError(f"'{path}' does not exist")
+        raise UserError(cli_text("“{path}”不存在", path=path))
     if path.suffix.lower() == ".qdt":
         from qdt.project import load_project
 
@@ -59,7 +60,8 @@ def _entry(args: argparse.Namespace) -> tuple[Any, str, str]:
             next((e for e in vectors if e.layer_name == args.layer), None)
         if entry is None:
             names = ", ".join(f"{e.name} ({e.layer_name})" if e.layer_name else e.name for e in vectors)
-            raise UserError(f"project '{path.name}' has no vector layer '{args.layer}' (layers: {names})")
+            raise UserError(cli_text("项目“{project}”没有矢量图层“{layer}”（图层：{layers}）", project=path.name,
+                                     layer=args.layer, layers=names))
         if args.feature_class:
             entry.feature_class = args.feature_class
         return entry, entry.name, project.crs
@@ -92,7 +94,7 @@ def _open(args: argparse.Namespace, entry: Any, crs: str) -> tuple[Any, np.ndarr
         try:
             wanted = query_layer(structure, args.where).index.to_numpy(dtype=np.int64)
         except ExpressionError as exc:
-            raise UserError(f"layer '{structure.name}', --where: {exc}") from exc
+            raise UserError(cli_text("图层“{layer}”，--where：{error}", layer=structure.name, error=exc)) from exc
     layer = open_entry(entry, crs, request=FeatureRequest(fids=tuple(int(f) for f in wanted))).layer
     return layer, _select(args, layer) if args.fid else wanted, values
 
@@ -126,12 +128,13 @@ def _parse_assignments(assignments: list[str], layer: Any) -> dict[str, str]:
     for text in assignments:
         name, sep, value = text.partition("=")
         if not sep or not name.strip():
-            raise UserError(f"--set {text!r} must look like FIELD=VALUE")
+            raise UserError(cli_text("--set {text} 应写成 字段=值", text=repr(text)))
         column = resolver.resolve(name.strip())
         if column is None:
-            raise UserError(f"layer '{layer.name}' has no field '{name.strip()}' (fields: {', '.join(layer.columns)})")
+            raise UserError(cli_text("图层“{layer}”没有字段“{field}”（字段：{fields}）", layer=layer.name,
+                                     field=name.strip(), fields=", ".join(layer.columns)))
         if column in values:
-            raise UserError(f"--set names field '{column}' twice")
+            raise UserError(cli_text("--set 两次指定了字段“{field}”", field=column))
         values[column] = value
     return values
 
@@ -142,14 +145,14 @@ def _select(args: argparse.Namespace, layer: Any) -> np.ndarray:
         unknown = fids[~np.isin(fids, layer.fids)]
         if len(unknown):
             shown = ", ".join(str(int(f)) for f in unknown[:5])
-            raise UserError(f"layer '{layer.name}' has no feature with fid {shown}")
+            raise UserError(cli_text("图层“{layer}”没有 fid 为 {fid} 的要素", layer=layer.name, fid=shown))
         return fids
     from qdt.query import ExpressionError, evaluate
 
     try:
         mask = evaluate(args.where, layer.frame, layer.feature_class)
     except ExpressionError as exc:
-        raise UserError(f"layer '{layer.name}', --where: {exc}") from exc
+        raise UserError(cli_text("图层“{layer}”，--where：{error}", layer=layer.name, error=exc)) from exc
     return layer.fids[mask]
 
 
@@ -159,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     entry, label, crs = _entry(args)
     layer, fids, values = _open(args, entry, crs)
     if len(fids) == 0:
-        print(f"{label}: no feature matches; nothing changed")
+        print(cli_text("{label}：没有匹配的要素，未作修改", label=label))
         return 0
     try:
         session = EditSession(layer, user=args.user)
@@ -176,10 +179,10 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from exc
     finally:
         session.close(discard=True)
-    print(f"{label}: {result.summary()}" if result.cells else f"{label}: {len(fids)} feature(s) already had "
-          "these values; nothing changed")
+    print(f"{label}: {result.summary()}" if result.cells
+          else cli_text("{label}：{n} 个要素已是这些值，未作修改", label=label, n=len(fids)))
     if result.conflicts or len(result.refused_fids):
         for conflict in result.conflicts[:20]:
-            print(f"qdt edit: conflict: {conflict}", file=sys.stderr)
+            print(f"qdt edit: {cli_text('冲突')}: {conflict}", file=sys.stderr)
         return 1
     return 0

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from qdt.cli.main import UserError
+from qdt.language import cli_text
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,12 +29,14 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.suffix.lower() != ".glb":
-        raise UserError(f"output '{out}' must be a .glb file")
+        raise UserError(cli_text("输出“{out}”必须是 .glb 文件", out=out))
     if not out.parent.is_dir():
-        raise UserError(f"output folder '{out.parent}' does not exist")
+        raise UserError(cli_text("输出文件夹“{folder}”不存在", folder=out.parent))
     project = open_project_to_render("export-scene", args.project)
     summary = export_gltf_task(project, out, underground=args.underground).run_sync(
         progress_printer("export-scene", args.quiet))
-    print(f"wrote {summary.path} ({len(summary.layers)} layer node(s), {summary.triangle_count} triangles, "
-          f"origin {summary.origin[0]:.1f} {summary.origin[1]:.1f} {summary.origin[2]:.1f} in {project.crs})")
+    origin = f"{summary.origin[0]:.1f} {summary.origin[1]:.1f} {summary.origin[2]:.1f}"
+    print(cli_text("已写入 {path}（{layers} 个图层节点，{triangles} 个三角形，原点 {origin}，{crs}）",
+                   path=summary.path,
+                   layers=len(summary.layers), triangles=summary.triangle_count, origin=origin, crs=project.crs))
     return 0

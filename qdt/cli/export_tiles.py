@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from qdt.cli.main import UserError
+from qdt.language import cli_text
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,14 +31,16 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if not out.parent.is_dir():
-        raise UserError(f"output folder '{out.parent}' does not exist")
+        raise UserError(cli_text("输出文件夹“{folder}”不存在", folder=out.parent))
     if args.max_features is not None and args.max_features < 1:
-        raise UserError("--max-features must be at least 1")
+        raise UserError(cli_text("--max-features 至少为 1"))
     project = open_project_to_render("export-tiles", args.project)
     summary = export_tiles_task(project, out, names=args.layers,
                                 max_features=args.max_features or MAX_FEATURES_PER_TILE).run_sync(
         progress_printer("export-tiles", args.quiet))
-    print(f"wrote {summary.folder}/tileset.json: {summary.tiles} tiles, {summary.contents} glb, "
-          f"{summary.features} features, {summary.triangles} triangles, {summary.bytes / 1e6:.1f} MB "
-          f"in {summary.seconds:.1f} s ({', '.join(summary.layers)})")
+    print(cli_text(
+        "已写入 {path}：{tiles} 瓦片 {contents} glb {features} 要素 {triangles} 三角形 {mb} MB {seconds} s（{layers}）",
+        path=f"{summary.folder}/tileset.json", tiles=summary.tiles,
+        contents=summary.contents, features=summary.features, triangles=summary.triangles,
+        mb=f"{summary.bytes / 1e6:.1f}", seconds=f"{summary.seconds:.1f}", layers=", ".join(summary.layers)))
     return 0

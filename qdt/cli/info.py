@@ -10,6 +10,7 @@ from typing import Any
 
 from qdt.cli.main import UserError
 from qdt.crs import crs_label, parse_crs, transformer
+from qdt.language import cli_text
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
     path = Path(args.path)
     if not path.exists():
-        raise UserError(f"'{path}' does not exist")
+        raise UserError(cli_text("“{path}”不存在", path=path))
     if path.suffix.lower() == ".qdt":
         result = project_info(path)
     else:
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result, ensure_ascii=False, default=_json_default))
         return 0
     if "project" in result:
-        print(f"项目 project: {result['project']}  ({result['crs']})")
+        print(cli_text("项目：{name}  ({crs})", name=result["project"], crs=result["crs"]))
     for layer in result["layers"]:
         print(_format_row(layer))
     return 0
@@ -108,35 +109,35 @@ def _json_default(value: Any) -> Any:
 def _format_row(layer: dict[str, Any]) -> str:
     name = layer["name"]
     if layer.get("available") is False:
-        return f"{name:<24} {layer['kind']:<10} UNAVAILABLE: {layer.get('error', '')}"
+        return f"{name:<24} {layer['kind']:<10} {cli_text('不可用')}: {layer.get('error', '')}"
     if layer["kind"] == "tileset":
         return _format_tileset(layer)
     if layer.get("kind") == "raster" and layer.get("size"):
         cols, rows, bands = layer["size"]
         amount = f"{cols}x{rows}x{bands} px"
     else:
-        amount = f"{layer.get('count', '?')} features"
+        amount = cli_text("{n} 个要素", n=layer.get("count", "?"))
     bbox = layer.get("bbox")
     box = "" if not bbox else "bbox " + ", ".join("nan" if not math.isfinite(v) else f"{v:.2f}" for v in bbox)
     geom = layer.get("geometry_type") or ""
     if layer["kind"] == "vector" and not geom:
-        geom, crs = "attribute table", "—"
+        geom, crs = cli_text("属性表"), "—"
     else:
-        crs = layer.get("crs") or "no CRS"
+        crs = layer.get("crs") or cli_text("无坐标系")
     return f"{name:<24} {layer['kind']:<10} {geom:<16} {amount:<18} {crs:<11} {box}"
 
 
 def _format_tileset(layer: dict[str, Any]) -> str:
     """3D Tiles: version, tiles, contents, geometric error, bbox (project CRS, else lon/lat) and problems."""
     bbox = layer.get("bbox") or []
-    crs = layer.get("crs") or "local (no CRS)"
+    crs = layer.get("crs") or cli_text("本地（无坐标系）")
     lines = [f"{layer['name']:<24} tileset    3D Tiles {layer.get('version')}  {layer.get('tiles')} tiles  "
              f"{layer.get('contents')} contents  depth {layer.get('depth')}  "
              f"{layer.get('external_tilesets', 0)} external tileset(s)  geometric error {layer.get('geometric_error')}",
              f"{'':<24} bbox {', '.join(f'{v:.2f}' if abs(v) > 1000 else f'{v:.6f}' for v in bbox)} ({crs})"
              + (f", z {layer['zrange'][0]:.2f}…{layer['zrange'][1]:.2f} m" if layer.get("zrange") else "")]
     if layer.get("note"):
-        lines.append(f"{'':<24} note: {layer['note']}")
+        lines.append(f"{'':<24} {cli_text('说明')}: {layer['note']}")
     for problem in layer.get("problems", []):
-        lines.append(f"{'':<24} problem: {problem}")
+        lines.append(f"{'':<24} {cli_text('问题')}: {problem}")
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from qdt import __version__
-from qdt.language import message as in_language
+from qdt.language import cli_text
 
 # subcommand → module under qdt.cli
 COMMANDS = {
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.filename:
-        text = f"{exc.strerror or 'cannot open'}: '{exc.filename}'"
+        text = f"{exc.strerror or cli_text('无法打开')}: '{exc.filename}'"
     else:
         text = str(exc).strip() or type(exc).__name__
     return " ".join(text.split())
@@ -93,27 +93,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
         return code
     except user_errors() as exc:
-        print(f"{command}: {in_language('错误', 'error')}: {_one_line(exc)}", file=sys.stderr)
+        print(f"{command}: {cli_text('错误')}: {_one_line(exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         _stdout_closed()
-        print(f"{command}: error: the output was closed before everything was written (broken pipe)",
+        print(f"{command}: {cli_text('错误：输出在全部写完之前被关闭（管道断开）')}",
               file=sys.stderr)
         return 2
     except RecursionError:
-        print(f"{command}: error: the input is nested too deeply to read", file=sys.stderr)
+        print(f"{command}: {cli_text('错误：输入嵌套太深，无法读取')}", file=sys.stderr)
         return 2
     except MemoryError:
-        print(f"{command}: error: not enough memory for this input; try a smaller file or area", file=sys.stderr)
+        print(f"{command}: {cli_text('错误：内存不足，无法处理此输入；请换一个较小的文件或范围')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{command}: {in_language('已中断', 'interrupted')}", file=sys.stderr)
+        print(f"{command}: {cli_text('已中断')}", file=sys.stderr)
         return 130
     except Exception as exc:  # a QDT bug: one line at the user (exit 1), the traceback on request
         if os.environ.get("QDT_DEBUG"):
             raise
-        print(f"{command}: internal error: {type(exc).__name__}: {_one_line(exc)} "
-              "(a bug in QDT; rerun with QDT_DEBUG=1 for details)", file=sys.stderr)
+        print(f"{command}: " + cli_text("内部错误：{kind}: {detail}（QDT 的缺陷；设置 QDT_DEBUG=1 重新运行可看详情）",
+                                        kind=type(exc).__name__, detail=_one_line(exc)), file=sys.stderr)
         return 1
 
 

@@ -20,6 +20,7 @@ import json
 import sys
 
 from qdt.cli.main import UserError
+from qdt.language import cli_text
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     except NetworkError as exc:
         raise UserError(str(exc)) from None
     for note in delivery.notes[:5]:
-        print(f"qdt network: warning: {note}", file=sys.stderr)
+        print(f"qdt network: {cli_text('警告')}: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(doc, ensure_ascii=False, default=str))
         return 0
@@ -96,30 +97,37 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_text(action: str, doc: dict) -> None:
+    from qdt.network.check import RULES
+
     if action == "check":
-        print(f"{doc['lines']} lines, {doc['points']} points; parts per system: "
+        print(cli_text("{lines} 条管线，{points} 个管点；各系统的连通部分：", lines=doc["lines"], points=doc["points"])
               + ", ".join(f"{k} {v}" for k, v in doc["components"].items()))
         for rule, n in doc["counts"].items():
             if n:
-                print(f"  {rule}: {n}")
+                print(f"  {cli_text(RULES.get(rule, rule))}: {n}")
         for f in doc["findings"]:
-            print(f"[{f['rule_zh']}] {f['message']}")
+            print(f"[{cli_text(f['rule_zh'])}] {f['message']}")
     elif action == "connected":
-        print("connected" if doc["connected"] else "not connected",
-              f"{doc['length_m']} m via {len(doc['lines'])} lines" if doc["connected"] else "")
+        print(cli_text("连通") if doc["connected"] else cli_text("不连通"),
+              cli_text("经 {n} 条管线共 {length} m", n=len(doc["lines"]), length=doc["length_m"])
+              if doc["connected"] else "")
         if doc["connected"]:
             print(" → ".join(doc["points"]))
     elif action == "isolate":
-        print(f"close {len(doc['valves'])} valves: {', '.join(doc['valves']) or '-'}")
+        print(cli_text("关闭 {n} 个阀门：{valves}", n=len(doc["valves"]), valves=", ".join(doc["valves"]) or "-"))
         if doc["closed_valves"]:
-            print(f"already closed: {', '.join(doc['closed_valves'])}")
+            print(cli_text("已关闭：{valves}", valves=", ".join(doc["closed_valves"])))
         a = doc["affected"]
-        print(f"shut off: {a['lines']} lines, {a['length_m']} m, {a['hydrants']} hydrants, {a['consumers']} consumers")
+        print(cli_text("停供：{lines} 条管线，{length} m，{hydrants} 个消火栓，{consumers} 个用户", lines=a["lines"],
+                       length=a["length_m"], hydrants=a["hydrants"], consumers=a["consumers"]))
     elif action == "trace":
-        print(f"{len(doc['points'])} points, {len(doc['lines'])} lines")
+        print(cli_text("{points} 个管点，{lines} 条管线", points=len(doc["points"]), lines=len(doc["lines"])))
     elif action == "section":
         for r in doc["pipes"]:
-            print(f"{r['distance_m']:8.2f} m  {r['network']}  line {r['line']}  top {r['top']}  invert {r['invert']}")
+            print(cli_text("{distance} m  {network}  管线 {line}  管顶 {top}  管底 {invert}",
+                           distance=f"{r['distance_m']:8.2f}", network=r["network"], line=r["line"], top=r["top"],
+                           invert=r["invert"]))
     else:
         for s in doc["segments"]:
-            print(f"{s['from']} → {s['to']}  {s['length_m']} m  slope {s['slope_permille']}‰")
+            print(cli_text("{start} → {end}  {length} m  坡度 {slope}‰",
+                           start=s["from"], end=s["to"], length=s["length_m"], slope=s["slope_permille"]))

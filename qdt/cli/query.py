@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from qdt.cli.main import UserError
-from qdt.language import message as in_language
+from qdt.language import cli_text
 
 
 class SourceLayers:
@@ -41,7 +41,7 @@ class SourceLayers:
 
         self.path = Path(path)
         if not self.path.exists():
-            raise UserError(f"'{self.path}' does not exist")
+            raise UserError(cli_text("“{path}”不存在", path=self.path))
         self._opened: dict[tuple[int, bool], Any] = {}
         self.warnings: list[str] = []
         if self.path.suffix.lower() == ".qdt":
@@ -66,7 +66,8 @@ class SourceLayers:
             for n, entry in enumerate(self.entries):
                 if getattr(entry, key) == name:
                     return n
-        raise UserError(f"unknown layer '{name}' in '{self.path}' (layers: {', '.join(self.names())})")
+        raise UserError(cli_text("“{path}”中没有图层“{name}”（图层：{layers}）", name=name, path=self.path,
+                                 layers=", ".join(self.names())))
 
     def open(self, index: int, *, pushdown: bool = False) -> Any:
         """The layer of entry ``index``. ``pushdown``: the caller runs queries through
@@ -110,7 +111,7 @@ class SourceLayers:
 
 def print_warnings(command: str, warnings: list[str]) -> None:
     for line in warnings:
-        print(f"qdt {command}: warning: {line}", file=sys.stderr)
+        print(f"qdt {command}: {cli_text('警告')}: {line}", file=sys.stderr)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
                   other_where=args.other_where, distance=args.distance, k=args.nearest)
     query.check()
     if args.out and Path(args.out).suffix.lower() not in (".csv", ".geojson", ".gpkg"):
-        raise UserError(f"cannot write '{args.out}': use a file ending in .csv, .geojson or .gpkg")
+        raise UserError(cli_text("无法写入“{out}”：请使用以 .csv、.geojson 或 .gpkg 结尾的文件", out=args.out))
     source = SourceLayers(args.source)
     layers = {args.layer: source.layer(args.layer, pushdown=True)}
     if args.other:
@@ -160,9 +161,10 @@ def run(args: argparse.Namespace) -> int:
     label = layer.name if not layer.source_layer or layer.source_layer == layer.name \
         else f"{layer.name} ({layer.source_layer})"
     if result.features is not None:  # pushed down to the source: the layer holds no features
-        print(f"{label}: {result.count} features selected")
+        print(cli_text("{label}：选中 {count} 个要素", label=label, count=result.count))
     else:
-        print(f"{label}: {result.count} of {layer.feature_count} features selected")
+        print(cli_text("{label}：{total} 个要素中选中 {count} 个", label=label, count=result.count,
+                       total=layer.feature_count))
     if result.nearest is not None:
         print("fid\tnearest_fid\tdistance_m\trank")
         for fid, other, dist, rank in zip(result.nearest["fid"].tolist(), result.nearest["nearest_fid"].tolist(),
@@ -172,5 +174,5 @@ def run(args: argparse.Namespace) -> int:
     elif result.count:
         print("fids: " + " ".join(str(f) for f in result.fids.tolist()))
     if out is not None:
-        print(f"{in_language('已写入', 'wrote')} {out}")
+        print(f"{cli_text('已写入')} {out}")
     return 0

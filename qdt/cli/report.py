@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from qdt.cli.main import UserError
-from qdt.language import message as in_language
+from qdt.language import cli_text
 
 
 class _QueryAction(argparse.Action):
@@ -58,9 +58,9 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.suffix.lower() != ".pdf":
-        raise UserError(f"output '{out}' must be a .pdf file")
+        raise UserError(cli_text("输出“{out}”必须是 .pdf 文件", out=out))
     if not out.parent.is_dir():
-        raise UserError(f"output folder '{out.parent}' does not exist")
+        raise UserError(cli_text("输出文件夹“{folder}”不存在", folder=out.parent))
     try:
         template = load_template(args.template)
     except ExportError as exc:
@@ -88,5 +88,5 @@ def run(args: argparse.Namespace) -> int:
     task = report_task(project, out, title=args.title, author=args.author, tables=tables, template=template,
                        page_size=args.page_size, snapshot=snapshot, sections=sections)
     written = task.run_sync(progress_printer("report", args.quiet))
-    print(in_language(f"已写入 {written}（{len(tables)} 个表）", f"wrote {written} ({len(tables)} table(s))"))
+    print(cli_text("已写入 {path}（{n} 个表）", path=written, n=len(tables)))
     return 0

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from qdt.cli.main import UserError
-from qdt.language import message as in_language
+from qdt.language import cli_text
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +43,7 @@ def progress_printer(command: str, quiet: bool):  # noqa: ANN201 - ProgressFn
         if quiet or message == last[0]:
             return
         last[0] = message
-        print(f"qdt {command}: {fraction * 100:3.0f}% {message}", file=sys.stderr)
+        print(f"qdt {command}: {fraction * 100:3.0f}% {cli_text(message)}", file=sys.stderr)
 
     return report
 
@@ -56,11 +56,11 @@ def open_project_to_render(command: str, path: str):  # noqa: ANN201 - qdt.proje
     project = open_project(path)
     for entry in project.entries:  # the same warnings `qdt query` prints: CRS, area, repairs …
         for line in getattr(entry, "warnings", None) or []:
-            print(f"qdt {command}: warning: {line}", file=sys.stderr)
+            print(f"qdt {command}: {cli_text('警告')}: {line}", file=sys.stderr)
     for entry in project.unavailable:
-        print(f"qdt {command}: warning: {entry.error}", file=sys.stderr)
+        print(f"qdt {command}: {cli_text('警告')}: {entry.error}", file=sys.stderr)
     if len(project.layers) == 0:
-        raise UserError(f"project '{path}' has no layer that could be opened")
+        raise UserError(cli_text("项目“{path}”没有能打开的图层", path=path))
     return project
 
 
@@ -80,5 +80,5 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     project = open_project_to_render("snapshot", args.project)
     written = snapshot_task(project, options, out).run_sync(progress_printer("snapshot", args.quiet))
-    print(f"{in_language('已写入', 'wrote')} {written} ({args.width}x{args.height}, {args.dpi} dpi)")
+    print(f"{cli_text('已写入')} {written} ({args.width}x{args.height}, {args.dpi} dpi)")
     return 0

@@ -18,6 +18,7 @@ import numpy as np
 
 from qdt.export.errors import cjk_font_path
 from qdt.export.snapshot import REFERENCE_SIDE, SnapshotOptions, ViewInfo, visible_styled_layers
+from qdt.language import ENGLISH, language
 from qdt.language import text as in_language
 from qdt.resources import asset
 
@@ -89,10 +90,40 @@ def legend_entries(layers: Any, drawn_colours: dict[str, tuple[int, int, int]] |
             out.append((layer.name, [("", _dominant_colour(layer, drawn_colours))]))
             continue
         items = [(str(label), tuple(int(c) for c in rgb)) for label, rgb in style.legend()]
+        if language() == ENGLISH:
+            items = _english_labels(layer, style, items)
         out.append((layer.name, items))  # type: ignore[arg-type]
     if selected:
         label = in_language("选中要素", "Selected features") + f" ({selected})"
         out.append((in_language("选择集", "Selection"), [(label, HIGHLIGHT)]))
+    return out
+
+
+def _english_labels(layer: Any, style: Any, items: list) -> list:
+    """Class labels in English: a category's code-list label from the catalogue (the project keeps the
+    Chinese one), else the message catalogue's entry; other labels (numbers, names) as they are."""
+    from qdt.language import translate
+    from qdt.layers.style import CategorisedStyle
+    from qdt.query import feature_class_of
+
+    codelist = None
+    if isinstance(style, CategorisedStyle):
+        fclass = feature_class_of(layer)
+        definition = next((f for f in fclass.fields if f.name == style.field), None) if fclass is not None else None
+        if definition is not None and definition.codelist:
+            from qdt.cim import catalogue
+
+            try:
+                codelist = catalogue().codelist(definition.codelist)
+            except KeyError:
+                codelist = None
+        keys = list(style.categories)
+    else:
+        keys = [None] * len(items)
+    out = []
+    for key, (label, rgb) in zip(keys, items, strict=True):
+        english = codelist.label(key, "en") if codelist is not None and key is not None else None
+        out.append((english or translate(label, ENGLISH), rgb))
     return out
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from qdt.export.errors import ExportError, cjk_font_path
+from qdt.language import ENGLISH, cli_text, language, translate
 from qdt.resources import assets_dir
 from qdt.safe_output import atomic_output, input_files, read_small_text
 from qdt.tasks import CancelFn, ProgressFn, Task, check_cancel
@@ -110,12 +111,12 @@ class ReportTable:
         from qdt.query import Query, run_query
 
         result = run_query(Query(layer_name, where=where), layers)
-        text = f"{result.layer.name}: {where}" if where else f"{result.layer.name}: 全部要素"
+        text = f"{result.layer.name}: {where}" if where else f"{result.layer.name}: {translate('全部要素')}"
         return cls(result.layer, result.fids, text)
 
     @classmethod
     def from_selection(cls, layer: Any) -> ReportTable:
-        return cls(layer, np.array(sorted(layer.selection), dtype=np.int64), f"{layer.name}: 当前选择")
+        return cls(layer, np.array(sorted(layer.selection), dtype=np.int64), f"{layer.name}: {translate('当前选择')}")
 
 
 # --- table content ---------------------------------------------------------------------------------
@@ -172,8 +173,12 @@ def _cell_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _english() -> bool:
+    return language() == ENGLISH
+
+
 def _field_info(layer: Any) -> dict[str, tuple[str, str | None, Any]]:
-    """column → (Chinese label with unit, unit, code list or None) from the CIM catalogue."""
+    """column → (label with unit in the language, unit, code list or None) from the CIM catalogue."""
     from qdt.query import feature_class_of
 
     out: dict[str, tuple[str, str | None, Any]] = {}
@@ -190,14 +195,15 @@ def _field_info(layer: Any) -> dict[str, tuple[str, str | None, Any]]:
                 codelist = cat.codelist(definition.codelist)
             except KeyError:
                 codelist = None
-        label = definition.zh + (f" ({definition.unit})" if definition.unit else "")
+        name = (definition.en or definition.zh) if _english() else definition.zh
+        label = name + (f" ({definition.unit})" if definition.unit else "")
         out[definition.name] = (label, definition.unit, codelist)
     return out
 
 
 def _display_column(values: pd.Series, codelist: Any) -> pd.Series:
-    """Values as text; code-list codes with their Chinese label ("2 故障"), vectorised per code;
-    missing values as NULL."""
+    """Values as text; code-list codes with their label in the language ("2 故障", "2 Faulty"),
+    vectorised per code; missing values as NULL."""
     from qdt.layers import NULL_TEXT
 
     missing = values.isna().to_numpy()
@@ -209,9 +215,11 @@ def _display_column(values: pd.Series, codelist: Any) -> pd.Series:
     text = text.astype(str)
     if codelist is not None:
         labels = {}
+        english = _english()
         for entry in codelist.entries:
-            same = str(entry.zh).strip().upper() == str(entry.code).strip().upper()
-            labels[str(entry.code)] = str(entry.code) if same else f"{entry.code} {entry.zh}"
+            name = (entry.en or entry.zh) if english else entry.zh
+            same = str(name).strip().upper() == str(entry.code).strip().upper()
+            labels[str(entry.code)] = str(entry.code) if same else f"{entry.code} {name}"
         keys = text.str.replace(r"\.0$", "", regex=True)
         text = keys.map(labels).fillna(text)
     return text.where(~missing, NULL_TEXT)
@@ -282,7 +290,7 @@ def _legend_table(entries: list, styles: dict, max_height: float, column_width: 
     per_column = max(1, int((max_height - 20) // row_h))
     n_columns = max(1, -(-len(items) // per_column))
     per_column = -(-len(items) // n_columns)
-    rows: list[list[Any]] = [[Paragraph("图例", styles["h2"])] + [""] * (2 * n_columns - 1)]
+    rows: list[list[Any]] = [[Paragraph(translate("图例"), styles["h2"])] + [""] * (2 * n_columns - 1)]
     commands: list[tuple] = [("SPAN", (0, 0), (-1, 0))]
     for r in range(per_column):
         row: list[Any] = []
@@ -316,7 +324,8 @@ def _bar_chart(counts: pd.Series, title: str, styles: dict, accent: Any, width: 
     chart = VerticalBarChart()
     chart.x, chart.y, chart.width, chart.height = 40, 30, width - 60, height - 55
     chart.data = [[int(v) for v in counts.to_numpy()]]
-    chart.categoryAxis.categoryNames = [str(k)[:10] for k in counts.index]
+    width_chars = 16 if _english() else 10  # Latin letters are about half as wide as Chinese characters
+    chart.categoryAxis.categoryNames = [str(k)[:width_chars] for k in counts.index]
     chart.categoryAxis.labels.fontName = FONT
     chart.categoryAxis.labels.fontSize = 7
     if len(counts) > 5:  # many bins or categories: slanted labels that do not run into each other
@@ -348,14 +357,15 @@ def _table_section(table: ReportTable, template: dict, styles: dict, accent: Any
     # the identifying code, the style's field (what the map colours show), then the rest in order
     first = [c for c in ("code", getattr(layer.style, "field", None)) if c and c in layer.columns]
     columns = list(dict.fromkeys([*first, *layer.columns]))[: int(template["table"]["max_columns"])]
-    story: list[Any] = [Paragraph(f"查询结果：{table.description}", styles["h2"]),
-                        Paragraph(f"图层 {layer.name} 共 {layer.feature_count} 个要素，"
-                                  f"本次选中 {len(frame)} 个。", styles["base"]), Spacer(1, 4)]
+    story: list[Any] = [Paragraph(translate("查询结果：{description}", description=table.description), styles["h2"]),
+                        Paragraph(translate("图层 {layer} 共 {total} 个要素，本次选中 {selected} 个。",
+                                            layer=layer.name, total=layer.feature_count, selected=len(frame)),
+                                  styles["base"]), Spacer(1, 4)]
     # summary statistics of the numeric fields, vectorised by pandas
     numeric = [c for c in layer.columns if pd.api.types.is_numeric_dtype(frame[c]) and c not in ("code",)
                and not pd.api.types.is_bool_dtype(frame[c]) and info.get(c, (None, None, None))[2] is None][:8]
     additive = _additive_fields(layer)
-    stat_rows = [["字段", "数量", "最小值", "平均值", "最大值", "合计"]]
+    stat_rows = [[translate(t) for t in ("字段", "数量", "最小值", "平均值", "最大值", "合计")]]
     if len(frame) and numeric:
         values = frame[numeric].apply(pd.to_numeric, errors="coerce").astype("float64")
         described = values.agg(["count", "min", "mean", "max", "sum"]).T
@@ -368,7 +378,8 @@ def _table_section(table: ReportTable, template: dict, styles: dict, accent: Any
                               _number(row["max"], ".4g"), total])
     if len(frame) and layer.geometry_type == "LineString":  # lengths always add up
         lengths = frame.geometry.length.to_numpy(dtype=float)
-        stat_rows.append([Paragraph("长度 (m)<br/><font size=6>geometry</font>", styles["cell"]), f"{len(lengths)}",
+        length_label = translate("长度 (m)") + "<br/><font size=6>geometry</font>"
+        stat_rows.append([Paragraph(length_label, styles["cell"]), f"{len(lengths)}",
                           _number(lengths.min(), ".4g"), _number(lengths.mean(), ".4g"),
                           _number(lengths.max(), ".4g"), _number(lengths.sum(), ".6g")])
     stats = Table(stat_rows, colWidths=[110, 40, 55, 55, 55, 60])
@@ -381,11 +392,11 @@ def _table_section(table: ReportTable, template: dict, styles: dict, accent: Any
     if category is not None and len(frame):
         codelist = info.get(category, (None, None, None))[2]
         column = frame[category]
-        title = f"按{info.get(category, (category,))[0]}统计（{category}）"
+        title = translate("按{label}统计（{field}）", label=info.get(category, (category,))[0], field=category)
         if (codelist is None and pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
                 and column.nunique() > HISTOGRAM_ABOVE):
             counts = _histogram(column)  # a continuous field: counts in round bins, not a bar per value
-            title = f"{info.get(category, (category,))[0]}分布（{category}）"
+            title = translate("{label}分布（{field}）", label=info.get(category, (category,))[0], field=category)
         else:
             counts = _display_column(column, codelist).value_counts().sort_index()
         chart = _bar_chart(counts, title, styles, accent, 300, 170)
@@ -419,10 +430,10 @@ def _table_section(table: ReportTable, template: dict, styles: dict, accent: Any
         ("GRID", (0, 0), (-1, -1), 0.25, colors.Color(0.7, 0.7, 0.7)),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("TOPPADDING", (0, 0), (-1, -1), 1.5),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5)]))
-    story += [Spacer(1, 6), Paragraph("要素明细", styles["h2"]), data_table]
+    story += [Spacer(1, 6), Paragraph(translate("要素明细"), styles["h2"]), data_table]
     if len(frame) > max_rows:
-        story.append(Paragraph(f"（仅列出前 {max_rows} 行，共 {len(frame)} 行；完整数据请导出 CSV/GeoPackage。）",
-                               styles["small"]))
+        story.append(Paragraph(translate("（仅列出前 {shown} 行，共 {total} 行；完整数据请导出 CSV/GeoPackage。）",
+                                         shown=max_rows, total=len(frame)), styles["small"]))
     return story
 
 
@@ -432,12 +443,13 @@ def _layers_summary(layers: Any, styles: dict, accent: Any) -> Any:
 
     from qdt.layers import VectorLayer
 
-    rows = [["图层", "类型", "要素数", "可见"]]
+    rows = [[translate(t) for t in ("图层", "类型", "要素数", "可见")]]
     for layer in layers:
         count = layer.feature_count if isinstance(layer, VectorLayer) else ""
-        kind = LAYER_KINDS.get(layer.kind.value, layer.kind.value)
+        kind = translate(LAYER_KINDS.get(layer.kind.value, layer.kind.value))
         role = RASTER_ROLES.get(str(getattr(layer, "role", "")), "") if layer.kind.value == "raster" else ""
-        rows.append([layer.name, f"{kind}（{role}）" if role else kind, str(count), "是" if layer.visible else "否"])
+        kind = translate("{kind}（{role}）", kind=kind, role=translate(role)) if role else kind
+        rows.append([layer.name, kind, str(count), translate("是" if layer.visible else "否")])
     table = Table(rows, colWidths=[140, 70, 60, 40], hAlign="LEFT")
     table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT), ("FONTSIZE", (0, 0), (-1, -1), 8),
                                ("BACKGROUND", (0, 0), (-1, 0), accent), ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
@@ -515,7 +527,7 @@ def write_report(project: Any, path: str | os.PathLike[str], *, title: str | Non
     except (ValueError, TypeError):
         raise ExportError(f"report template: accent_colour {tpl['accent_colour']!r} is not a #RRGGBB colour") from None
     styles = _styles(accent)
-    title = title or tpl["title"]
+    title = title or translate(tpl["title"])  # the shipped template's words have catalogue entries
     author = author if author is not None else tpl["author"]
     date = date or _dt.date.today()
     if tables is None:
@@ -533,7 +545,7 @@ def write_report(project: Any, path: str | os.PathLike[str], *, title: str | Non
 
         snapshot = snapshot_project(project, options, sub, is_cancelled, crs_text=crs_text)
     check_cancel(is_cancelled)
-    progress(0.75, "正在排版报告…")
+    progress(0.75, cli_text("正在排版报告…"))
 
     margin = 12 * mm
     frame_width = pagesize[0] - 2 * margin
@@ -544,14 +556,14 @@ def write_report(project: Any, path: str | os.PathLike[str], *, title: str | Non
         if not Path(tpl["logo"]).is_file():
             raise ExportError(f"report template: logo '{tpl['logo']}' does not exist")
         logo = Image(tpl["logo"], width=18 * mm, height=18 * mm, kind="proportional")
-    meta = Table([["项目", project.name], ["坐标系", Paragraph(crs_text, styles["small"])], ["作者", author or "—"],
-                  ["日期", date.isoformat()]], colWidths=[32, 268])
+    meta = Table([[translate("项目"), project.name], [translate("坐标系"), Paragraph(crs_text, styles["small"])],
+                  [translate("作者"), author or "—"], [translate("日期"), date.isoformat()]], colWidths=[40, 260])
     meta.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT), ("FONTSIZE", (0, 0), (-1, -1), 7.5),
                               ("TEXTCOLOR", (0, 0), (0, -1), colors.grey), ("TOPPADDING", (0, 0), (-1, -1), 0.5),
                               ("BOTTOMPADDING", (0, 0), (-1, -1), 0.5)]))
     heading = [Paragraph(title, styles["title"])]
     if tpl.get("organisation"):
-        heading.append(Paragraph(tpl["organisation"], styles["org"]))
+        heading.append(Paragraph(translate(str(tpl["organisation"])), styles["org"]))
     block = Table([[logo, heading, meta]], colWidths=[22 * mm, frame_width - 22 * mm - 300, 300])
     block.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                                ("LINEBELOW", (0, 0), (-1, 0), 1.2, accent)]))
@@ -563,22 +575,23 @@ def write_report(project: Any, path: str | os.PathLike[str], *, title: str | Non
     story: list[Any] = [block, Spacer(1, 4),
                         Table([[picture, legend]], colWidths=[frame_width - legend_w, legend_w],
                               style=[("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)])]
-    story += [Paragraph("图层概况", styles["h2"]), _layers_summary(project.layers, styles, accent)]
+    story += [Paragraph(translate("图层概况"), styles["h2"]), _layers_summary(project.layers, styles, accent)]
     for n, table in enumerate(tables):
         check_cancel(is_cancelled)
-        progress(0.8 + 0.15 * n / max(len(tables), 1), f"正在生成表格 {table.layer.name}…")
+        progress(0.8 + 0.15 * n / max(len(tables), 1), cli_text("正在生成表格 {layer}…", layer=table.layer.name))
         story += _table_section(table, tpl, styles, accent, frame_width, is_cancelled)
     for section in sections:
         check_cancel(is_cancelled)
         story += section.flowables(styles, accent, frame_width)
-    footer = str(tpl.get("footer") or "")
+    footer = translate(str(tpl.get("footer") or ""))
 
     def decorate(canvas: Any, doc: Any) -> None:
         canvas.saveState()
         canvas.setFont(FONT, 7.5)
         canvas.setFillColor(colors.grey)
         canvas.drawString(margin, 6 * mm, f"{footer} · {project.name} · {title}")
-        canvas.drawRightString(pagesize[0] - margin, 6 * mm, f"第 {doc.page} 页 · {date.isoformat()}")
+        page = translate("第 {page} 页", page=doc.page)
+        canvas.drawRightString(pagesize[0] - margin, 6 * mm, f"{page} · {date.isoformat()}")
         canvas.restoreState()
 
     with atomic_output(target, inputs=input_files(project.layers, getattr(project, "path", None)),
@@ -587,7 +600,7 @@ def write_report(project: Any, path: str | os.PathLike[str], *, title: str | Non
                                 topMargin=margin, bottomMargin=margin + 3 * mm, title=title, author=author or "",
                                 subject=project.name, creator="QDT")
         doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
-    progress(1.0, "报告完成")
+    progress(1.0, cli_text("报告完成"))
     return target
 
 
@@ -600,6 +613,6 @@ def report_task(project: Any, path: str | os.PathLike[str], **kwargs: Any) -> Ta
     def run(progress: ProgressFn, is_cancelled: CancelFn) -> Path:
         return write_report(project, path, progress=progress, is_cancelled=is_cancelled, **kwargs)
 
-    return Task("正在生成报告…", run)
+    return Task(cli_text("正在生成报告…"), run)
 
 

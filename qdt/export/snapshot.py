@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from qdt.export.errors import ExportError
+from qdt.language import cli_text
 from qdt.safe_output import atomic_output, input_files, refuse_inputs
 from qdt.tasks import CancelFn, ProgressFn, Task, check_cancel
 
@@ -299,7 +300,7 @@ def render_view(layers: Any, width: int, height: int, *, camera: Any = None, und
         out = np.empty((height, width, 3), dtype=np.uint8)
         for n, (x0, y0, x1, y1) in enumerate(tiles):
             check_cancel(is_cancelled)
-            progress(0.05 + 0.9 * n / len(tiles), f"正在渲染图块 {n + 1}/{len(tiles)}…")
+            progress(0.05 + 0.9 * n / len(tiles), cli_text("正在渲染图块 {n}/{total}…", n=n + 1, total=len(tiles)))
             gx0, gy0, gx1, gy1 = x0 - guard, y0 - guard, x1 + guard, y1 + guard
             w_t, h_t = gx1 - gx0, gy1 - gy0
             # the tile's part of the full frustum: a narrower angle, shifted window centre

@@ -91,7 +91,7 @@ class ClearanceReport:
         ``"dem"`` when a DEM gave the ground heights, else ``"flat"``.
     unchecked
         Pairs that run alongside or cross but that no rule covers, per pair of networks and
-        kind: ``{"kind", "kind_zh", "networks", "names", "pairs", "reason"}`` — 再生水 (its own
+        kind: ``{"kind", "kind_zh", "networks", "names", "names_en", "pairs", "reason", "reason_zh"}`` — 再生水 (its own
         row in GB 50289, none in QDT's table yet), gas above 1.6 MPa (outside Table 4.1.9) and
         pairs the table has no row for are counted here, never dropped silently.
     seconds
@@ -455,8 +455,9 @@ def _finish(raw: pd.DataFrame, fids: np.ndarray, network: np.ndarray, geoms: np.
     out["kind_zh"] = out["kind"].map(KIND_ZH)
     columns = [out[c].tolist() for c in ("fid_a", "fid_b", "network_a", "network_b", "kind", "measured_m",
                                          "required_m", "citation", "verified", "segment_pairs", "run_length_m")]
+    english = {code: net.en for code, net in pipe_networks().items()}  # one language per message
     out["message"] = [
-        f"{names.get(na, na)} {na} pipe {a} and {names.get(nb, nb)} {nb} pipe {b} "
+        f"{english.get(na, na)} {na} pipe {a} and {english.get(nb, nb)} {nb} pipe {b} "
         + (f"run alongside {meas:.2f} m apart (outer walls)" if kind == "horizontal"
            else f"cross {meas:.2f} m apart vertically" if meas >= 0 else f"cross overlapping by {-meas:.2f} m")
         + (f" over {length:.0f} m ({pairs} segment pairs)" if pairs > 1 else "")
@@ -547,6 +548,7 @@ def _unchecked(net_a: np.ndarray, net_b: np.ndarray, alongside: np.ndarray, cros
     from qdt.cim import pipe_networks
 
     names = {code: net.zh for code, net in pipe_networks().items()}
+    english = {code: net.en for code, net in pipe_networks().items()}
     out = []
     for kind, mask in (("horizontal", alongside), ("vertical", crossing)):
         if not mask.any():
@@ -555,10 +557,15 @@ def _unchecked(net_a: np.ndarray, net_b: np.ndarray, alongside: np.ndarray, cros
         lo, hi = np.where(a <= b, a, b), np.where(a <= b, b, a)
         pairs = pd.Series(1, index=pd.MultiIndex.from_arrays([lo, hi])).groupby(level=[0, 1]).size()
         for (x, y), count in pairs.items():
+            high_gas = HIGH_GAS in (x, y)
             reason = ("gas above 1.6 MPa is outside GB 50289-2016 Table 4.1.9 (GB 50028 applies)"
-                      if HIGH_GAS in (x, y) else "no GB 50289-2016 rule for this pair in QDT's table")
+                      if high_gas else "no GB 50289-2016 rule for this pair in QDT's table")
+            reason_zh = ("压力高于 1.6 MPa 的燃气管不在 GB 50289-2016 表 4.1.9 范围内（适用 GB 50028）"
+                         if high_gas else "QDT 的净距表中没有这两类管线的 GB 50289-2016 规定")
             out.append({"kind": kind, "kind_zh": KIND_ZH[kind], "networks": [x, y],
-                        "names": [names.get(x, x), names.get(y, y)], "pairs": int(count), "reason": reason})
+                        "names": [names.get(x, x), names.get(y, y)], "names_en": [english.get(x, x), english.get(y, y)],
+                        "pairs": int(count), "reason": reason,
+                        "reason_zh": reason_zh})
     return out
 
 
