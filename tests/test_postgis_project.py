@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-import shapely
 
 from qdt.io import LayerSource, load_layer
 from qdt.io.postgis import import_geopackage
@@ -29,9 +28,10 @@ def buildings_file():
 
 
 def _meets(layer, window):
-    b = shapely.bounds(layer.geometry)
-    hit = (b[:, 0] <= window[2]) & (b[:, 2] >= window[0]) & (b[:, 1] <= window[3]) & (b[:, 3] >= window[1])
-    return np.sort(layer.fids[hit])
+    """Fids (ascending) a window over ``window`` holds: the features of the tiles covering it (issue 17)."""
+    from qdt.io.window import in_window_tiles
+
+    return np.sort(layer.fids[in_window_tiles(layer.geometry, window)])
 
 
 def _project(tmp_path, db, camera=None, name="db.qdt"):

@@ -45,8 +45,13 @@ def test_view_window_returns_exactly_the_features_whose_bbox_meets_it(db, buildi
     loader = ViewWindowLoader("postgis:" + db, "city.buildings", feature_class="building", margin=0.0)
     window = loader.load(view)
     bounds = shapely.bounds(buildings_file.geometry)
-    meets = ((bounds[:, 0] <= view[2]) & (bounds[:, 2] >= view[0]) & (bounds[:, 1] <= view[3])
-             & (bounds[:, 3] >= view[1]))
+    # the window holds the tiles covering the view (issue 17): the features whose bbox centre lies in them
+    from qdt.io.window import settings
+
+    size = settings.tile_size_m
+    cx, cy = (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2
+    meets = ((cx >= np.floor(view[0] / size) * size) & (cx < (np.floor(view[2] / size) + 1) * size)
+             & (cy >= np.floor(view[1] / size) * size) & (cy < (np.floor(view[3] / size) + 1) * size))
     expected = np.sort(buildings_file.fids[meets])
     assert 0 < len(expected) < buildings_file.feature_count
     np.testing.assert_array_equal(np.sort(window.layer.fids), expected)

@@ -33,7 +33,9 @@ def test_one_place_builds_data_sources():
 def test_sources_declare_their_capabilities(tmp_path):
     gpkg = open_datasource(SAMPLE_GPKG)
     assert isinstance(gpkg, FileDataSource)
-    assert gpkg.capabilities == Capability.TRANSACTIONAL_COMMIT
+    # a GeoPackage's R-tree serves windowed reads (issue 17); its small layers still load whole
+    assert gpkg.capabilities == Capability.TRANSACTIONAL_COMMIT | Capability.WINDOWED_READS
+    assert not gpkg.streams("manholes")
     geojson = tmp_path / "points.geojson"
     geojson.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
     assert open_datasource(geojson).capabilities == Capability.NONE

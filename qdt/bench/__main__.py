@@ -12,6 +12,7 @@ BENCHES = {"scene": "qdt.bench.scene", "query": "qdt.bench.query", "edit": "qdt.
            "table": "qdt.bench.table", "tiles": "qdt.bench.tiles",
            "network": "qdt.bench.network"}
 BENCHES.update({"poles": "qdt.bench.poles", "live": "qdt.bench.live"})
+BENCHES.update({"city": "qdt.bench.city"})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,9 @@
 Run ``python -m qdt.cim.sample --out sample_data [--scale N]``. Without ``--scale`` it writes the
 committed sample (one district, about 2 km x 1.5 km in EPSG:4549 on the shore of 浮山湾); ``--scale
 N`` tiles districts side by side until there are about N buildings (for benchmarks; never commit it).
+A scaled city spans Qingdao's districts (370202 市南区 … 370215 即墨区, :data:`CITY_DISTRICTS`), each
+with its own component-code serials, and is generated and written a few tiles at a time
+(:data:`CHUNK_TILES`), so a million buildings fit in a workstation's memory.
 
 The district's layout — roads, lots, lamp positions, pipe runs, manhole sites, grid zones — is
 computed once (:func:`layout`); every district of a scaled city reuses it with its own random
@@ -33,12 +36,13 @@ roads cross, a depth layer per network (see ``JUNCTION_TOP``).
 from __future__ import annotations
 
 import argparse
+import contextvars
 import json
 import math
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -65,6 +69,11 @@ SETBACK = 12.0  # m from the road edge to the first lot
 LIGHT_SPACING = 32.0  # m between streetlights on each side of a road
 LIGHTS_PER_CIRCUIT = 24
 MAX_SERIAL = 999_999  # GB/T 30428.2 object codes end in a 6-digit serial
+# Qingdao's districts (GB/T 2260) a scaled city fills in this order, each with its own component-code serials
+CITY_DISTRICTS = [("370202", "市南区"), ("370203", "市北区"), ("370211", "黄岛区"), ("370212", "崂山区"),
+                  ("370213", "李沧区"), ("370214", "城阳区"), ("370215", "即墨区")]
+MIN_DISTRICT_TILES = 10  # 市南区 is about 30 km²: ten 2 km x 1.5 km tiles before a city spills into 市北区
+CHUNK_TILES = 24  # tiles generated and written at once (about 17 000 buildings): memory stays flat with --scale
 LANDMARK_DISTRICTS = 50  # landmarks only in the first districts of a scaled city; the CityJSON stays small
 
 # East-west roads (south to north): name, y offset from the south edge, width, class, lanes
@@ -153,13 +162,48 @@ def _digits(values: np.ndarray, width: int) -> np.ndarray:
     return np.strings.zfill(np.asarray(values, dtype=np.int64).astype(str), width)
 
 
+@dataclass
+class _Division:
+    """The administrative district a chunk of tiles belongs to, and the serials its earlier chunks used."""
+
+    code: str = DIVISION
+    name: str = "市南区"
+    tile0: int = 0  # index of the chunk's first tile among the district's tiles
+    used: dict[str, int] = field(default_factory=dict)  # highest serial per class in earlier chunks
+    pending: dict[str, int] = field(default_factory=dict)  # ... including the chunk being built
+
+    def next_chunk(self, tile0: int) -> None:
+        self.used.update(self.pending)
+        self.tile0 = tile0
+
+
+_DIVISION: contextvars.ContextVar[_Division | None] = contextvars.ContextVar("sample_division", default=None)
+
+
+def _division() -> _Division:
+    """The district being built (市南区 outside :func:`build_chunks`)."""
+    div = _DIVISION.get()
+    if div is None:
+        div = _Division()
+        _DIVISION.set(div)
+    return div
+
+
 def _code(major_minor: object, serial: np.ndarray) -> np.ndarray:
-    """16-digit object code: division (6) + major and minor class (4) + serial (6) — GB/T 30428.2."""
-    serial = np.asarray(serial, dtype=np.int64)
-    if serial.size and serial.max() > MAX_SERIAL:
-        raise ValueError(f"sample: {serial.max()} features of one class do not fit a 6-digit serial; "
-                         "ask for a smaller --scale")
-    return _join(DIVISION, major_minor, _digits(serial, 6))
+    """16-digit object code: division (6) + major and minor class (4) + serial (6) — GB/T 30428.2.
+
+    Serials count per district and class (``serial`` numbers the chunk's features from 1; the
+    district's earlier chunks are added), so every district of a city starts again at 000001.
+    """
+    div = _division()
+    key = major_minor if isinstance(major_minor, str) else "*"
+    serial = np.asarray(serial, dtype=np.int64) + div.used.get(key, 0)
+    if serial.size:
+        if serial.max() > MAX_SERIAL:
+            raise ValueError(f"sample: {serial.max()} features of one class in {div.code} {div.name} do not fit "
+                             "a 6-digit serial; ask for a smaller --scale")
+        div.pending[key] = max(div.pending.get(key, 0), int(serial.max()))
+    return _join(div.code, major_minor, _digits(serial, 6))
 
 
 def _dates(rng: np.random.Generator, n: int, first: int, last: int) -> np.ndarray:
@@ -498,7 +542,7 @@ def _buildings(lay: Layout, d: Districts, rng: np.random.Generator) -> gpd.GeoDa
         "code": _code("0201", np.arange(n) + 1),
         "name": names, "height": height, "floors": floors, "use": use,
         "year_built": np.where(tower, rng.integers(1995, 2024, n), rng.integers(1985, 2025, n)).astype(np.int32),
-        "address": _join("青岛市市南区", lots.road_name.to_numpy(), number, "号"),
+        "address": _join("青岛市", _division().name, lots.road_name.to_numpy(), number, "号"),
         "base_elevation": base,
     }, geometry=shapes, crs=PROJECT_CRS)
 
@@ -511,7 +555,7 @@ def _road_frame(lay: Layout, d: Districts, rng: np.random.Generator) -> gpd.GeoD
     x1, y1 = d.world(di, r.x1.to_numpy(), r.y1.to_numpy())
     coords = np.stack([np.stack([x0, y0], -1), np.stack([x1, y1], -1)], 1)
     return gpd.GeoDataFrame({
-        "code": _join(DIVISION, "DL", _digits(di, 3), _digits(ri, 3)),
+        "code": _join(_division().code, "DL", _digits(di + _division().tile0, 3), _digits(ri, 3)),
         "name": r["name"].to_numpy(), "road_class": r.road_class.to_numpy(),
         "width": r.width.to_numpy(float), "lanes": r.lanes.to_numpy(np.int32),
         "surface": rng.choice(["LQ", "LQ", "LQ", "SN"], len(ri)),
@@ -532,7 +576,8 @@ def _lights(lay: Layout, d: Districts, rng: np.random.Generator) -> gpd.GeoDataF
     wx, wy = d.world(di, s.x.to_numpy(), s.y.to_numpy())
     return gpd.GeoDataFrame({
         "code": _code("0110", np.arange(n) + 1),
-        "pole_code": _join("SN-", _digits(di, 3), "-", s.abbrev.to_numpy(), "-", _digits(s.seq.to_numpy(), 4)),
+        "pole_code": _join("SN-", _digits(di + _division().tile0, 3), "-", s.abbrev.to_numpy(), "-",
+                           _digits(s.seq.to_numpy(), 4)),
         "lamp_type": lamp,
         "power_w": np.where(lamp == "LED", rng.choice([60.0, 90.0, 120.0, 150.0], n), rng.choice([150.0, 250.0], n)),
         "pole_height": np.where(small, 6.0, rng.choice([8.0, 10.0, 12.0], n, p=[0.3, 0.5, 0.2])),
@@ -988,9 +1033,11 @@ def _zone_frame(lay: Layout, d: Districts, rng: np.random.Generator) -> gpd.GeoD
     serial_in_street = np.empty(n, dtype=np.int64)
     serial_in_street[order] = _rank(key[order]) + 1
     return gpd.GeoDataFrame({
-        "grid_code": _join(DIVISION, _digits(di, 3), _digits(zi + 1, 3)),  # division + district + serial
+        # division + tile + serial
+        "grid_code": _join(_division().code, _digits(di + _division().tile0, 3), _digits(zi + 1, 3)),
         "name": _join(z.street.to_numpy()[zi], "第", _digits(serial_in_street, 2), "网格"),
-        "district_code": DIVISION, "street": z.street.to_numpy()[zi], "community": z.community.to_numpy()[zi],
+        "district_code": _division().code, "street": z.street.to_numpy()[zi],
+        "community": z.community.to_numpy()[zi],
         "manager": _people(rng, n),
         "area_m2": np.round(shapely.area(geoms), 1),
     }, geometry=geoms, crs=PROJECT_CRS)
@@ -1291,12 +1338,40 @@ def _to_multi(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
-def build(scale: int | None = None, seed: int = SEED) -> tuple[Districts, dict[str, pd.DataFrame]]:
-    """The vector layers of the sample city in memory (no files); see :func:`generate`."""
-    n_districts = 1 if scale is None else max(1, math.ceil(scale / per_district_buildings()))
-    d = Districts.grid(n_districts)
+def _tile_count(scale: int | None) -> int:
+    return 1 if scale is None else max(1, math.ceil(scale / per_district_buildings()))
+
+
+def build_chunks(scale: int | None = None, seed: int = SEED) -> Iterator[tuple[Districts, dict[str, pd.DataFrame]]]:
+    """The city's vector layers a few tiles at a time: (the chunk's tiles, its layers), in district order.
+
+    Tiles fill :data:`CITY_DISTRICTS` in turn (at least :data:`MIN_DISTRICT_TILES` each, the tiles
+    shared evenly beyond that); each district numbers its component codes from 000001. One seeded
+    Generator draws every chunk in turn, so the same ``seed`` gives the same city.
+    """
+    n = _tile_count(scale)
+    city = Districts.grid(n)
+    per_district = max(MIN_DISTRICT_TILES, math.ceil(n / len(CITY_DISTRICTS)))
     lay = layout()
     rng = np.random.default_rng(seed)
+    chunk = 0
+    for k, (code, name) in enumerate(CITY_DISTRICTS):
+        first, last = k * per_district, min(n, (k + 1) * per_district)
+        division = _Division(code, name)
+        for a in range(first, last, CHUNK_TILES):
+            b = min(last, a + CHUNK_TILES)
+            division.next_chunk(a - first)
+            d = Districts(city.dx[a:b], city.dy[a:b])
+            token = _DIVISION.set(division)
+            try:  # the pole kinds draw from their own seed: the first chunk's is the sample's
+                layers = _chunk_layers(lay, d, rng, seed if chunk == 0 else seed + chunk * 1_000_003)
+                chunk += 1
+            finally:
+                _DIVISION.reset(token)
+            yield d, layers
+
+
+def _chunk_layers(lay: Layout, d: Districts, rng: np.random.Generator, seed: int) -> dict[str, pd.DataFrame]:
     layers: dict[str, pd.DataFrame] = {}
     layers["buildings"] = _buildings(lay, d, rng)
     layers["roads"] = _road_frame(lay, d, rng)
@@ -1308,18 +1383,37 @@ def build(scale: int | None = None, seed: int = SEED) -> tuple[Districts, dict[s
     layers["zones"] = _zone_frame(lay, d, rng)
     for frame in layers.values():
         frame.index = pd.RangeIndex(1, len(frame) + 1, name="fid")
+    return layers
+
+
+def build(scale: int | None = None, seed: int = SEED) -> tuple[Districts, dict[str, pd.DataFrame]]:
+    """The vector layers of the sample city in memory (no files); see :func:`generate`."""
+    chunks = list(build_chunks(scale, seed))
+    d = Districts.grid(_tile_count(scale))
+    if len(chunks) == 1:
+        return d, chunks[0][1]
+    layers = {name: pd.concat([c[name] for _, c in chunks], ignore_index=True) for name in chunks[0][1]}
+    for frame in layers.values():
+        frame.index = pd.RangeIndex(1, len(frame) + 1, name="fid")
     return d, layers
 
 
-def _write_gpkg(path: Path, layers: dict[str, pd.DataFrame], report: Callable[[float, str], None]) -> None:
+def _write_gpkg(path: Path, layers: dict[str, pd.DataFrame], report: Callable[[float, str], None],
+                append: bool = False) -> None:
+    """Write (or, with ``append``, add to) the layers of ``path``."""
     import pyogrio
 
-    if path.exists():
+    if path.exists() and not append:
         path.unlink()
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_TIMESTAMP})
     try:
         for i, (name, frame) in enumerate(layers.items()):
             report(0.6 + 0.25 * i / len(layers), f"writing {name}")
+            if append:
+                if isinstance(frame, gpd.GeoDataFrame) and name in ("buildings", "zones"):
+                    frame = frame.set_geometry(shapely.force_2d(_to_multi(frame.geometry.to_numpy())))
+                pyogrio.write_dataframe(frame.reset_index(drop=True), path, layer=name, driver="GPKG", append=True)
+                continue
             if isinstance(frame, gpd.GeoDataFrame):
                 geometry_type = {"buildings": "MultiPolygon", "zones": "MultiPolygon"}.get(name)
                 if geometry_type:
@@ -1345,9 +1439,20 @@ def generate(out_dir: str | Path, scale: int | None = None, seed: int = SEED,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report(0.0, "layout")
-    d, layers = build(scale, seed)
     gpkg = out / "qingdao_shinan.gpkg"
-    _write_gpkg(gpkg, layers, report)
+    counts: dict[str, int] = {}
+    # what the rasters and styles need of the whole city; the chunks' other columns are dropped once written
+    kept: dict[str, list[pd.DataFrame]] = {"buildings": [], "roads": []}
+    n_chunks = math.ceil(_tile_count(scale) / CHUNK_TILES) + len(CITY_DISTRICTS)
+    for i, (_, chunk) in enumerate(build_chunks(scale, seed)):
+        _write_gpkg(gpkg, chunk, lambda f, m, i=i: report(0.85 * min(1.0, (i + f) / n_chunks), m), append=i > 0)
+        for name, frame in chunk.items():
+            counts[name] = counts.get(name, 0) + len(frame)
+        kept["buildings"].append(chunk["buildings"][["height", "use", "geometry"]])
+        kept["roads"].append(chunk["roads"])
+        del chunk
+    layers = {name: pd.concat(frames, ignore_index=True) for name, frames in kept.items()}
+    d = Districts.grid(_tile_count(scale))
     report(0.86, "rasters")
     _rasters(out, d, layers, scaled=scale is not None)
     verts, objects = _landmarks(d, LANDMARK_DISTRICTS)
@@ -1372,7 +1477,6 @@ def generate(out_dir: str | Path, scale: int | None = None, seed: int = SEED,
                "camera": None, "bookmarks": []}
     (out / "qingdao_shinan.qdt").write_text(json.dumps(project, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     report(1.0, "")
-    counts = {name: len(frame) for name, frame in layers.items()}
     counts["landmarks"] = len(objects)
     return counts
 

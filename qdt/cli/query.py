@@ -83,12 +83,17 @@ class SourceLayers:
             self.crs, note = dataset_metric_crs(self.path, entry.layer_name)
             if note:
                 self.warnings.append(note)
-        structure_only = pushdown and open_datasource(layer_source(entry)).has(Capability.QUERY_PUSHDOWN)
+        source = open_datasource(layer_source(entry))
+        # a GeoPackage layer big enough to stream is queried from the file in chunks (qdt.io.window)
+        streamed = pushdown and entry.kind == "vector" and source.streams(entry.layer_name)
+        structure_only = pushdown and (source.has(Capability.QUERY_PUSHDOWN) or streamed)
         key = (index, structure_only)
         if key not in self._opened:
             request = FeatureRequest(limit=0) if structure_only else FeatureRequest()
             result = open_entry(entry, self.crs, request=request)
             self.warnings.extend(result.warnings)
+            if streamed and not source.has(Capability.QUERY_PUSHDOWN):
+                result.layer.metadata["windowed"] = True
             self._opened[key] = result.layer
         return self._opened[key]
 

@@ -329,6 +329,10 @@ def render_view(layers: Any, width: int, height: int, *, camera: Any = None, und
     tiles = _tiles(width, height, tile_size)
     guard = GUARD if len(tiles) > 1 else 0
     tw, th = tiles[0][2] - tiles[0][0], tiles[0][3] - tiles[0][1]
+    if camera is not None:  # streamed layers load the tiles this view needs first (qdt.io.window)
+        from qdt.io.window import wait_for_view
+
+        wait_for_view(layers, camera, width / max(height, 1), is_cancelled=is_cancelled)
     progress(0.0, "正在构建三维场景…")
     scene = Scene(layers, lod=False)
     window = _offscreen_window(tw + 2 * guard, th + 2 * guard)

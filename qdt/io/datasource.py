@@ -25,8 +25,11 @@ which kind of store it is:
 - ``STREAMED_TILES``: a hierarchy of tiles (3D Tiles) whose layer loads in the background by
   screen-space error under a memory budget and follows the camera (``layer.streamer``).
 
-A GeoPackage says ``TRANSACTIONAL_COMMIT``; a PostGIS table the first four; a 3D Tiles
-tileset ``STREAMED_TILES``; other files none. A file reader declares its own in ``capabilities``.
+A GeoPackage says ``TRANSACTIONAL_COMMIT`` and ``WINDOWED_READS`` (its R-tree serves bbox reads);
+a PostGIS table the first four; a 3D Tiles tileset ``STREAMED_TILES``; other files none. A file
+reader declares its own in ``capabilities``. Whether a layer is actually loaded by view window is
+:meth:`DataSource.streams`: always for a database table, for a GeoPackage layer only above the
+size threshold of :data:`qdt.io.window.settings` (smaller layers load whole, as they always did).
 """
 
 from __future__ import annotations
@@ -108,6 +111,10 @@ class DataSource(ABC):
         """True when the source declares ``capability``."""
         return capability in self.capabilities
 
+    def streams(self, layer: str | None) -> bool:
+        """True when ``layer`` should load by view window (:mod:`qdt.io.window`) rather than whole."""
+        return self.has(Capability.WINDOWED_READS)
+
     # --- optional, by capability --------------------------------------------------------------
     def window_loader(self, source: Any, **kwargs: Any) -> Any:
         """``WINDOWED_READS``: a :class:`qdt.io.window.ViewWindowLoader` for ``source`` (a
@@ -173,9 +180,44 @@ class FileDataSource(DataSource):
 
     @property
     def capabilities(self) -> Capability:  # type: ignore[override]
-        # a GeoPackage is SQLite: one transaction per commit, change log inside the file
+        # a GeoPackage is SQLite: one transaction per commit, change log inside the file; its R-tree
+        # serves bbox reads (whether a layer streams is streams())
         declared = getattr(self._spec.reader, "capabilities", Capability.NONE)  # e.g. 3D Tiles: STREAMED_TILES
-        return declared | (Capability.TRANSACTIONAL_COMMIT if _is_sqlite(self.path) else Capability.NONE)
+        if _is_sqlite(self.path):
+            return declared | Capability.TRANSACTIONAL_COMMIT | Capability.WINDOWED_READS
+        return declared
+
+    def streams(self, layer: str | None) -> bool:
+        """A GeoPackage layer with at least ``qdt.io.window.settings.threshold_features`` features."""
+        if not self.has(Capability.WINDOWED_READS) or self.kind != "vector" or layer is None:
+            return False
+        from qdt.io.window import layer_count, settings
+
+        try:
+            return layer_count(self.path, layer) >= settings.threshold_features
+        except Exception:  # noqa: BLE001 - an unreadable layer loads whole and reports its own error
+            return False
+
+    def first_window(self, layer: str, project_crs: Any) -> tuple[float, float, float, float] | None:
+        """The layer's extent (GeoPackage metadata, no scan), capped around its centre."""
+        import pyogrio
+
+        from qdt.io.window import capped
+
+        info = pyogrio.read_info(self.path, layer=layer)
+        bounds = info.get("total_bounds")
+        if bounds is None or not all(v == v for v in bounds):
+            return None
+        crs = info.get("crs")
+        if crs:
+            from pyproj import CRS, Transformer
+
+            from qdt.crs import parse_crs
+
+            src, dst = CRS.from_user_input(crs), parse_crs(project_crs)
+            if src != dst:
+                bounds = Transformer.from_crs(src, dst, always_xy=True).transform_bounds(*bounds)
+        return capped(tuple(float(v) for v in bounds))
 
     def layers(self) -> list[LayerInfo]:
         return self._spec.reader.info(self.path)
@@ -259,6 +301,14 @@ def datasource_of(layer: Any) -> DataSource | None:
 
 
 def capabilities_of(layer: Any) -> Capability:
-    """What the source of a loaded layer can do (:attr:`Capability.NONE` without one)."""
+    """What the source of a loaded layer can do (:attr:`Capability.NONE` without one).
+
+    ``WINDOWED_READS`` only for a layer that was loaded by view window (a GeoPackage layer
+    under the streaming threshold is loaded whole and stays whole)."""
     source = datasource_of(layer)
-    return source.capabilities if source is not None else Capability.NONE
+    if source is None:
+        return Capability.NONE
+    caps = source.capabilities
+    if Capability.WINDOWED_READS in caps and not getattr(layer, "metadata", {}).get("windowed"):
+        caps &= ~Capability.WINDOWED_READS
+    return caps

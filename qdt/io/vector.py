@@ -261,6 +261,12 @@ class OGRReader(Reader):
             kwargs["fids"] = np.asarray(request.fids, dtype=np.int64)
         elif bbox is not None:
             kwargs["bbox"] = tuple(bbox)
+        fid_range = getattr(request, "fid_range", None)  # a chunk of a streamed layer (qdt.io.window)
+        if fid_range is not None and request.fids is None:
+            column = meta.get("fid_column") or "fid"
+            kwargs["where"] = f'"{column}" BETWEEN {int(fid_range[0])} AND {int(fid_range[1])}'
+        if request.limit is not None and request.fids is None:
+            kwargs["max_features"] = max(int(request.limit), 1)  # the caller keeps the first `limit`
         try:
             frame = _call(lambda: pyogrio.read_dataframe(path, **kwargs), path, self.format_label, notes, layer=name)
         except ReadError as exc:

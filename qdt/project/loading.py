@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from qdt.io import Capability, FeatureRequest, LayerSource, LoadResult, ReadError, load_layer, open_datasource
+from qdt.io import FeatureRequest, LayerSource, LoadResult, ReadError, load_layer, open_datasource
 from qdt.io.postgis.connection import is_database_source  # a URI, not a file path
 from qdt.layers.style import label_style_from_dict
 from qdt.project.model import Camera, LayerEntry
@@ -149,7 +149,7 @@ def open_entry(entry: LayerEntry, project_crs: Any, *, camera: Camera | None = N
     if not is_database_source(entry.source) and not Path(entry.source).exists():
         raise ReadError(f"data file '{entry.source}' is missing")
     datasource = open_datasource(src)
-    if request is None and datasource.has(Capability.WINDOWED_READS):
+    if request is None and datasource.streams(src.layer):
         result, _ = _open_window(datasource, src, project_crs, camera, window_budget, is_cancelled)
     else:
         result = load_layer(src, project_crs=project_crs, is_cancelled=is_cancelled, request=request)

@@ -363,6 +363,8 @@ def run_query(query: Query, layers: Any) -> QueryResult:
     layer = _vector(layers, query.layer, "query")
     # a layer whose source runs queries (a database) may hold only its view window: ask the source
     database = _pushed_down(layer)
+    if not database and _streamed(layer):  # a file layer streamed by view window: the whole file, in chunks
+        return _run_streamed(query, layers, layer, start)
     features: gpd.GeoDataFrame | None = None
     if database and query.kind == "attribute":
         features = _table_rows(layer, query.where, "where")
@@ -375,21 +377,7 @@ def run_query(query: Query, layers: Any) -> QueryResult:
             return QueryResult(query, layer, np.sort(fids[mask]), seconds=time.perf_counter() - start)
         geoms = _geometry_of(layer, query.layer)[mask]
         fids = fids[mask]
-    other_layer: VectorLayer | None = None
-    if query.geometry is not None:
-        other_geoms = np.array([query.geometry], dtype=object)
-        other_fids = np.array([0], dtype=np.int64)
-    else:
-        other_layer = _vector(layers, query.other, "other")
-        if _pushed_down(other_layer):
-            _geometry_of(other_layer, query.other)
-            rows = _table_rows(other_layer, query.other_where, "other_where")
-            other_geoms = rows.geometry.to_numpy()
-            other_fids = rows.index.to_numpy(dtype=np.int64)
-        else:
-            other_mask = _filter(other_layer, query.other_where, "other_where")
-            other_geoms = _geometry_of(other_layer, query.other)[other_mask]
-            other_fids = other_layer.fids[other_mask]
+    other_layer, other_geoms, other_fids = _other_side(query, layers)
     _check_crs(layer, other_layer, query)
     if database:
         _geometry_of(layer, query.layer)
@@ -400,6 +388,13 @@ def run_query(query: Query, layers: Any) -> QueryResult:
         hit = location_mask(geoms, other_geoms, query.predicate, query.distance)
         return QueryResult(query, layer, np.sort(fids[hit]), other=other_layer, features=features,
                            seconds=time.perf_counter() - start)
+    selected, pairs = _nearest_pairs(query, fids, geoms, other_geoms, other_fids)
+    return QueryResult(query, layer, selected, nearest=pairs, other=other_layer, features=features,
+                       seconds=time.perf_counter() - start)
+
+
+def _nearest_pairs(query: Query, fids: np.ndarray, geoms: np.ndarray, other_geoms: np.ndarray,
+                   other_fids: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
     left, right, dist, rank = nearest(geoms, other_geoms, query.k, query.distance)
     pairs = pd.DataFrame({"fid": fids[left], "nearest_fid": other_fids[right], "distance": dist, "rank": rank})
     ascending = bool(np.all(np.diff(fids) > 0))  # layers read from a GeoPackage are; then the pairs already are
@@ -408,6 +403,90 @@ def run_query(query: Query, layers: Any) -> QueryResult:
     chosen = np.zeros(len(fids), dtype=bool)
     chosen[left] = True
     selected = fids[chosen] if ascending else np.sort(fids[chosen])
+    return selected, pairs
+
+
+def _other_side(query: Query, layers: Any) -> tuple[VectorLayer | None, np.ndarray, np.ndarray]:
+    """The other layer of a spatial query (None for a drawn shape), its matching geometries and fids."""
+    if query.geometry is not None:
+        return None, np.array([query.geometry], dtype=object), np.array([0], dtype=np.int64)
+    other_layer = _vector(layers, query.other, "other")
+    if _pushed_down(other_layer):
+        _geometry_of(other_layer, query.other)
+        rows = _table_rows(other_layer, query.other_where, "other_where")
+        return other_layer, rows.geometry.to_numpy(), rows.index.to_numpy(dtype=np.int64)
+    if _streamed(other_layer):
+        _geometry_of(other_layer, query.other)
+        geoms, fids = [], []
+        for chunk in _chunks(other_layer, query.other_where, "other_where"):
+            geoms.append(chunk.geometry.to_numpy())
+            fids.append(chunk.index.to_numpy(dtype=np.int64))
+        if not geoms:
+            return other_layer, np.array([], dtype=object), np.array([], dtype=np.int64)
+        return other_layer, np.concatenate(geoms), np.concatenate(fids)
+    other_mask = _filter(other_layer, query.other_where, "other_where")
+    return other_layer, _geometry_of(other_layer, query.other)[other_mask], other_layer.fids[other_mask]
+
+
+def _streamed(layer: VectorLayer) -> bool:
+    """True for a file layer streamed by view window (:mod:`qdt.io.window`): it holds only the
+    tiles around the camera, so queries read the whole file through its index, in chunks."""
+    from qdt.io.window import is_streamed
+
+    return is_streamed(layer) and not _pushed_down(layer)
+
+
+def _chunks(layer: VectorLayer, text: str | None, setting: str,
+            bbox: tuple[float, float, float, float] | None = None) -> Any:
+    """The rows of a streamed layer's whole file meeting ``text`` (and ``bbox``), chunk by chunk."""
+    from qdt.io import ReadError
+    from qdt.io.window import iter_chunks
+
+    cls = feature_class_of(layer)
+    try:
+        for chunk in iter_chunks(layer, bbox=bbox):
+            if text is None:
+                yield chunk
+                continue
+            try:
+                mask = evaluate(text, chunk, cls)
+            except ExpressionError as exc:
+                raise exc.in_context(f"layer '{layer.name}', {setting}: ") from None
+            yield chunk[mask]
+    except ReadError as exc:
+        raise QueryError(f"layer '{layer.name}': {exc}") from None
+
+
+def _run_streamed(query: Query, layers: Any, layer: VectorLayer, start: float) -> QueryResult:
+    """:func:`run_query` over the whole file of a streamed layer, one chunk at a time: memory
+    holds one chunk, the other side and the matches; the answer is the whole layer's."""
+    if query.kind == "attribute":
+        kept = list(_chunks(layer, query.where, "where"))
+        features = pd.concat(kept) if kept else layer.frame.iloc[:0]
+        return QueryResult(query, layer, np.sort(features.index.to_numpy(dtype=np.int64)), features=features,
+                           seconds=time.perf_counter() - start)
+    _geometry_of(layer, query.layer)
+    other_layer, other_geoms, other_fids = _other_side(query, layers)
+    _check_crs(layer, other_layer, query)
+    box = _search_box(other_geoms, query)
+    kept, all_pairs = [], []
+    for chunk in _chunks(layer, query.where, "where", box):
+        fids, geoms = chunk.index.to_numpy(dtype=np.int64), chunk.geometry.to_numpy()
+        if query.kind == "location":
+            hit = location_mask(geoms, other_geoms, query.predicate, query.distance)
+            kept.append(chunk[hit])
+        else:
+            selected, pairs = _nearest_pairs(query, fids, geoms, other_geoms, other_fids)
+            kept.append(chunk.loc[selected])
+            all_pairs.append(pairs)
+    features = pd.concat(kept) if kept else layer.frame.iloc[:0]
+    features = features.sort_index()
+    selected = features.index.to_numpy(dtype=np.int64)
+    pairs = None
+    if query.kind != "location":
+        pairs = (pd.concat(all_pairs, ignore_index=True) if all_pairs else
+                 pd.DataFrame({"fid": [], "nearest_fid": [], "distance": [], "rank": []}))
+        pairs = pairs.sort_values(["fid", "rank"], kind="stable", ignore_index=True)
     return QueryResult(query, layer, selected, nearest=pairs, other=other_layer, features=features,
                        seconds=time.perf_counter() - start)
 

@@ -1,8 +1,12 @@
 """View-window loading of windowed layers as the camera moves (the Qt side of
 :mod:`qdt.io.window`).
 
-Which layers: those whose source declares ``WINDOWED_READS`` (and, for the commit notices,
-``CHANGE_NOTIFICATION``) — see :class:`qdt.io.Capability`; today the PostGIS tables.
+Which layers: those loaded by view window — PostGIS tables and GeoPackage layers above the
+streaming threshold (``WINDOWED_READS``; for the commit notices ``CHANGE_NOTIFICATION``) — see
+:class:`qdt.io.Capability` and :mod:`qdt.io.window`. After each load the tiles ahead along the
+camera's last move are prefetched in the background; a far view shows the layers' overviews.
+The streaming settings (``streaming/threshold_features``, ``streaming/memory_budget_mb``) are
+read from QSettings when the refresher starts.
 
 ``attach_view_window_loading(bench)`` listens to the workbench's ``camera_changed``; after the
 camera has rested for ``delay_ms`` it computes the ground rectangle the camera sees and, for
@@ -76,8 +80,9 @@ def _fetch_task(meta: dict[str, Any], fids: np.ndarray, crs: Any) -> Any:
     return run
 
 
-def view_bbox(bench: Any) -> tuple[float, float, float, float] | None:
-    """World (xmin, ymin, xmax, ymax) of the ground the 3D view shows, capped to MAX_VIEW_SIDE_M."""
+def view_bbox(bench: Any, cap: bool = True) -> tuple[float, float, float, float] | None:
+    """World (xmin, ymin, xmax, ymax) of the ground the 3D view shows, capped to MAX_VIEW_SIDE_M
+    (``cap=False``: as seen, so a far view can be told from a near one)."""
     scene = bench.scene
     if scene is None or getattr(scene, "origin", None) is None:
         return None
@@ -95,8 +100,27 @@ def view_bbox(bench: Any) -> tuple[float, float, float, float] | None:
     x0, y0 = corners.min(axis=0)
     x1, y1 = corners.max(axis=0)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    hw, hh = min((x1 - x0) / 2, MAX_VIEW_SIDE_M / 2), min((y1 - y0) / 2, MAX_VIEW_SIDE_M / 2)
+    side = MAX_VIEW_SIDE_M if cap else math.inf
+    hw, hh = min((x1 - x0) / 2, side / 2), min((y1 - y0) / 2, side / 2)
     return (float(cx - hw), float(cy - hh), float(cx + hw), float(cy + hh))
+
+
+def apply_streaming_settings() -> None:
+    """Take the streaming threshold and memory budget from QSettings (when the user set them)."""
+    from PySide6.QtCore import QSettings
+
+    from qdt.io.window import settings
+
+    stored = QSettings()
+    for key, name, kind in (("streaming/threshold_features", "threshold_features", int),
+                            ("streaming/memory_budget_mb", "memory_budget_mb", float),
+                            ("streaming/tile_size_m", "tile_size_m", float)):
+        value = stored.value(key)
+        if value not in (None, ""):
+            try:
+                setattr(settings, name, kind(value))
+            except (TypeError, ValueError):
+                pass
 
 
 class ViewWindowRefresher(QObject):
@@ -123,6 +147,13 @@ class ViewWindowRefresher(QObject):
         self._closed = False
         #: Features re-read after other workstations' commits (for the status bar and tests).
         self.refreshed = 0
+        self._last_view: tuple[float, float, float, float] | None = None
+        self._motion = (0.0, 0.0)  # the camera's last move on the ground (m): where to prefetch
+        self._prefetching: dict[int, Any] = {}
+        #: Tiles read ahead of the camera (for tests and the status bar).
+        self.prefetched = 0
+        self.prefetch_errors: list[str] = []
+        apply_streaming_settings()
         self.listen_timer = QTimer(self)
         self.listen_timer.timeout.connect(self.poll_edits)
 
@@ -247,9 +278,13 @@ class ViewWindowRefresher(QObject):
 
     def refresh(self) -> int:
         """Start loads for the layers whose window does not cover the view; returns how many started."""
-        bbox = view_bbox(self.bench)
+        bbox = view_bbox(self.bench, cap=False)
         if bbox is None:
             return 0
+        if self._last_view is not None:
+            self._motion = ((bbox[0] + bbox[2] - self._last_view[0] - self._last_view[2]) / 2,
+                            (bbox[1] + bbox[3] - self._last_view[1] - self._last_view[3]) / 2)
+        self._last_view = bbox
         started = 0
         for layer in self.database_layers():
             session = editing_session(layer)
@@ -303,9 +338,41 @@ class ViewWindowRefresher(QObject):
         if session is not None and session.has_changes:
             return
         apply_window(layer, result)
+        if result.failed_tiles:
+            self._message(tr("图层“{name}”：{n} 个瓦片读取失败：{message}").format(
+                name=layer.name, n=len(result.failed_tiles), message=result.failed_tiles[0]))
+        self._prefetch(layer)
         if result.truncated:
             self._message(tr("图层“{name}”：视窗内要素超过 {n} 个，仅显示前 {n} 个，请放大查看").format(
                 name=layer.name, n=result.count))
+
+    def _prefetch(self, layer: Any) -> None:
+        """Read the tiles ahead along the camera's last move into the cache, in the background."""
+        loader = self.loaders.get(id(layer))
+        view = self._last_view
+        if loader is None or view is None or self._motion == (0.0, 0.0) or id(layer) in self._prefetching:
+            return
+        motion = self._motion
+        task = Task(tr("预读视窗要素：{name}").format(name=layer.name),
+                    lambda _progress, cancelled: loader.prefetch(view, motion, cancelled))
+
+        def connect(handle: Any, key: int = id(layer)) -> None:
+            self._prefetching[key] = handle
+            handle.finished.connect(self._on_prefetched)
+            handle.failed.connect(self._on_prefetched)
+            handle.cancelled.connect(self._on_prefetched)
+
+        self.bench.tasks.start(task, connect)
+
+    def _on_prefetched(self, result: Any = None, _detail: str = "") -> None:
+        handle = self.sender()
+        for key, value in list(self._prefetching.items()):
+            if value is handle:
+                del self._prefetching[key]
+        if isinstance(result, int):
+            self.prefetched += result
+        elif isinstance(result, str):  # failed: the load of that view will report it, if it matters
+            self.prefetch_errors.append(result)
 
     def _failed(self, layer: Any, message: str) -> None:
         self.handles.pop(id(layer), None)
