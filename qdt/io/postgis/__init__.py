@@ -12,8 +12,9 @@
 Modules: :mod:`.connection` (URIs without passwords, one-line errors), :mod:`.catalogue`
 (tables, columns, keys — every identifier is checked here before it is quoted into SQL),
 :mod:`.source` (the DataSource and its parameterised SELECT), :mod:`.view` (a table's first
-window; view-window loading itself is the generic :mod:`qdt.io.window`), :mod:`.schema` (``qdt db init`` / ``import`` / ``fix``), :mod:`.commit` (edit
-commits with optimistic concurrency, change log, LISTEN/NOTIFY).
+window; view-window loading itself is the generic :mod:`qdt.io.window`), :mod:`.schema`
+(``qdt db init`` / ``import`` / ``fix``), :mod:`.commit` (edit commits with optimistic
+concurrency, change log, LISTEN/NOTIFY).
 """
 
 from qdt.io.postgis.catalogue import CHANGE_LOG_TABLE, VERSION_COLUMN, TableInfo, split_layer, table_info
