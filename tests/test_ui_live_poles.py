@@ -62,6 +62,21 @@ def test_consolidation_panel_lists_groups_draws_the_planning_layer_and_exports(w
                                               "consolidation_members": "Point"}
     written = pyogrio.read_dataframe(out, layer="consolidation_sites")
     assert np.allclose(shapely.get_coordinates(written.geometry.to_numpy()), [g.site for g in plan.groups])
+    # the report dialog offers the plan as a section with counts per road
+    import pypdf
+
+    from qdt.ui.export_dialog import ExportDialog
+
+    report = ExportDialog(window.workbench, "report")
+    qtbot.addWidget(report)
+    assert report.poles_check.isEnabled() and report.poles_check.isChecked()
+    report.path_edit.setText(str(tmp_path / "plan.pdf"))
+    report.export_button.click()
+    assert report.handle is not None, report.status.text()
+    qtbot.waitUntil(lambda: report.handle.done and report.export_button.isEnabled(), timeout=120_000)
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(tmp_path / "plan.pdf").pages)
+    road = plan.per_road().iloc[0].road
+    assert "合杆点" in text and road in text
 
 
 def test_live_feed_recolours_raises_alarms_and_shows_history(window, qtbot, sample_copy, monkeypatch):

@@ -245,6 +245,18 @@ class ExportDialog(QDialog):
         self.form.addRow(tr("纸张（横向）"), self.page_combo)
         self.form.addRow(tr("查询图层"), self.layer_combo)
         self.form.addRow(tr("筛选表达式"), self.where_edit)
+        # the 多杆合一 plan of the poles panel, when one was computed: a section with counts per road
+        self.poles_check = QCheckBox(tr("多杆合一规划章节（各道路合杆统计）"))
+        plan = self._pole_plan()
+        self.poles_check.setEnabled(plan is not None)
+        self.poles_check.setChecked(plan is not None)
+        if plan is None:
+            self.poles_check.setToolTip(tr("先在 数据 → 多杆合一规划 中计算合杆方案"))
+        self.form.addRow("", self.poles_check)
+
+    def _pole_plan(self) -> Any:
+        panel = self.bench.panels.get("poles")
+        return getattr(panel, "plan", None)
 
     def _build_selection(self) -> None:
         self.layer_combo = QComboBox()
@@ -354,6 +366,11 @@ class ExportDialog(QDialog):
             parse_expression(where)  # a malformed filter is reported at once; evaluating it is the task's
         settings = self.report_settings()
         crs_text = project_crs_text(project)  # PROJ on the GUI thread (see snapshot_project)
+        sections = []
+        if self.poles_check.isChecked() and self._pole_plan() is not None:
+            from qdt.export.poles_report import ConsolidationSection
+
+            sections.append(ConsolidationSection(self._pole_plan()))
 
         def run(progress, is_cancelled):  # noqa: ANN001, ANN202
             tables = None
@@ -362,7 +379,7 @@ class ExportDialog(QDialog):
             elif source is not None:
                 tables = [ReportTable.from_query(project.layers, source, where)]  # off the GUI thread
             return write_report(project, path, tables=tables, progress=progress, is_cancelled=is_cancelled,
-                                crs_text=crs_text, **settings)
+                                crs_text=crs_text, sections=sections, **settings)
 
         return Task(tr("正在生成报告…"), run)
 
