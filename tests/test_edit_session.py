@@ -19,8 +19,7 @@ from qdt.io import LayerSource, load_layer
 from qdt.io.gpkg_write import CHANGE_LOG_TABLE, read_change_log
 from tests.conftest import SAMPLE_GPKG
 
-ORIGINAL_LAYERS = ["buildings", "roads", "streetlights", "smart_poles", "pipes", "pipe_points", "manholes", "cabinets",
-                   "zones", "smart_pole_devices"]
+ORIGINAL_LAYERS = [name for name, _kind in pyogrio.list_layers(SAMPLE_GPKG)]
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 

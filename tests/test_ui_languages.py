@@ -69,6 +69,7 @@ def _wrong_script(texts: list[str], language: str, allowed: set[str]) -> list[st
         for name in sorted(allowed, key=len, reverse=True):
             if name:
                 text = text.replace(name, " ")
+        text = re.sub(r"#[0-9a-fA-F]{6}\b", " ", text)  # a colour's hex code is a code in both languages
         if language == "en" and CJK.search(text):
             bad.append(text)
         if language == "zh_CN":

@@ -196,7 +196,8 @@ class LabelPage(QWidget):
         first = next((t for t in texts if t), None)
         count = sum(1 for t in texts if t)
         self.preview.setStyleSheet("")
-        self.preview.setText(tr("示例") + f"：{first or '—'}  ({count} / {len(texts)})")
+        self.preview.setText(tr("示例：{text}  ({count} / {total})").format(text=first or "—", count=count,
+                                                                              total=len(texts)))
         return None
 
     def label_style(self) -> LabelStyle | None:
