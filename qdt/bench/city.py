@@ -61,17 +61,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _frames(window: Any, count: int, move: Any = None) -> list[float]:
-    times = []
-    for i in range(count):
-        if move is not None:
-            move(i)
-        start = time.perf_counter()
-        window.Render()
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def _street_camera(centre: tuple[float, float], ground: float) -> Any:
     from qdt.bench.scene import ORBIT_HEIGHT, ORBIT_PITCH
     from qdt.project.model import Camera
@@ -114,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     import pyogrio
 
     from qdt.bench.query import _gdal_exists_sql, _gdal_fids
-    from qdt.bench.scene import ORBIT_HEIGHT, _peak_rss_mb, _picks, generate_city
+    from qdt.bench.scene import ORBIT_HEIGHT, _frames, _peak_rss_mb, _picks, generate_city
     from qdt.io.postgis.view import camera_ground_bbox
     from qdt.project.store import attach_layers, load_project, open_layers
     from qdt.query import Query, run_query
